@@ -1,0 +1,127 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { verifyChain } from '../audit/auditChain.ts';
+import type { AuditEvent } from '../store/storeTypes.ts';
+import { intFlag, parse, UsageError } from './args.ts';
+import type { CliEnvironment } from './cliContext.ts';
+import { openReadContext } from './cliContext.ts';
+
+export const AUDIT_USAGE = `postern audit tail [-n N] [--follow] [--controller ID]
+postern audit export --csv [--out FILE] [--controller ID]
+postern audit verify [--controller ID]`;
+
+const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'prevHash', 'hash'] as const;
+
+export async function auditCommand(args: string[], io: CliEnvironment): Promise<void> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'tail':
+      return tail(rest, io);
+    case 'export':
+      return exportCsv(rest, io);
+    case 'verify':
+      return verify(rest, io);
+    default:
+      throw new UsageError(`unknown audit command "${sub ?? ''}"\n${AUDIT_USAGE}`);
+  }
+}
+
+export function formatEvent(e: AuditEvent): string {
+  const parts = [new Date(e.at).toISOString(), `${e.controllerId}#${e.seq}`, e.type];
+  if (e.door) parts.push(`door=${e.door}`);
+  if (e.scanner) parts.push(`scanner=${e.scanner}`);
+  if (e.verdict) parts.push(e.verdict.toUpperCase());
+  if (e.reason) parts.push(e.reason);
+  if (e.subject) parts.push(`subject=${e.issuer ? `${e.issuer}:` : ''}${e.subject}`);
+  if (e.actor) parts.push(`by=${e.actor}`);
+  return parts.join(' ');
+}
+
+async function tail(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, controller: { type: 'string' } });
+  const count = intFlag(values.n, 'n') ?? 20;
+  const ctx = await openReadContext(values.config, io.env);
+  try {
+    const latest = await ctx.store.queryAudit({ controllerId: values.controller, limit: count, order: 'desc' });
+    latest.reverse().forEach((e) => io.stdout.write(formatEvent(e) + '\n'));
+    if (!values.follow) return;
+    // Follow by time: events of every chain, polled; the newest seen per chain is remembered.
+    const seen = new Map<string, number>();
+    for (const e of latest) seen.set(e.controllerId, Math.max(seen.get(e.controllerId) ?? 0, e.seq));
+    let since = latest.at(-1)?.at ?? Date.now();
+    let stopped = false;
+    const stop = () => (stopped = true);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    while (!stopped) {
+      await sleep(500);
+      const fresh = await ctx.store.queryAudit({ controllerId: values.controller, since, limit: 1000, order: 'asc' });
+      for (const e of fresh) {
+        if (e.seq <= (seen.get(e.controllerId) ?? 0)) continue;
+        seen.set(e.controllerId, e.seq);
+        since = Math.max(since, e.at);
+        io.stdout.write(formatEvent(e) + '\n');
+      }
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function exportCsv(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { csv: { type: 'boolean' }, out: { type: 'string' }, controller: { type: 'string' } });
+  if (!values.csv) throw new UsageError('audit export writes CSV: add --csv');
+  const ctx = await openReadContext(values.config, io.env);
+  const out = values.out === undefined ? io.stdout : createWriteStream(values.out);
+  try {
+    const write = async (line: string) => {
+      if (!out.write(line + '\r\n')) await once(out, 'drain');
+    };
+    await write(CSV_COLUMNS.join(','));
+    const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
+    for (const controller of controllers) {
+      for await (const event of ctx.store.iterateAudit(controller)) {
+        await write(CSV_COLUMNS.map((c) => csvCell(c === 'data' ? (event.data === null ? '' : JSON.stringify(event.data)) : event[c])).join(','));
+      }
+    }
+  } finally {
+    if (out !== io.stdout) {
+      out.end();
+      await once(out, 'finish');
+    }
+    await ctx.close();
+  }
+}
+
+async function verify(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { controller: { type: 'string' } });
+  const ctx = await openReadContext(values.config, io.env);
+  let broken = 0;
+  try {
+    const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
+    for (const controller of controllers) {
+      const report = await verifyChain(ctx.store.iterateAudit(controller));
+      if (report.ok) {
+        io.stdout.write(`${controller}: ${report.checked} events, chain intact\n`);
+        continue;
+      }
+      broken++;
+      io.stdout.write(`${controller}: ${report.checked} events, ${report.problems.length} problem(s)\n`);
+      for (const p of report.problems) io.stdout.write(`  event #${p.seq}: ${p.problem}: ${p.detail}\n`);
+    }
+  } finally {
+    await ctx.close();
+  }
+  if (broken > 0) throw new AuditBrokenError(`${broken} audit chain(s) failed verification`);
+}
+
+export class AuditBrokenError extends Error {}
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let text = String(value);
+  // Cells a spreadsheet would run as a formula are quoted with a leading apostrophe.
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

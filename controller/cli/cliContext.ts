@@ -1,0 +1,72 @@
+/**
+ * What every administrative command needs: the validated site file, the store, the site key and
+ * the administration audit chain. The CLI writes to its own chain ("<site>/admin") so that it never
+ * races a running controller for the controller's sequence numbers.
+ */
+import path from 'node:path';
+import { AuditTrail } from '../audit/auditTrail.ts';
+import type { SiteConfig } from '../config/configSchema.ts';
+import { DEMO_CONFIG } from '../config/demoConfig.ts';
+import { loadConfig } from '../config/loadConfig.ts';
+import { ErrorCodes, PosternError } from '../errors.ts';
+import { Issuing } from '../issuing/issuing.ts';
+import { loadOrCreateSiteKey } from '../issuing/siteKey.ts';
+import { openStore } from '../store/openStore.ts';
+import type { Store } from '../store/storeTypes.ts';
+
+
+export interface CliEnvironment {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+}
+
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return path.resolve(flag ?? env.POSTERN_CONFIG ?? DEMO_CONFIG);
+}
+
+export interface AdminContext {
+  config: SiteConfig;
+  store: Store;
+  issuing: Issuing;
+  audit: AuditTrail;
+  actor: string;
+  close(): Promise<void>;
+}
+
+export async function openAdminContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<AdminContext> {
+  const config = loadConfig(configPath(configFlag, env));
+  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
+  await store.start();
+  try {
+    const siteKey = await loadOrCreateSiteKey(store);
+    const audit = new AuditTrail({ store, controllerId: `${config.site.id}/admin` });
+    await audit.start();
+    const actor = `cli:${env.USER ?? env.LOGNAME ?? 'unknown'}`;
+    return {
+      config,
+      store,
+      audit,
+      actor,
+      issuing: new Issuing({ store, siteKey, config, audit }),
+      async close() {
+        await audit.stop();
+        const unsaved = audit.pending;
+        await store.stop();
+        if (unsaved > 0) throw new PosternError(ErrorCodes.STORE_WRITE_FAILED, `${unsaved} audit event(s) could not be written`);
+      },
+    };
+  } catch (error) {
+    await store.stop();
+    throw error;
+  }
+}
+
+/** For commands that only read: the site file and the store. */
+export async function openReadContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: SiteConfig; store: Store; close(): Promise<void> }> {
+  const config = loadConfig(configPath(configFlag, env));
+  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
+  await store.start();
+  return { config, store, close: () => store.stop() };
+}

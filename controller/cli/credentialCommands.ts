@@ -1,0 +1,80 @@
+import { encodeCredential, timeStep } from '../credentials/credentialCodec.ts';
+import { intFlag, parse, requireString, UsageError } from './args.ts';
+import type { CliEnvironment } from './cliContext.ts';
+import { openAdminContext } from './cliContext.ts';
+import { formatMs, table } from './format.ts';
+import { qrForTerminal } from './qrOutput.ts';
+
+export const CREDENTIAL_USAGE = `postern credential create --name NAME --scope ID
+postern credential list [--all]
+postern credential revoke ID [--reason TEXT]
+postern credential code ID --secret HEX     (the code a badge shows now)`;
+
+export async function credentialCommand(args: string[], io: CliEnvironment): Promise<void> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'create':
+      return create(rest, io);
+    case 'list':
+      return list(rest, io);
+    case 'revoke':
+      return revoke(rest, io);
+    case 'code':
+      return code(rest, io);
+    default:
+      throw new UsageError(`unknown credential command "${sub ?? ''}"\n${CREDENTIAL_USAGE}`);
+  }
+}
+
+async function create(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { name: { type: 'string' }, scope: { type: 'string' } });
+  const scope = intFlag(requireString(values.scope, 'scope'), 'scope')!;
+  const ctx = await openAdminContext(values.config, io.env);
+  try {
+    const { credential, secret } = await ctx.issuing.createCredential({ name: requireString(values.name, 'name'), scope }, ctx.actor);
+    io.stdout.write(
+      `Rotating credential ${credential.id} for ${credential.name}, scope ${credential.scope}\n` +
+        `secret: ${secret.toString('hex')}\n` +
+        `This secret is shown once and cannot be read back. Give it to the holder's badge only.\n`,
+    );
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function list(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { all: { type: 'boolean' } });
+  const ctx = await openAdminContext(values.config, io.env);
+  try {
+    const credentials = await ctx.issuing.listCredentials(values.all ?? false);
+    io.stdout.write(table([['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...credentials.map((c) => [c.id, c.name, String(c.scope), formatMs(c.createdAt), formatMs(c.revokedAt)])]));
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function revoke(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, { reason: { type: 'string' } });
+  const id = requireString(positionals[0], 'id (the credential id)');
+  const ctx = await openAdminContext(values.config, io.env);
+  try {
+    await ctx.issuing.revokeCredential(id, ctx.actor, values.reason ?? null);
+    io.stdout.write(`Credential ${id} revoked\n`);
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** Computes what a badge shows right now, from the holder's secret; touches no store. */
+async function code(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, { secret: { type: 'string' } });
+  const id = requireString(positionals[0], 'id (the credential id)');
+  if (!/^\d{1,20}$/.test(id)) throw new UsageError(`"${id}" is not a credential id`);
+  const secretHex = requireString(values.secret, 'secret');
+  if (!/^[0-9a-fA-F]{64}$/.test(secretHex)) throw new UsageError('--secret is the 64 hex characters that credential create printed');
+  const text = encodeCredential(
+    { kind: 'rotating', issuer: 0, subject: BigInt(id), a: timeStep(Date.now() / 1000), b: 0, scope: 0 },
+    Buffer.from(secretHex, 'hex'),
+  );
+  io.stdout.write((await qrForTerminal(text)) + `\n${text}\n(valid for this 15 s step and the next, once)\n`);
+}

@@ -1,0 +1,15 @@
+import { NO_END } from '../credentials/credentialCodec.ts';
+
+export function formatUnixSeconds(seconds: number): string {
+  return seconds === NO_END ? 'no end' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export function formatMs(ms: number | null): string {
+  return ms === null ? '' : new Date(ms).toISOString();
+}
+
+/** Rows as aligned columns, the first row the header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}

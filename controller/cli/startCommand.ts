@@ -1,0 +1,40 @@
+import { Controller } from '../controller.ts';
+import { loadConfig } from '../config/loadConfig.ts';
+import { parse } from './args.ts';
+import type { CliEnvironment } from './cliContext.ts';
+import { configPath } from './cliContext.ts';
+import { DEMO_CONFIG } from '../config/demoConfig.ts';
+
+export const START_USAGE = `postern start [--config FILE] [--demo]
+  Runs the controller of the site file (default: $POSTERN_CONFIG, else the demo site).
+  DATABASE_URL=postgres://... selects PostgreSQL instead of the embedded SQLite file.`;
+
+/** Runs until SIGINT or SIGTERM, then stops cleanly. */
+export async function startCommand(args: string[], io: CliEnvironment, signals: NodeJS.EventEmitter = process): Promise<void> {
+  const { values } = parse(args, { demo: { type: 'boolean' } });
+  const file = values.demo ? DEMO_CONFIG : configPath(values.config, io.env);
+  const config = loadConfig(file);
+  const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL });
+  const out = (line: string) => io.stdout.write(line + '\n');
+
+  controller.onDecision((d) => {
+    const who = d.subject === null ? '' : ` ${d.kind} ${d.issuer ? `${d.issuer}:` : ''}${d.subject}`;
+    out(`${d.verdict === 'grant' ? 'GRANT' : 'DENY '} ${d.door} (scanner ${d.scanner})${who}${d.reason ? `: ${d.reason}` : ''}`);
+  });
+  controller.onDoorChange((c) => out(`door ${c.door}: ${c.from} -> ${c.to}`));
+
+  await controller.start();
+  const terminal = config.scanners.find((s) => s.driver === 'terminal');
+  out(`Postern controller for "${config.site.name}" (${config.site.id}) on ${controller.storeDialect}, data in ${io.env.DATABASE_URL ? 'PostgreSQL' : config.dataDir}`);
+  out(`doors: ${config.doors.map((d) => d.id).join(', ')}; scanners: ${config.scanners.map((s) => `${s.id}->${s.door}`).join(', ')}`);
+  if (terminal) out(`Scanner "${terminal.id}" reads this terminal: paste a code and press Enter to scan it at door "${terminal.door}".`);
+  out('Press Ctrl+C to stop.');
+
+  const signal = await new Promise<string>((resolve) => {
+    signals.once('SIGINT', () => resolve('SIGINT'));
+    signals.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  out(`${signal}: stopping`);
+  await controller.stop();
+  out('stopped');
+}

@@ -1,0 +1,106 @@
+/**
+ * The site file: one schema, validated once at start. Every problem is reported with its path.
+ */
+import { z } from 'zod';
+
+/** Scope ids at or above this are door sets made by the store for links issued with a door list. */
+export const FIRST_DOOR_SET_SCOPE = 0x40000000;
+
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters: lower-case letters, digits, - and _');
+
+const doorIo = z.discriminatedUnion('driver', [
+  z.strictObject({
+    driver: z.literal('simulated'),
+    /** The simulated door opens after a grant, like a person walking through, unless false. */
+    autoWalkThrough: z.boolean().default(false),
+  }),
+]);
+
+const door = z.strictObject({
+  id,
+  name: z.string().min(1).max(120),
+  io: doorIo.default({ driver: 'simulated', autoWalkThrough: false }),
+  unlockSeconds: z.number().positive().max(3600).default(5),
+  heldOpenSeconds: z.number().positive().max(86_400).default(30),
+  failMode: z.enum(['secure', 'safe']).default('secure'),
+  rexUnlocks: z.boolean().default(true),
+});
+
+const scannerCommon = {
+  id,
+  door: id,
+  debounceMs: z.number().int().min(0).max(60_000).default(1500),
+};
+
+const scanner = z.discriminatedUnion('driver', [
+  /** A line typed or pasted on standard input is a scan, as a keyboard-wedge scanner types it. */
+  z.strictObject({ ...scannerCommon, driver: z.literal('terminal'), options: z.strictObject({}).default({}) }),
+  /** Reads fed by the controller itself (tests, benchmarks, the CLI's scan command). */
+  z.strictObject({ ...scannerCommon, driver: z.literal('simulated'), options: z.strictObject({}).default({}) }),
+]);
+
+const scope = z.strictObject({
+  id: z.number().int().min(1).max(FIRST_DOOR_SET_SCOPE - 1),
+  name: z.string().min(1).max(120),
+  doors: z.array(id).min(1),
+});
+
+export const configSchema = z
+  .strictObject({
+    site: z.strictObject({
+      /** The controller id stamped on every audit event. */
+      id,
+      name: z.string().min(1).max(120),
+      /** Scope that code scope 0 of the site issuer means; none means such codes open no door. */
+      defaultScope: z.number().int().min(1).nullable().default(null),
+    }),
+    dataDir: z.string().min(1).default('./data'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    throttle: z
+      .strictObject({
+        maxFailures: z.number().int().min(1).max(1000),
+        windowSeconds: z.number().positive().max(3600),
+        lockoutSeconds: z.number().positive().max(3600),
+        maxLockoutSeconds: z.number().positive().max(86_400),
+      })
+      .default({ maxFailures: 8, windowSeconds: 10, lockoutSeconds: 5, maxLockoutSeconds: 120 }),
+    scopes: z.array(scope).default([]),
+    doors: z.array(door).min(1),
+    scanners: z.array(scanner).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const doorIds = new Set<string>();
+    config.doors.forEach((d, i) => {
+      if (doorIds.has(d.id)) ctx.addIssue({ code: 'custom', path: ['doors', i, 'id'], message: `duplicate door id "${d.id}"` });
+      doorIds.add(d.id);
+    });
+    const scannerIds = new Set<string>();
+    config.scanners.forEach((s, i) => {
+      if (scannerIds.has(s.id)) ctx.addIssue({ code: 'custom', path: ['scanners', i, 'id'], message: `duplicate scanner id "${s.id}"` });
+      scannerIds.add(s.id);
+      if (!doorIds.has(s.door)) ctx.addIssue({ code: 'custom', path: ['scanners', i, 'door'], message: `no door "${s.door}"` });
+    });
+    if (config.scanners.filter((s) => s.driver === 'terminal').length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['scanners'], message: 'at most one scanner can read the terminal' });
+    }
+    const scopeIds = new Set<number>();
+    config.scopes.forEach((s, i) => {
+      if (scopeIds.has(s.id)) ctx.addIssue({ code: 'custom', path: ['scopes', i, 'id'], message: `duplicate scope id ${s.id}` });
+      scopeIds.add(s.id);
+      s.doors.forEach((d, j) => {
+        if (!doorIds.has(d)) ctx.addIssue({ code: 'custom', path: ['scopes', i, 'doors', j], message: `no door "${d}"` });
+      });
+    });
+    const defaultScope = config.site.defaultScope;
+    if (defaultScope !== null && !scopeIds.has(defaultScope)) {
+      ctx.addIssue({ code: 'custom', path: ['site', 'defaultScope'], message: `no scope ${defaultScope}` });
+    }
+  });
+
+export type SiteConfigInput = z.input<typeof configSchema>;
+export type SiteConfig = z.output<typeof configSchema>;
+export type DoorConfig = SiteConfig['doors'][number];
+export type ScannerConfig = SiteConfig['scanners'][number];
+export type ScopeConfig = SiteConfig['scopes'][number];

@@ -1,0 +1,95 @@
+/**
+ * The hot path: scan text → verify → door → relay, with the audit event in the store in the same
+ * step. Nothing here calls the network except what the verifier must (online-only links).
+ */
+import type { AuditTrail } from '../audit/auditTrail.ts';
+import type { Logger } from '../logger.ts';
+import type { AuditEvent } from '../store/storeTypes.ts';
+import type { Outcome, Verifier } from '../credentials/verifier.ts';
+import { redactScan } from '../credentials/credentialCodec.ts';
+
+/** Why a valid code still does not open the door. */
+export type DoorRefusal = 'lockdown' | 'door-fault';
+
+export interface Scan {
+  scanner: string;
+  door: string;
+  text: string;
+}
+
+export interface Decision {
+  scanner: string;
+  door: string;
+  verdict: 'grant' | 'deny';
+  /** null for a grant */
+  reason: Exclude<Outcome, 'grant'> | DoorRefusal | null;
+  kind: string;
+  issuer: number | null;
+  subject: string | null;
+  at: number;
+  auditSeq: number;
+}
+
+export interface DecisionServiceDependencies {
+  verifier: Verifier;
+  audit: Pick<AuditTrail, 'append'>;
+  /** The door's reason to refuse a valid code right now, if it has one. */
+  doorRefusal(door: string): DoorRefusal | undefined;
+  /** Opens the door: the site actor takes it from here to the relay. */
+  openDoor(door: string): void;
+  logger: Logger;
+  clock?: () => number;
+}
+
+export class DecisionService {
+  private readonly listeners = new Set<(decision: Decision) => void>();
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: DecisionServiceDependencies) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  async decide(scan: Scan): Promise<Decision> {
+    const at = this.clock();
+    const verification = await this.deps.verifier.verify({ ...scan, now: at });
+    const refusal = verification.outcome === 'grant' ? this.deps.doorRefusal(scan.door) : undefined;
+    const granted = verification.outcome === 'grant' && refusal === undefined;
+    const reason = granted ? null : (refusal ?? (verification.outcome as Exclude<Outcome, 'grant'>));
+    const event: AuditEvent = await this.deps.audit.append({
+      at,
+      type: 'decision',
+      door: scan.door,
+      scanner: scan.scanner,
+      subject: verification.subject,
+      kind: verification.kind,
+      issuer: verification.issuer,
+      verdict: granted ? 'grant' : 'deny',
+      reason,
+      actor: null,
+      data: verification.kind === 'unknown' ? { length: scan.text.length } : null,
+    });
+    if (granted) this.deps.openDoor(scan.door);
+    const decision: Decision = {
+      scanner: scan.scanner,
+      door: scan.door,
+      verdict: granted ? 'grant' : 'deny',
+      reason,
+      kind: verification.kind,
+      issuer: verification.issuer,
+      subject: verification.subject,
+      at,
+      auditSeq: event.seq,
+    };
+    this.deps.logger.info(
+      { door: scan.door, scanner: scan.scanner, verdict: decision.verdict, reason, subject: decision.subject, scan: redactScan(scan.text) },
+      'decision',
+    );
+    for (const listener of this.listeners) listener(decision);
+    return decision;
+  }
+
+  onDecision(listener: (decision: Decision) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

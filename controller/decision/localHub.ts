@@ -1,0 +1,27 @@
+/**
+ * The hub as standalone mode has it: in the same process, over the same store, so an online-only
+ * link is confirmed (and its use counted) with a store call under a hard timeout.
+ */
+import type { Store } from '../store/storeTypes.ts';
+import type { OnlineLinkConfirmer } from '../credentials/verifier.ts';
+
+export class LocalHub implements OnlineLinkConfirmer {
+  constructor(
+    private readonly store: Pick<Store, 'useOnlineLink'>,
+    private readonly timeoutMs = 1000,
+  ) {}
+
+  async confirm(issuer: number, subject: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted' | 'offline'> {
+    // Partner links are unknown to the hub; their MAC and the revocation list already vouched.
+    if (issuer !== 0) return 'ok';
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'offline'>((resolve) => {
+      timer = setTimeout(() => resolve('offline'), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([this.store.useOnlineLink(subject).catch(() => 'offline' as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

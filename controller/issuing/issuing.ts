@@ -1,0 +1,195 @@
+/**
+ * Issuing: access links, rotating credentials and partners, and their revocation. The CLI uses it
+ * now and the API later; every change lands in the audit trail with the account that made it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuditTrail } from '../audit/auditTrail.ts';
+import type { SiteConfig } from '../config/configSchema.ts';
+import { encodeCredential, NO_END } from '../credentials/credentialCodec.ts';
+import { ErrorCodes, PosternError } from '../errors.ts';
+import type { CredentialRecord, LinkRecord, PartnerRecord, Store } from '../store/storeTypes.ts';
+
+export interface LinkRequest {
+  name: string;
+  email?: string | null;
+  /** Either a scope id of the site file, or a list of doors (not both). */
+  scope?: number;
+  doors?: string[];
+  /** unix seconds; default now */
+  notBefore?: number;
+  /** unix seconds or null for no end; default 24 hours after notBefore */
+  notAfter?: number | null;
+  onlineOnly?: boolean;
+  /** online-only links only: how many times the hub confirms it */
+  maxUses?: number | null;
+}
+
+export interface IssuingDependencies {
+  store: Store;
+  siteKey: Buffer;
+  config: SiteConfig;
+  audit: Pick<AuditTrail, 'append'>;
+  clock?: () => number;
+}
+
+const DEFAULT_LINK_SECONDS = 24 * 3600;
+const MIN_PARTNER_SECRET_BYTES = 32;
+
+export class Issuing {
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: IssuingDependencies) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  async createLink(request: LinkRequest, actor: string): Promise<{ link: LinkRecord; code: string }> {
+    const name = request.name?.trim();
+    if (!name) throw invalid('name', 'a link needs a name');
+    if (request.email != null && !/^[^\s@]+@[^\s@]+$/.test(request.email)) throw invalid('email', `"${request.email}" is not an email address`);
+    const scope = await this.resolveScope(request);
+    const notBefore = request.notBefore ?? Math.floor(this.clock() / 1000);
+    const notAfter = request.notAfter === null ? NO_END : (request.notAfter ?? notBefore + DEFAULT_LINK_SECONDS);
+    if (!Number.isInteger(notBefore) || notBefore < 0 || notBefore >= NO_END) throw invalid('notBefore', 'must be a time between 1970 and 2106');
+    if (!Number.isInteger(notAfter) || notAfter <= notBefore || notAfter > NO_END) throw invalid('notAfter', 'must be after notBefore');
+    const onlineOnly = request.onlineOnly ?? false;
+    if (request.maxUses != null && (!onlineOnly || !Number.isInteger(request.maxUses) || request.maxUses < 1)) {
+      throw invalid('maxUses', 'a use limit is a positive whole number, and only online-only links can count uses');
+    }
+    const link = await this.deps.store.createLink({
+      id: newSubjectId(),
+      name,
+      email: request.email ?? null,
+      scope,
+      notBefore,
+      notAfter,
+      onlineOnly,
+      maxUses: request.maxUses ?? null,
+      createdBy: actor,
+    });
+    await this.record(actor, 'link.create', link.id, { scope, notBefore, notAfter, onlineOnly });
+    return { link, code: this.linkCode(link) };
+  }
+
+  /** The code of a link: derived again from the site key, never stored. */
+  linkCode(link: LinkRecord): string {
+    return encodeCredential(
+      { kind: link.onlineOnly ? 'online-link' : 'link', issuer: 0, subject: BigInt(link.id), a: link.notBefore, b: link.notAfter, scope: link.scope },
+      this.deps.siteKey,
+    );
+  }
+
+  async getLink(id: string): Promise<LinkRecord> {
+    const link = await this.deps.store.getLink(parseSubject(id));
+    if (link === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no link ${id}`);
+    return link;
+  }
+
+  listLinks(includeRevoked = false): Promise<LinkRecord[]> {
+    return this.deps.store.listLinks({ includeRevoked });
+  }
+
+  async revokeLink(id: string, actor: string, reason: string | null = null): Promise<void> {
+    await this.getLink(id);
+    await this.revoke(0, id, actor, reason, 'link.revoke');
+  }
+
+  async createCredential(request: { name: string; scope: number }, actor: string): Promise<{ credential: CredentialRecord; secret: Buffer }> {
+    const name = request.name?.trim();
+    if (!name) throw invalid('name', 'a credential needs a name');
+    this.requireConfigScope(request.scope, 'scope');
+    const secret = randomBytes(32);
+    const credential = await this.deps.store.createCredential({ id: newSubjectId(), name, scope: request.scope, createdBy: actor, secret });
+    await this.record(actor, 'credential.create', credential.id, { scope: request.scope });
+    return { credential, secret };
+  }
+
+  listCredentials(includeRevoked = false): Promise<CredentialRecord[]> {
+    return this.deps.store.listCredentials({ includeRevoked });
+  }
+
+  async revokeCredential(id: string, actor: string, reason: string | null = null): Promise<void> {
+    const subject = parseSubject(id);
+    const known = (await this.deps.store.getCredentialKey(subject)) !== undefined || (await this.deps.store.isRevoked(0, subject));
+    if (!known) throw new PosternError(ErrorCodes.NOT_FOUND, `no credential ${id}`);
+    await this.revoke(0, id, actor, reason, 'credential.revoke');
+  }
+
+  async addPartner(
+    request: { id: number; name: string; allowedScopes: number[]; defaultScope?: number | null; secret?: Buffer },
+    actor: string,
+  ): Promise<{ partner: PartnerRecord; secret: Buffer }> {
+    if (!Number.isInteger(request.id) || request.id < 1 || request.id > 0xffff) throw invalid('id', 'a partner id is a whole number from 1 to 65535');
+    if (!request.name?.trim()) throw invalid('name', 'a partner needs a name');
+    if (request.allowedScopes.length === 0) throw invalid('allowedScopes', 'allow the partner at least one scope');
+    request.allowedScopes.forEach((s) => this.requireConfigScope(s, 'allowedScopes'));
+    const defaultScope = request.defaultScope ?? null;
+    if (defaultScope !== null && !request.allowedScopes.includes(defaultScope)) throw invalid('defaultScope', 'the default scope must be one of the allowed scopes');
+    const secret = request.secret ?? randomBytes(32);
+    if (secret.length < MIN_PARTNER_SECRET_BYTES) throw invalid('secret', `a partner secret has at least ${MIN_PARTNER_SECRET_BYTES} bytes`);
+    if ((await this.deps.store.listPartners()).some((p) => p.id === request.id)) {
+      throw new PosternError(ErrorCodes.CONFLICT, `partner ${request.id} exists already`);
+    }
+    const partner = await this.deps.store.addPartner({ id: request.id, name: request.name.trim(), allowedScopes: request.allowedScopes, defaultScope, enabled: true, secret });
+    await this.record(actor, 'partner.add', String(partner.id), { allowedScopes: partner.allowedScopes, defaultScope });
+    return { partner, secret };
+  }
+
+  listPartners(): Promise<PartnerRecord[]> {
+    return this.deps.store.listPartners();
+  }
+
+  async removePartner(id: number, actor: string): Promise<void> {
+    if (!(await this.deps.store.removePartner(id))) throw new PosternError(ErrorCodes.NOT_FOUND, `no partner ${id}`);
+    await this.record(actor, 'partner.remove', String(id), null);
+  }
+
+  private async revoke(issuer: number, id: string, actor: string, reason: string | null, action: string): Promise<void> {
+    const subject = parseSubject(id);
+    if (!(await this.deps.store.revoke(issuer, subject, reason))) throw new PosternError(ErrorCodes.CONFLICT, `${id} is revoked already`);
+    await this.record(actor, action, subject, reason === null ? null : { reason });
+  }
+
+  private async resolveScope(request: LinkRequest): Promise<number> {
+    if (request.scope !== undefined && request.doors !== undefined) throw invalid('scope', 'give a scope or a list of doors, not both');
+    if (request.doors !== undefined) {
+      if (request.doors.length === 0) throw invalid('doors', 'name at least one door');
+      const known = new Set(this.deps.config.doors.map((d) => d.id));
+      const unknown = request.doors.filter((d) => !known.has(d));
+      if (unknown.length > 0) throw invalid('doors', `no door ${unknown.map((d) => `"${d}"`).join(', ')}`);
+      return this.deps.store.doorSetScope(request.doors);
+    }
+    if (request.scope === undefined) {
+      if (this.deps.config.site.defaultScope === null) throw invalid('scope', 'give a scope or doors: this site has no default scope');
+      return this.deps.config.site.defaultScope;
+    }
+    this.requireConfigScope(request.scope, 'scope');
+    return request.scope;
+  }
+
+  private requireConfigScope(scope: number, field: string): void {
+    if (!this.deps.config.scopes.some((s) => s.id === scope)) {
+      const known = this.deps.config.scopes.map((s) => `${s.id} (${s.name})`).join(', ') || 'none';
+      throw invalid(field, `no scope ${scope}; this site has ${known}`);
+    }
+  }
+
+  private async record(actor: string, action: string, subject: string, data: Record<string, unknown> | null): Promise<void> {
+    await this.deps.audit.append({ type: 'operator', door: null, scanner: null, subject, kind: null, issuer: 0, verdict: null, reason: action, actor, data });
+  }
+}
+
+/** Random 48-bit subject ids: unique without coordination between a hub and offline sites. */
+function newSubjectId(): string {
+  let id = 0;
+  while (id === 0) id = randomBytes(6).readUIntBE(0, 6);
+  return String(id);
+}
+
+function parseSubject(id: string): string {
+  if (!/^\d{1,20}$/.test(id) || BigInt(id) > 0xffffffffffffffffn) throw invalid('id', `"${id}" is not a link or credential id`);
+  return BigInt(id).toString();
+}
+
+function invalid(field: string, message: string): PosternError {
+  return new PosternError(ErrorCodes.INVALID_ARGUMENT, `${field}: ${message}`, { details: { field } });
+}

@@ -1,0 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import type { Store } from '../store/storeTypes.ts';
+
+const SITE_KEY_SETTING = 'site.issuingKey';
+
+/**
+ * The site's issuing key: made on first start and kept in the store. setSettingIfAbsent makes
+ * two processes starting at once agree on one key.
+ */
+export async function loadOrCreateSiteKey(store: Pick<Store, 'getSetting' | 'setSettingIfAbsent'>): Promise<Buffer> {
+  const existing = await store.getSetting(SITE_KEY_SETTING);
+  const hex = existing ?? (await store.setSettingIfAbsent(SITE_KEY_SETTING, randomBytes(32).toString('hex')));
+  return Buffer.from(hex, 'hex');
+}

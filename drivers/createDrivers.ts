@@ -1,0 +1,27 @@
+/**
+ * Makes the driver for each door and scanner of the site file. Hardware drivers are imported
+ * lazily, so a site without such a device starts where its native library is absent.
+ */
+import type { Readable } from 'node:stream';
+import type { DoorConfig, ScannerConfig } from '../controller/config/configSchema.ts';
+import type { DoorIo } from './doorIo/doorIo.ts';
+import { SimulatedDoorIo } from './doorIo/simulatedDoorIo.ts';
+import type { ScannerDriver } from './scanners/scannerDriver.ts';
+import { SimulatedScanner } from './scanners/simulatedScanner.ts';
+import { TerminalScanner } from './scanners/terminalScanner.ts';
+
+export async function createDoorIo(door: DoorConfig): Promise<DoorIo> {
+  switch (door.io.driver) {
+    case 'simulated':
+      return new SimulatedDoorIo({ autoWalkThrough: door.io.autoWalkThrough });
+  }
+}
+
+export async function createScannerDriver(scanner: ScannerConfig, terminal: Readable): Promise<ScannerDriver> {
+  switch (scanner.driver) {
+    case 'terminal':
+      return new TerminalScanner(terminal);
+    case 'simulated':
+      return new SimulatedScanner();
+  }
+}

@@ -1,0 +1,39 @@
+/** A site file for controller tests: three doors, simulated I/O, simulated and terminal scanners. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { SiteConfigInput } from '../../controller/config/configSchema.ts';
+import { validateConfig } from '../../controller/config/loadConfig.ts';
+
+export async function tempDir(prefix = 'postern-test-'): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+export function testSiteInput(dataDir: string): SiteConfigInput {
+  return {
+    site: { id: 'test-site', name: 'Test site', defaultScope: null },
+    dataDir,
+    logLevel: 'silent',
+    throttle: { maxFailures: 5, windowSeconds: 10, lockoutSeconds: 2, maxLockoutSeconds: 10 },
+    scopes: [
+      { id: 7, name: 'staff', doors: ['front', 'lab'] },
+      { id: 3, name: 'front only', doors: ['front'] },
+    ],
+    doors: [
+      { id: 'front', name: 'Front', unlockSeconds: 0.2, heldOpenSeconds: 0.3, failMode: 'secure' },
+      { id: 'lab', name: 'Lab', unlockSeconds: 0.2, heldOpenSeconds: 0.3, failMode: 'safe' },
+      { id: 'store', name: 'Store', unlockSeconds: 0.2, heldOpenSeconds: 0.3 },
+    ],
+    scanners: [
+      { id: 'front-in', door: 'front', driver: 'terminal', debounceMs: 0 },
+      { id: 'lab-in', door: 'lab', driver: 'simulated', debounceMs: 0 },
+      { id: 'store-in', door: 'store', driver: 'simulated', debounceMs: 0 },
+    ],
+  };
+}
+
+export function testSite(dataDir: string, patch: (input: SiteConfigInput) => void = () => {}) {
+  const input = testSiteInput(dataDir);
+  patch(input);
+  return validateConfig(input);
+}
