@@ -26,6 +26,15 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
   return path.resolve(flag ?? env.POSTERN_CONFIG ?? DEMO_CONFIG);
 }
 
+/**
+ * The validated site file a command works on. POSTERN_DATA_DIR, when set, replaces the file's
+ * dataDir: one site file can then serve several installations (and tests) without edits.
+ */
+export function loadSiteConfig(configFlag: string | undefined, env: NodeJS.ProcessEnv, demo = false): SiteConfig {
+  const config = loadConfig(demo ? DEMO_CONFIG : configPath(configFlag, env));
+  return env.POSTERN_DATA_DIR ? Object.freeze({ ...config, dataDir: path.resolve(env.POSTERN_DATA_DIR) }) : config;
+}
+
 export interface AdminContext {
   config: SiteConfig;
   store: Store;
@@ -36,7 +45,7 @@ export interface AdminContext {
 }
 
 export async function openAdminContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<AdminContext> {
-  const config = loadConfig(configPath(configFlag, env));
+  const config = loadSiteConfig(configFlag, env);
   const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
   await store.start();
   try {
@@ -65,7 +74,7 @@ export async function openAdminContext(configFlag: string | undefined, env: Node
 
 /** For commands that only read: the site file and the store. */
 export async function openReadContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: SiteConfig; store: Store; close(): Promise<void> }> {
-  const config = loadConfig(configPath(configFlag, env));
+  const config = loadSiteConfig(configFlag, env);
   const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
   await store.start();
   return { config, store, close: () => store.stop() };

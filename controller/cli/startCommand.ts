@@ -1,9 +1,7 @@
 import { Controller } from '../controller.ts';
-import { loadConfig } from '../config/loadConfig.ts';
 import { parse } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { configPath } from './cliContext.ts';
-import { DEMO_CONFIG } from '../config/demoConfig.ts';
+import { loadSiteConfig } from './cliContext.ts';
 
 export const START_USAGE = `postern start [--config FILE] [--demo]
   Runs the controller of the site file (default: $POSTERN_CONFIG, else the demo site).
@@ -12,8 +10,7 @@ export const START_USAGE = `postern start [--config FILE] [--demo]
 /** Runs until SIGINT or SIGTERM, then stops cleanly. */
 export async function startCommand(args: string[], io: CliEnvironment, signals: NodeJS.EventEmitter = process): Promise<void> {
   const { values } = parse(args, { demo: { type: 'boolean' } });
-  const file = values.demo ? DEMO_CONFIG : configPath(values.config, io.env);
-  const config = loadConfig(file);
+  const config = loadSiteConfig(values.config, io.env, values.demo ?? false);
   const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL });
   const out = (line: string) => io.stdout.write(line + '\n');
 

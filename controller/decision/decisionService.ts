@@ -5,11 +5,15 @@
 import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { Logger } from '../logger.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
-import type { Outcome, Verifier } from '../credentials/verifier.ts';
+import type { Outcome, Verification, Verifier } from '../credentials/verifier.ts';
 import { redactScan } from '../credentials/credentialCodec.ts';
 
 /** Why a valid code still does not open the door. */
 export type DoorRefusal = 'lockdown' | 'door-fault';
+
+/** Reads waiting for one scanner beyond this are denied at once: a device cannot read that fast. */
+const MAX_QUEUED_PER_SCANNER = 32;
+const overflow: Verification = { outcome: 'throttled', kind: 'unknown', issuer: null, subject: null, scope: null };
 
 export interface Scan {
   scanner: string;
@@ -43,15 +47,41 @@ export interface DecisionServiceDependencies {
 
 export class DecisionService {
   private readonly listeners = new Set<(decision: Decision) => void>();
+  private readonly queues = new Map<string, { tail: Promise<unknown>; depth: number }>();
   private readonly clock: () => number;
 
   constructor(private readonly deps: DecisionServiceDependencies) {
     this.clock = deps.clock ?? Date.now;
   }
 
-  async decide(scan: Scan): Promise<Decision> {
+  /**
+   * Decides scans of one scanner one after another, as the device read them, so that a flood from
+   * one scanner is throttled in order and never fans out into parallel verifications. Scans of
+   * different scanners are decided concurrently.
+   */
+  decide(scan: Scan): Promise<Decision> {
+    const queue = this.queues.get(scan.scanner);
+    if (queue !== undefined && queue.depth >= MAX_QUEUED_PER_SCANNER) return this.settle(scan, this.clock(), overflow);
+    const entry = queue ?? { tail: Promise.resolve(), depth: 0 };
+    entry.depth++;
+    this.queues.set(scan.scanner, entry);
+    const result = entry.tail.then(() => this.decideNow(scan));
+    entry.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    void entry.tail.then(() => {
+      if (--entry.depth === 0) this.queues.delete(scan.scanner);
+    });
+    return result;
+  }
+
+  private async decideNow(scan: Scan): Promise<Decision> {
     const at = this.clock();
-    const verification = await this.deps.verifier.verify({ ...scan, now: at });
+    return this.settle(scan, at, await this.deps.verifier.verify({ ...scan, now: at }));
+  }
+
+  private async settle(scan: Scan, at: number, verification: Verification): Promise<Decision> {
     const refusal = verification.outcome === 'grant' ? this.deps.doorRefusal(scan.door) : undefined;
     const granted = verification.outcome === 'grant' && refusal === undefined;
     const reason = granted ? null : (refusal ?? (verification.outcome as Exclude<Outcome, 'grant'>));

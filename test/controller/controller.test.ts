@@ -87,7 +87,7 @@ describe('controller', () => {
     const store = openStore({ dataDir });
     await store.start();
     let auditedBeforeRelay: boolean | undefined;
-    lab.onRelay(async (unlocked) => {
+    const unsubscribe = lab.onRelay(async (unlocked) => {
       if (!unlocked) return;
       const events = await store.queryAudit({ controllerId: 'test-site', door: 'lab', verdict: 'grant' });
       auditedBeforeRelay = events.length === 1;
@@ -99,6 +99,7 @@ describe('controller', () => {
     expect(auditedBeforeRelay).toBe(true);
     const [event] = await store.queryAudit({ controllerId: 'test-site', door: 'lab', verdict: 'grant' });
     expect(event).toMatchObject({ type: 'decision', door: 'lab', scanner: 'lab-in', subject: '77', kind: 'link', issuer: 0, verdict: 'grant', reason: null, seq: decision!.auditSeq });
+    unsubscribe();
     await store.stop();
   });
 

@@ -1,0 +1,117 @@
+/**
+ * `postern start` as a real process: the demo site that README tells a new user to try, clean
+ * stops on SIGTERM and SIGINT, and clear refusals for a broken config or store.
+ */
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCli, spawnCli } from '../support/runCli.ts';
+import { tempDir, testSiteInput } from '../support/testSite.ts';
+
+/** Collects a child's standard output and waits for lines in it. */
+function watch(child: ReturnType<typeof spawnCli>) {
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return {
+    output: () => out,
+    errors: () => err,
+    async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match) return match;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${out}\n${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+describe('postern start', () => {
+  it('runs the demo site: a link made as the README says opens the front door; SIGTERM stops it cleanly', async () => {
+    const dataDir = await tempDir('postern-demo-');
+    const env = { POSTERN_DATA_DIR: dataDir };
+    const child = spawnCli(['start', '--demo'], env);
+    const io = watch(child);
+    await io.waitFor(/Press Ctrl\+C to stop/);
+    expect(io.output()).toContain('Scanner "front-in" reads this terminal');
+
+    const created = await runCli(['link', 'create', '--name', 'Ada Visitor', '--scope', '1'], env);
+    const code = /^(P1\.[A-Z2-7]{64})$/m.exec(created.stdout)![1]!;
+    child.stdin.write(`${code}\r\n`);
+    await io.waitFor(/GRANT front \(scanner front-in\) link/);
+    await io.waitFor(/door front: secured -> unlocked/);
+    child.stdin.write('HELLO-WORLD-TICKET-123\n');
+    await io.waitFor(/DENY  front \(scanner front-in\): unknown-format/);
+
+    const id = /^Link (\d+)/m.exec(created.stdout)![1]!;
+    await runCli(['link', 'revoke', id], env);
+    // The scanner's debounce window (1.5 s) would drop the same code read again at once.
+    await new Promise((r) => setTimeout(r, 1600));
+    child.stdin.write(`${code}\n`);
+    await io.waitFor(/DENY  front \(scanner front-in\) link \d+: revoked/);
+
+    child.kill('SIGTERM');
+    const [exitCode] = await once(child, 'exit');
+    expect(exitCode).toBe(0);
+    expect(io.output()).toMatch(/SIGTERM: stopping\n[\s\S]*stopped\n$/);
+    expect(io.errors()).not.toMatch(/Error|\n\s+at /);
+
+    const tail = await runCli(['audit', 'tail', '-n', '100', '--controller', 'demo'], env);
+    expect(tail.stdout).toMatch(/demo#\d+ decision door=front scanner=front-in GRANT subject=\d+/);
+    expect(tail.stdout).toMatch(/system stopped/);
+    expect((await runCli(['audit', 'verify'], env)).stdout).toMatch(/demo: \d+ events, chain intact/);
+  });
+
+  it('stops on SIGINT too, leaving nothing running', async () => {
+    const child = spawnCli(['start', '--demo'], { POSTERN_DATA_DIR: await tempDir('postern-demo-') });
+    const io = watch(child);
+    await io.waitFor(/Press Ctrl\+C to stop/);
+    child.kill('SIGINT');
+    const [exitCode] = await once(child, 'exit');
+    expect(exitCode).toBe(0);
+    expect(io.output()).toContain('SIGINT: stopping');
+  });
+
+  it('refuses a broken site file, listing every problem by its path', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'site.yaml');
+    const input = testSiteInput('./data');
+    await writeFile(file, stringify({ ...input, doors: [{ id: 'front', name: 'Front', failMode: 'open' }], scanners: [{ id: 's', door: 'back', driver: 'laser' }] }));
+    const result = await runCli(['start', '--config', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file} is not a valid site file`);
+    expect(result.stderr).toContain('doors.0.failMode');
+    expect(result.stderr).toContain('scanners.0.driver');
+    expect(result.stderr).toContain('POSTERN_ERR_CONFIG_INVALID');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses an unreachable PostgreSQL, naming it', async () => {
+    // A port that was just free: nothing listens there.
+    const server = createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    server.close();
+    const result = await runCli(['start', '--demo'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postern`, POSTERN_DATA_DIR: await tempDir() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`127.0.0.1:${port}`);
+    expect(result.stderr).toContain('POSTERN_ERR_STORE_UNAVAILABLE');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a corrupt SQLite file, naming it', async () => {
+    const dataDir = await tempDir();
+    await writeFile(path.join(dataDir, 'postern.sqlite'), 'this is not a database, it is a shopping list\n'.repeat(100));
+    const result = await runCli(['start', '--demo'], { POSTERN_DATA_DIR: dataDir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(path.join(dataDir, 'postern.sqlite'));
+    expect(result.stderr).toContain('POSTERN_ERR_STORE_CORRUPT');
+    expect(result.stdout).not.toContain('GRANT');
+  });
+});
