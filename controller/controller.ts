@@ -71,7 +71,7 @@ export class Controller {
     const clock = this.options.clock ?? Date.now;
     const log = this.logger.child({ component: 'controller' });
 
-    const store = openStore({ databaseUrl: this.options.databaseUrl, dataDir: config.dataDir });
+    const store = openStore({ databaseUrl: this.options.databaseUrl, dataDir: config.dataDir, logger: this.logger.child({ component: 'store' }) });
     await store.start();
     this.store = store;
     try {

@@ -1,0 +1,168 @@
+/**
+ * Links, revocations and replay marks: the queries behind KyselyStore, written once for both
+ * dialects. Arguments arrive validated; KyselyStore translates errors.
+ */
+import type { Kysely, Selectable } from 'kysely';
+
+import type { Database, LinksTable } from './schema.ts';
+import type { LinkRecord } from './storeTypes.ts';
+
+export function toLink(row: Selectable<LinksTable>): LinkRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    scope: Number(row.scope),
+    notBefore: Number(row.not_before),
+    notAfter: Number(row.not_after),
+    onlineOnly: Number(row.online_only) === 1,
+    maxUses: row.max_uses === null ? null : Number(row.max_uses),
+    uses: Number(row.uses),
+    createdAt: Number(row.created_at),
+    createdBy: row.created_by,
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+export async function createLink(db: Kysely<Database>, record: LinkRecord): Promise<LinkRecord> {
+  await db
+    .insertInto('links')
+    .values({
+      id: record.id,
+      name: record.name,
+      email: record.email,
+      scope: record.scope,
+      not_before: record.notBefore,
+      not_after: record.notAfter,
+      online_only: record.onlineOnly ? 1 : 0,
+      max_uses: record.maxUses,
+      uses: record.uses,
+      created_at: record.createdAt,
+      created_by: record.createdBy,
+      revoked_at: record.revokedAt,
+    })
+    .execute();
+  return record;
+}
+
+export async function getLink(db: Kysely<Database>, id: string): Promise<LinkRecord | undefined> {
+  const row = await db.selectFrom('links').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : toLink(row);
+}
+
+export async function listLinks(
+  db: Kysely<Database>,
+  options: { includeRevoked?: boolean; limit?: number },
+): Promise<LinkRecord[]> {
+  let qb = db.selectFrom('links').selectAll().orderBy('created_at').orderBy('id');
+  if (options.includeRevoked !== true) qb = qb.where('revoked_at', 'is', null);
+  if (options.limit !== undefined) qb = qb.limit(Math.max(0, Math.trunc(options.limit)));
+  return (await qb.execute()).map(toLink);
+}
+
+export async function useOnlineLink(
+  db: Kysely<Database>,
+  id: string,
+): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted'> {
+  const result = await db
+    .updateTable('links')
+    .set((eb) => ({ uses: eb('uses', '+', 1) }))
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]))
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('revocations')
+            .select('revocations.issuer')
+            .where('revocations.issuer', '=', 0)
+            .whereRef('revocations.subject', '=', 'links.id'),
+        ),
+      ),
+    )
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) > 0) return 'ok';
+  // Refused: one more read, only to name the reason.
+  const row = await db
+    .selectFrom('links')
+    .select((eb) => [
+      'revoked_at',
+      eb
+        .exists(
+          eb
+            .selectFrom('revocations')
+            .select('revocations.issuer')
+            .where('revocations.issuer', '=', 0)
+            .where('revocations.subject', '=', id),
+        )
+        .as('listed'),
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (row === undefined) return 'unknown';
+  // exists() is a boolean in PostgreSQL and 0/1 in SQLite.
+  if (row.revoked_at !== null || Boolean(Number(row.listed))) return 'revoked';
+  return 'exhausted';
+}
+
+export function revoke(
+  db: Kysely<Database>,
+  issuer: number,
+  subject: string,
+  reason: string | null,
+  now: number,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('revocations')
+      .values({ issuer, subject, revoked_at: now, reason })
+      .onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+    if (issuer === 0) {
+      await trx
+        .updateTable('links')
+        .set({ revoked_at: now })
+        .where('id', '=', subject)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx
+        .updateTable('credentials')
+        .set({ revoked_at: now })
+        .where('id', '=', subject)
+        .where('revoked_at', 'is', null)
+        .execute();
+    }
+    return true;
+  });
+}
+
+export async function isRevoked(db: Kysely<Database>, issuer: number, subject: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('revocations')
+    .select('issuer')
+    .where('issuer', '=', issuer)
+    .where('subject', '=', subject)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function markRotatingUse(
+  db: Kysely<Database>,
+  issuer: number,
+  subject: string,
+  step: number,
+): Promise<boolean> {
+  const result = await db
+    .insertInto('replay_marks')
+    .values({ issuer, subject, step })
+    .onConflict((oc) => oc.columns(['issuer', 'subject', 'step']).doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function pruneReplayMarks(db: Kysely<Database>, beforeStep: number): Promise<number> {
+  const result = await db.deleteFrom('replay_marks').where('step', '<', beforeStep).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,285 @@
+/**
+ * KyselyStore: the one implementation of Store, for SQLite and PostgreSQL alike. Every query is
+ * written once with Kysely (linkQueries, keyQueries, siteQueries, auditQueries); dialect
+ * differences live in migrations.ts (DDL) and openStore.ts (connections). This class owns the
+ * lifecycle, validates arguments, and turns every error into a PosternError (storeErrors.ts).
+ *
+ * Data rules:
+ * - secrets are selected only by getCredentialKey and loadPartnerKeys, never by list methods;
+ * - the hot-path methods (getCredentialKey, isRevoked, markRotatingUse, useOnlineLink) are single
+ *   statements on a primary key (useOnlineLink reads once more only to name a refusal);
+ * - JSON columns (partners.allowed_scopes, audit_events.data) are serialized and parsed in the
+ *   query modules; callers see plain values.
+ */
+import type { Kysely } from 'kysely';
+
+import { ErrorCodes, PosternError } from '../errors.ts';
+import * as audit from './auditQueries.ts';
+import * as keys from './keyQueries.ts';
+import * as links from './linkQueries.ts';
+import { migrateToLatest, probeWrite } from './migrate.ts';
+import type { StoreBackend } from './openStore.ts';
+import type { Database } from './schema.ts';
+import * as site from './siteQueries.ts';
+import type {
+  AuditEvent,
+  AuditQuery,
+  CredentialKey,
+  CredentialRecord,
+  Dialect,
+  DoorMode,
+  DoorSet,
+  LinkRecord,
+  NewCredential,
+  NewLink,
+  NewPartner,
+  PartnerKey,
+  PartnerRecord,
+  Store,
+} from './storeTypes.ts';
+
+export interface KyselyStoreDependencies {
+  backend: StoreBackend;
+  /** Time source for createdAt and revokedAt, default Date.now. */
+  clock?: () => number;
+}
+
+const DOOR_MODES: readonly DoorMode[] = ['normal', 'lockdown', 'passage'];
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+function invalid(message: string): PosternError {
+  return new PosternError(ErrorCodes.INVALID_ARGUMENT, message);
+}
+
+/** Subjects are uint64 in canonical decimal, so that '7' and '007' can never be two subjects. */
+function checkSubject(id: string, what: string): void {
+  if (typeof id !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(id) || BigInt(id) > MAX_UINT64) {
+    throw invalid(`${what} must be an unsigned 64-bit integer in decimal, got ${JSON.stringify(id)}`);
+  }
+}
+
+export class KyselyStore implements Store {
+  readonly dialect: Dialect;
+  readonly #backend: StoreBackend;
+  readonly #clock: () => number;
+  #db: Kysely<Database> | undefined;
+
+  constructor(dependencies: KyselyStoreDependencies) {
+    this.#backend = dependencies.backend;
+    this.#clock = dependencies.clock ?? Date.now;
+    this.dialect = dependencies.backend.dialect;
+  }
+
+  /** The SQLite file, or host:port/database of PostgreSQL (no password): for logs and messages. */
+  get location(): string {
+    return this.#backend.location;
+  }
+
+  /**
+   * Opens, checks (SQLite: header, schema, quick_check), migrates, and proves a write (rolled
+   * back). Fails with STORE_UNAVAILABLE, STORE_READ_ONLY or STORE_CORRUPT naming the file or server.
+   */
+  async start(): Promise<void> {
+    if (this.#db !== undefined) return;
+    const db = await this.#backend.open();
+    try {
+      await migrateToLatest(db, this.#backend);
+      if (!this.#backend.readOnly) await probeWrite(db, this.#backend);
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw this.#backend.translate(error, { what: 'migrate', write: true });
+    }
+    this.#db = db;
+  }
+
+  async stop(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    if (db !== undefined) await db.destroy();
+  }
+
+  /** Runs one operation on the open database, translating every error. */
+  async #run<T>(what: string, write: boolean, work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const db = this.#db;
+    if (db === undefined) {
+      throw new PosternError(ErrorCodes.STORE_UNAVAILABLE, `${what}: the store ${this.#backend.location} is not started`);
+    }
+    try {
+      return await work(db);
+    } catch (error) {
+      throw this.#backend.translate(error, { what, write });
+    }
+  }
+
+  getSetting(key: string): Promise<string | undefined> {
+    return this.#run('getSetting', false, (db) => site.getSetting(db, key));
+  }
+
+  setSettingIfAbsent(key: string, value: string): Promise<string> {
+    return this.#run('setSettingIfAbsent', true, (db) => site.setSettingIfAbsent(db, key, value));
+  }
+
+  /** A duplicate id is CONFLICT; an id that is not a canonical uint64 is INVALID_ARGUMENT. */
+  async createLink(link: NewLink): Promise<LinkRecord> {
+    checkSubject(link.id, 'link id');
+    const record: LinkRecord = { ...link, uses: 0, createdAt: this.#clock(), revokedAt: null };
+    return this.#run('createLink', true, (db) => links.createLink(db, record));
+  }
+
+  getLink(id: string): Promise<LinkRecord | undefined> {
+    return this.#run('getLink', false, (db) => links.getLink(db, id));
+  }
+
+  /** Oldest first (createdAt, then id); revoked links only with includeRevoked. */
+  listLinks(options: { includeRevoked?: boolean; limit?: number } = {}): Promise<LinkRecord[]> {
+    return this.#run('listLinks', false, (db) => links.listLinks(db, options));
+  }
+
+  /**
+   * One UPDATE counts the use only when the link exists, is not revoked (neither stamped nor in
+   * revocations) and has uses left, so two controllers can never both take the last use. Any link
+   * kind is counted, not only online-only ones.
+   */
+  useOnlineLink(id: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted'> {
+    return this.#run('useOnlineLink', true, (db) => links.useOnlineLink(db, id));
+  }
+
+  /** The secret must be 32 bytes (INVALID_ARGUMENT); a duplicate id is CONFLICT. */
+  async createCredential(credential: NewCredential): Promise<CredentialRecord> {
+    checkSubject(credential.id, 'credential id');
+    if (!Buffer.isBuffer(credential.secret) || credential.secret.length !== 32) {
+      throw invalid('a credential secret must be 32 bytes');
+    }
+    const record: CredentialRecord = {
+      id: credential.id,
+      name: credential.name,
+      scope: credential.scope,
+      createdAt: this.#clock(),
+      createdBy: credential.createdBy,
+      revokedAt: null,
+    };
+    return this.#run('createCredential', true, (db) => keys.createCredential(db, record, credential.secret));
+  }
+
+  /** Oldest first; never includes secrets. */
+  listCredentials(options: { includeRevoked?: boolean } = {}): Promise<CredentialRecord[]> {
+    return this.#run('listCredentials', false, (db) => keys.listCredentials(db, options));
+  }
+
+  /** Also for a revoked credential: the verifier checks revocation itself (rule 3, `revoked`). */
+  getCredentialKey(id: string): Promise<CredentialKey | undefined> {
+    return this.#run('getCredentialKey', false, (db) => keys.getCredentialKey(db, id));
+  }
+
+  /** id 1..65535 and a secret of at least 32 bytes (INVALID_ARGUMENT); a duplicate id is CONFLICT. */
+  async addPartner(partner: NewPartner): Promise<PartnerRecord> {
+    if (!Number.isInteger(partner.id) || partner.id < 1 || partner.id > 65535) {
+      throw invalid(`a partner id must be 1..65535, got ${partner.id}`);
+    }
+    if (!Buffer.isBuffer(partner.secret) || partner.secret.length < 32) {
+      throw invalid('a partner secret must be at least 32 bytes');
+    }
+    const record: PartnerRecord = {
+      id: partner.id,
+      name: partner.name,
+      allowedScopes: [...partner.allowedScopes],
+      defaultScope: partner.defaultScope,
+      enabled: partner.enabled,
+      createdAt: this.#clock(),
+    };
+    return this.#run('addPartner', true, (db) => keys.addPartner(db, record, partner.secret));
+  }
+
+  /** By id; never includes secrets. */
+  listPartners(): Promise<PartnerRecord[]> {
+    return this.#run('listPartners', false, (db) => keys.listPartners(db));
+  }
+
+  removePartner(id: number): Promise<boolean> {
+    return this.#run('removePartner', true, (db) => keys.removePartner(db, id));
+  }
+
+  /** Every partner, disabled ones too (with enabled: false), by id. */
+  loadPartnerKeys(): Promise<PartnerKey[]> {
+    return this.#run('loadPartnerKeys', false, (db) => keys.loadPartnerKeys(db));
+  }
+
+  /** In one transaction: the revocation, then (issuer 0) the revokedAt stamp of the link/credential. */
+  async revoke(issuer: number, subject: string, reason: string | null): Promise<boolean> {
+    checkSubject(subject, 'subject');
+    const now = this.#clock();
+    return this.#run('revoke', true, (db) => links.revoke(db, issuer, subject, reason, now));
+  }
+
+  isRevoked(issuer: number, subject: string): Promise<boolean> {
+    return this.#run('isRevoked', false, (db) => links.isRevoked(db, issuer, subject));
+  }
+
+  /** INSERT ... ON CONFLICT DO NOTHING: true iff this call inserted the mark. */
+  markRotatingUse(issuer: number, subject: string, step: number): Promise<boolean> {
+    return this.#run('markRotatingUse', true, (db) => links.markRotatingUse(db, issuer, subject, step));
+  }
+
+  /** Deletes marks with step < beforeStep; returns how many. */
+  pruneReplayMarks(beforeStep: number): Promise<number> {
+    return this.#run('pruneReplayMarks', true, (db) => links.pruneReplayMarks(db, beforeStep));
+  }
+
+  /**
+   * Door ids are deduplicated and sorted (JavaScript default sort, by UTF-16 code units) and
+   * joined with ','; a door id may not be empty or contain ',' (INVALID_ARGUMENT). Ids are
+   * assigned by the database from 0x40000000 up and never change.
+   */
+  async doorSetScope(doors: string[]): Promise<number> {
+    const sorted = [...new Set(doors)].sort();
+    if (sorted.length === 0) throw invalid('a door set needs at least one door');
+    for (const door of sorted) {
+      if (door === '' || door.includes(',')) throw invalid(`door id ${JSON.stringify(door)} is empty or contains ','`);
+    }
+    return this.#run('doorSetScope', true, (db) => site.doorSetScope(db, sorted.join(',')));
+  }
+
+  listDoorSets(): Promise<DoorSet[]> {
+    return this.#run('listDoorSets', false, (db) => site.listDoorSets(db));
+  }
+
+  async setDoorMode(door: string, mode: DoorMode): Promise<void> {
+    if (!DOOR_MODES.includes(mode)) throw invalid(`door mode must be one of ${DOOR_MODES.join(', ')}, got ${String(mode)}`);
+    await this.#run('setDoorMode', true, (db) => site.setDoorMode(db, door, mode));
+  }
+
+  getDoorModes(): Promise<Record<string, DoorMode>> {
+    return this.#run('getDoorModes', false, (db) => site.getDoorModes(db));
+  }
+
+  /** A (controllerId, seq) that exists already fails the whole batch with CONFLICT. */
+  appendAudit(events: AuditEvent[]): Promise<void> {
+    return this.#run('appendAudit', true, (db) => audit.appendAudit(db, events));
+  }
+
+  lastAudit(controllerId: string): Promise<AuditEvent | undefined> {
+    return this.#run('lastAudit', false, (db) => audit.lastAudit(db, controllerId));
+  }
+
+  /** See auditQueries.queryAudit for order, paging and limits. */
+  queryAudit(query: AuditQuery): Promise<AuditEvent[]> {
+    return this.#run('queryAudit', false, (db) => audit.queryAudit(db, query));
+  }
+
+  /** Pages of pageSize (default 1000, at most 10_000) by seq; each page is one query. */
+  async *iterateAudit(controllerId: string, pageSize = audit.AUDIT_DEFAULT_PAGE): AsyncIterable<AuditEvent> {
+    const size = Math.min(audit.AUDIT_MAX_LIMIT, Math.max(1, Math.trunc(pageSize)));
+    let afterSeq = Number.MIN_SAFE_INTEGER;
+    for (;;) {
+      const page = await this.#run('iterateAudit', false, (db) => audit.auditPage(db, controllerId, afterSeq, size));
+      yield* page;
+      const last = page.at(-1);
+      if (last === undefined || page.length < size) return;
+      afterSeq = last.seq;
+    }
+  }
+
+  auditControllers(): Promise<string[]> {
+    return this.#run('auditControllers', false, (db) => audit.auditControllers(db));
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The data layer's contract. One implementation (controller/store/store.ts) serves SQLite and
+ * PostgreSQL through Kysely; everything above it speaks only this interface.
+ *
+ * Subjects are unsigned 64-bit integers in the credential format; they are carried as decimal
+ * strings everywhere so that no value above 2^53 is ever rounded.
+ */
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface LinkRecord {
+  id: string; // subject, decimal
+  name: string;
+  email: string | null;
+  scope: number; // door scope id (config scope or a door set made for this link)
+  notBefore: number; // unix seconds
+  notAfter: number; // unix seconds, 0xFFFFFFFF = no end
+  onlineOnly: boolean;
+  maxUses: number | null; // online-only links: confirmed at most this many times
+  uses: number;
+  createdAt: number; // unix ms
+  createdBy: string | null;
+  revokedAt: number | null; // unix ms
+}
+
+export type NewLink = Omit<LinkRecord, 'uses' | 'createdAt' | 'revokedAt'>;
+
+/** A rotating credential as reads return it: the secret is never part of it. */
+export interface CredentialRecord {
+  id: string;
+  name: string;
+  scope: number;
+  createdAt: number;
+  createdBy: string | null;
+  revokedAt: number | null;
+}
+
+export interface NewCredential extends Omit<CredentialRecord, 'createdAt' | 'revokedAt'> {
+  secret: Buffer; // 32 bytes
+}
+
+/** What the verifier needs of a rotating credential. */
+export interface CredentialKey {
+  secret: Buffer;
+  scope: number;
+}
+
+export interface PartnerRecord {
+  id: number; // 1..65535, the issuer field of its codes
+  name: string;
+  allowedScopes: number[];
+  defaultScope: number | null;
+  enabled: boolean;
+  createdAt: number;
+}
+
+export interface NewPartner extends Omit<PartnerRecord, 'createdAt'> {
+  secret: Buffer; // >= 32 bytes
+}
+
+/** What the verifier needs of a partner: kept in memory, reloaded on change. */
+export interface PartnerKey {
+  id: number;
+  secret: Buffer;
+  allowedScopes: number[];
+  defaultScope: number | null;
+  enabled: boolean;
+}
+
+export interface DoorSet {
+  id: number;
+  doors: string[];
+}
+
+export type DoorMode = 'normal' | 'lockdown' | 'passage';
+
+/** One audit event, as stored. Fields not used by an event type are null. */
+export interface AuditEvent {
+  controllerId: string;
+  seq: number; // 1, 2, 3 ... per controller
+  at: number; // unix ms
+  type: string; // 'decision' | 'door' | 'operator' | 'system'
+  door: string | null;
+  scanner: string | null;
+  subject: string | null;
+  kind: string | null; // 'link' | 'rotating' | 'online-link' | 'unknown'
+  issuer: number | null;
+  verdict: string | null; // 'grant' | 'deny'
+  reason: string | null;
+  actor: string | null; // who did it: 'cli', an account, 'system'
+  data: Record<string, unknown> | null;
+  prevHash: string; // hex sha256 of the previous event of this controller ('' * 64 zeros for the first)
+  hash: string; // hex sha256 over prevHash and this event's fields
+}
+
+export interface AuditQuery {
+  controllerId?: string;
+  since?: number; // unix ms, inclusive
+  until?: number; // unix ms, exclusive
+  door?: string;
+  subject?: string;
+  verdict?: string;
+  afterSeq?: number;
+  limit?: number; // default 100, max 10_000
+  order?: 'asc' | 'desc';
+}
+
+export interface Store {
+  readonly dialect: Dialect;
+  /** Opens the database and applies every pending migration. */
+  start(): Promise<void>;
+  /** Closes every connection. Safe to call twice. */
+  stop(): Promise<void>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  /** Sets the value only when the key is absent; returns the value that is stored afterwards. */
+  setSettingIfAbsent(key: string, value: string): Promise<string>;
+
+  createLink(link: NewLink): Promise<LinkRecord>;
+  getLink(id: string): Promise<LinkRecord | undefined>;
+  listLinks(options?: { includeRevoked?: boolean; limit?: number }): Promise<LinkRecord[]>;
+  /**
+   * Confirms an online-only link live and counts the use, atomically: 'ok' when it exists, is
+   * not revoked and has uses left (the use is then counted).
+   */
+  useOnlineLink(id: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted'>;
+
+  createCredential(credential: NewCredential): Promise<CredentialRecord>;
+  listCredentials(options?: { includeRevoked?: boolean }): Promise<CredentialRecord[]>;
+  getCredentialKey(id: string): Promise<CredentialKey | undefined>;
+
+  addPartner(partner: NewPartner): Promise<PartnerRecord>;
+  listPartners(): Promise<PartnerRecord[]>;
+  removePartner(id: number): Promise<boolean>;
+  loadPartnerKeys(): Promise<PartnerKey[]>;
+
+  /**
+   * Revokes a subject of an issuer (0 = site). Also stamps revokedAt on the site's link or
+   * credential with that id. Returns false when it was already revoked.
+   */
+  revoke(issuer: number, subject: string, reason: string | null): Promise<boolean>;
+  isRevoked(issuer: number, subject: string): Promise<boolean>;
+
+  /** Records a rotating code's use; true only for the first use of (issuer, subject, step). */
+  markRotatingUse(issuer: number, subject: string, step: number): Promise<boolean>;
+  pruneReplayMarks(beforeStep: number): Promise<number>;
+
+  /** The scope id of exactly this set of doors (order ignored), made on first use. */
+  doorSetScope(doors: string[]): Promise<number>;
+  listDoorSets(): Promise<DoorSet[]>;
+
+  setDoorMode(door: string, mode: DoorMode): Promise<void>;
+  getDoorModes(): Promise<Record<string, DoorMode>>;
+
+  /** Appends events (already numbered and chained) in one transaction, in the order given. */
+  appendAudit(events: AuditEvent[]): Promise<void>;
+  lastAudit(controllerId: string): Promise<AuditEvent | undefined>;
+  queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
+  /** Every event of a controller in seq order, in pages, for verification and export. */
+  iterateAudit(controllerId: string, pageSize?: number): AsyncIterable<AuditEvent>;
+  auditControllers(): Promise<string[]>;
+}
