@@ -175,6 +175,10 @@ export class Controller {
     return this.site?.getSnapshot().context.doors[door]?.getSnapshot() as DoorSnapshot | undefined;
   }
 
+  scannerSnapshot(scanner: string): SnapshotFrom<typeof scannerMachine> | undefined {
+    return this.site?.getSnapshot().context.scanners[scanner]?.getSnapshot() as SnapshotFrom<typeof scannerMachine> | undefined;
+  }
+
   get storeDialect(): string | undefined {
     return this.store?.dialect;
   }
