@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { runCli, spawnCli } from '../support/runCli.ts';
+import { ROOT, runCli, spawnCli } from '../support/runCli.ts';
 import { tempDir, testSiteInput } from '../support/testSite.ts';
 
 /** Collects a child's standard output and waits for lines in it. */
@@ -113,5 +113,39 @@ describe('postern start', () => {
     expect(result.stderr).toContain(path.join(dataDir, 'postern.sqlite'));
     expect(result.stderr).toContain('POSTERN_ERR_STORE_CORRUPT');
     expect(result.stdout).not.toContain('GRANT');
+  });
+});
+
+describe('postern start on a read-only store', () => {
+  // chmod does not stop root; as root the controller is run as "nobody", as a service user would be.
+  const asRoot = process.getuid?.() === 0;
+  const dropPrivileges = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : [];
+
+  it('stops with a message naming the read-only file, never a half-open door', async () => {
+    const { chmod, mkdir } = await import('node:fs/promises');
+    const parent = await tempDir('postern-ro-');
+    const dataDir = path.join(parent, 'data');
+    await mkdir(dataDir);
+    // A store made and migrated by an earlier run, then made read-only.
+    const made = await runCli(['audit', 'tail'], { POSTERN_DATA_DIR: dataDir });
+    expect(made.code).toBe(0);
+    const file = path.join(dataDir, 'postern.sqlite');
+    await chmod(parent, 0o755);
+    await chmod(file, 0o444);
+    await chmod(dataDir, 0o555);
+    const { spawn } = await import('node:child_process');
+    const [command, ...args] = [...dropPrivileges, process.execPath, '--import', 'tsx', 'controller/bin/postern.ts', 'start', '--demo'];
+    const child = spawn(command!, args, { cwd: ROOT, env: { ...process.env, POSTERN_DATA_DIR: dataDir, DATABASE_URL: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [exitCode] = await once(child, 'exit');
+    await chmod(dataDir, 0o755);
+    expect(stderr).toContain('POSTERN_ERR_STORE_READ_ONLY');
+    expect(stderr).toContain(dataDir);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(exitCode).toBe(1);
+    expect(stdout).not.toContain('GRANT');
   });
 });
