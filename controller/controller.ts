@@ -1,30 +1,42 @@
 /**
- * The composition root: config → logger → store → drivers → actors, in that order, and back in
- * reverse on stop(). Constructing a Controller does nothing; start() opens, stop() closes every
- * handle and timer, so a test can run many controllers in one process.
+ * The composition root: config → logger → store → drivers → actors → servers, in that order, and
+ * back in reverse on stop(). Constructing a Controller does nothing; start() opens, stop() closes
+ * every handle and timer, so a test can run many controllers in one process.
  */
 import type { Readable } from 'node:stream';
-import { createActor, type Actor, type SnapshotFrom } from 'xstate';
-import { doorMachine } from '../machines/doorMachine.ts';
-import { scannerMachine } from '../machines/scannerMachine.ts';
+import { createActor, type Actor } from 'xstate';
+import { doorMachine, type DoorEvent } from '../machines/doorMachine.ts';
+import { scannerMachine, type DropParams, type ScanParams, type ScannerEvent } from '../machines/scannerMachine.ts';
 import { siteMachine } from '../machines/siteMachine.ts';
 import { createDoorIo, createScannerDriver } from '../drivers/createDrivers.ts';
 import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
-import type { ScannerDriver } from '../drivers/scanners/scannerDriver.ts';
+import { NetworkScanner } from '../drivers/scanners/networkScanner.ts';
+import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scannerDriver.ts';
+import { Accounts } from './accounts/accounts.ts';
+import { ApiServer } from './api/apiServer.ts';
+import { EventHub } from './api/eventHub.ts';
+import { ControllerMetrics } from './api/metrics.ts';
+import { allMethods } from './api/methods/allMethods.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
 import type { SiteConfig } from './config/configSchema.ts';
 import { PartnerDirectory } from './credentials/partnerDirectory.ts';
 import { ScanThrottle } from './credentials/scanThrottle.ts';
 import { ScopeDirectory } from './credentials/scopeDirectory.ts';
 import { Verifier } from './credentials/verifier.ts';
-import { DoorOperator } from './doorOperator.ts';
 import { DecisionService, type Decision, type DoorRefusal } from './decision/decisionService.ts';
+import { LatencyWindow } from './decision/latencyWindow.ts';
 import { LocalHub } from './decision/localHub.ts';
+import { DoorOperator } from './doorOperator.ts';
 import { ErrorCodes, PosternError } from './errors.ts';
+import { Issuing } from './issuing/issuing.ts';
 import { loadOrCreateSiteKey } from './issuing/siteKey.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { SiteMonitor, type DoorChange, type DoorStatus, type ScannerStatus } from './siteMonitor.ts';
 import { openStore } from './store/openStore.ts';
 import type { Store } from './store/storeTypes.ts';
+import { VERSION } from './version.ts';
+
+export type { DoorChange };
 
 export interface ControllerOptions {
   config: SiteConfig;
@@ -36,29 +48,29 @@ export interface ControllerOptions {
   clock?: () => number;
 }
 
-export interface DoorChange {
-  door: string;
-  from: string;
-  to: string;
-}
-
 type SiteActor = Actor<typeof siteMachine>;
-type DoorSnapshot = SnapshotFrom<typeof doorMachine>;
+
+/** Everything start() opens, so that stop() (or a failed start) closes exactly that. */
+interface Running {
+  store: Store;
+  audit: AuditTrail;
+  site?: SiteActor;
+  monitor?: SiteMonitor;
+  operator?: DoorOperator;
+  issuing?: Issuing;
+  api?: ApiServer;
+  cleanups: Array<() => void>;
+}
 
 export class Controller {
   readonly config: SiteConfig;
   readonly logger: Logger;
-  private store: Store | undefined;
-  private audit: AuditTrail | undefined;
-  private decisions: DecisionService | undefined;
-  private site: SiteActor | undefined;
-  private operator: DoorOperator | undefined;
+  private running: Running | undefined;
   private readonly doorIos = new Map<string, DoorIo>();
   private readonly scannerDrivers = new Map<string, ScannerDriver>();
-  private readonly cleanups: Array<() => void> = [];
+  private readonly latency = new Map<string, LatencyWindow>();
   private readonly decisionListeners = new Set<(decision: Decision) => void>();
-  private readonly doorListeners = new Set<(change: DoorChange) => void>();
-  private running = false;
+  private readonly doorChangeListeners = new Set<(change: DoorChange) => void>();
 
   constructor(private readonly options: ControllerOptions) {
     this.config = options.config;
@@ -69,68 +81,45 @@ export class Controller {
     if (this.running) return;
     const { config } = this;
     const clock = this.options.clock ?? Date.now;
-    const log = this.logger.child({ component: 'controller' });
+    const startedAt = clock();
 
     const store = openStore({ databaseUrl: this.options.databaseUrl, dataDir: config.dataDir, logger: this.logger.child({ component: 'store' }) });
     await store.start();
-    this.store = store;
+    const audit = new AuditTrail({ store, controllerId: config.site.id, logger: this.logger.child({ component: 'audit' }), clock });
+    const running: Running = { store, audit, cleanups: [] };
+    this.running = running;
     try {
       const siteKey = await loadOrCreateSiteKey(store);
-      const audit = new AuditTrail({ store, controllerId: config.site.id, logger: this.logger.child({ component: 'audit' }), clock });
       await audit.start();
-      this.audit = audit;
+      await this.createDrivers();
 
-      for (const door of config.doors) {
-        const io = await createDoorIo(door);
-        await io.start();
-        this.doorIos.set(door.id, io);
-      }
-      for (const scanner of config.scanners) {
-        this.scannerDrivers.set(scanner.id, await createScannerDriver(scanner, this.options.terminal ?? process.stdin));
-      }
+      const decisions = this.createDecisionService(siteKey, store, audit, clock, running);
+      running.cleanups.push(decisions.onDecision((d) => this.decisionListeners.forEach((l) => l(d))));
 
-      const throttle = config.throttle;
-      const verifier = new Verifier({
-        siteKey,
-        store,
-        partners: new PartnerDirectory(store),
-        scopes: new ScopeDirectory(config.scopes, store),
-        throttle: new ScanThrottle({
-          maxFailures: throttle.maxFailures,
-          windowMs: throttle.windowSeconds * 1000,
-          lockoutMs: throttle.lockoutSeconds * 1000,
-          maxLockoutMs: throttle.maxLockoutSeconds * 1000,
-        }),
-        onlineLinks: new LocalHub(store),
-        siteDefaultScope: config.site.defaultScope,
-      });
-      this.decisions = new DecisionService({
-        verifier,
-        audit,
-        doorRefusal: (door) => this.doorRefusal(door),
-        openDoor: (door) => this.site?.send({ type: 'DECISION', door, grant: true }),
-        logger: this.logger.child({ component: 'decision' }),
-        clock,
-      });
-      this.cleanups.push(this.decisions.onDecision((d) => this.decisionListeners.forEach((l) => l(d))));
+      // Doors are driven to their safe state as their actors start, inside site.start() below,
+      // before any scanner driver is asked to connect.
+      const site = this.createSite(await store.getDoorModes(), decisions);
+      running.site = site;
+      site.start();
+      this.wireDrivers(site, running);
 
-      // Doors are driven to their safe state as their actors start, inside createActor().start()
-      // below, before any scanner driver is asked to connect.
-      const modes = await store.getDoorModes();
-      this.site = this.createSite(modes);
-      this.site.start();
-      this.wireDrivers();
-      this.watchDoors();
-      this.operator = new DoorOperator({
+      const { doors, scanners } = site.getSnapshot().context;
+      const monitor = new SiteMonitor({ config, doors, scanners, audit, logger: this.logger, clock });
+      monitor.start();
+      running.monitor = monitor;
+      running.cleanups.push(monitor.onDoorChange((c) => this.doorChangeListeners.forEach((l) => l(c))));
+      running.operator = new DoorOperator({
         doorIds: config.doors.map((d) => d.id),
-        sendToDoor: (door, event) => this.site?.send({ type: 'DOOR', door, event }),
-        modeOf: (door) => this.doorSnapshot(door)?.context.mode ?? 'normal',
+        sendToDoor: (door: string, event: DoorEvent) => site.send({ type: 'DOOR', door, event }),
+        modeOf: (door) => monitor.door(door)?.mode ?? 'normal',
         store,
         audit,
       });
-      await audit.append({ type: 'system', door: null, scanner: null, subject: null, kind: null, issuer: null, verdict: null, reason: 'started', actor: 'system', data: { doors: config.doors.length, scanners: config.scanners.length, store: store.dialect } });
-      this.running = true;
-      log.info({ site: config.site.id, doors: config.doors.length, scanners: config.scanners.length, store: store.dialect }, 'controller started');
+      running.issuing = new Issuing({ store, siteKey, config, audit, clock });
+
+      if (config.api.enabled) await this.startApi(running, decisions, startedAt);
+      await audit.append({ type: 'system', reason: 'started', actor: 'system', data: { doors: config.doors.length, scanners: config.scanners.length, store: store.dialect } });
+      this.logger.child({ component: 'controller' }).info({ site: config.site.id, store: store.dialect, api: running.api?.url }, 'controller started');
     } catch (error) {
       await this.teardown();
       throw error;
@@ -138,9 +127,8 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.audit?.append({ type: 'system', door: null, scanner: null, subject: null, kind: null, issuer: null, verdict: null, reason: 'stopped', actor: 'system', data: null });
+    if (!this.running?.monitor) return;
+    await this.running.audit.append({ type: 'system', reason: 'stopped', actor: 'system' });
     await this.teardown();
     this.logger.child({ component: 'controller' }).info('controller stopped');
   }
@@ -153,14 +141,25 @@ export class Controller {
 
   /** Door state changes as they happen. */
   onDoorChange(listener: (change: DoorChange) => void): () => void {
-    this.doorListeners.add(listener);
-    return () => this.doorListeners.delete(listener);
+    this.doorChangeListeners.add(listener);
+    return () => this.doorChangeListeners.delete(listener);
   }
 
   /** Operator commands on doors; available while the controller runs. */
   get doors(): DoorOperator {
-    if (this.operator === undefined) throw new PosternError(ErrorCodes.CONFLICT, 'the controller is not running');
-    return this.operator;
+    return this.require('operator');
+  }
+
+  get issuing(): Issuing {
+    return this.require('issuing');
+  }
+
+  doorStatus(door: string): DoorStatus | undefined {
+    return this.running?.monitor?.door(door);
+  }
+
+  scannerStatus(scanner: string): ScannerStatus | undefined {
+    return this.running?.monitor?.scanner(scanner);
   }
 
   doorIo(door: string): DoorIo | undefined {
@@ -171,36 +170,83 @@ export class Controller {
     return this.scannerDrivers.get(scanner);
   }
 
-  doorSnapshot(door: string): DoorSnapshot | undefined {
-    return this.site?.getSnapshot().context.doors[door]?.getSnapshot() as DoorSnapshot | undefined;
-  }
-
-  scannerSnapshot(scanner: string): SnapshotFrom<typeof scannerMachine> | undefined {
-    return this.site?.getSnapshot().context.scanners[scanner]?.getSnapshot() as SnapshotFrom<typeof scannerMachine> | undefined;
-  }
-
   get storeDialect(): string | undefined {
-    return this.store?.dialect;
+    return this.running?.store.dialect;
+  }
+
+  /** The API's base URL (http://host:port) while it runs. */
+  get apiUrl(): string | undefined {
+    return this.running?.api?.url;
+  }
+
+  private require<K extends 'operator' | 'issuing'>(part: K): NonNullable<Running[K]> {
+    const value = this.running?.[part];
+    if (value === undefined) throw new PosternError(ErrorCodes.CONFLICT, 'the controller is not running');
+    return value as NonNullable<Running[K]>;
+  }
+
+  private async createDrivers(): Promise<void> {
+    for (const door of this.config.doors) {
+      const io = await createDoorIo(door);
+      await io.start();
+      this.doorIos.set(door.id, io);
+      this.latency.set(door.id, new LatencyWindow());
+    }
+    for (const scanner of this.config.scanners) {
+      this.scannerDrivers.set(scanner.id, await createScannerDriver(scanner, this.options.terminal ?? process.stdin));
+    }
+  }
+
+  private createDecisionService(siteKey: Buffer, store: Store, audit: AuditTrail, clock: () => number, running: Running): DecisionService {
+    const { throttle } = this.config;
+    const verifier = new Verifier({
+      siteKey,
+      store,
+      partners: new PartnerDirectory(store),
+      scopes: new ScopeDirectory(this.config.scopes, store),
+      throttle: new ScanThrottle({
+        maxFailures: throttle.maxFailures,
+        windowMs: throttle.windowSeconds * 1000,
+        lockoutMs: throttle.lockoutSeconds * 1000,
+        maxLockoutMs: throttle.maxLockoutSeconds * 1000,
+      }),
+      onlineLinks: new LocalHub(store),
+      siteDefaultScope: this.config.site.defaultScope,
+    });
+    const decisions = new DecisionService({
+      verifier,
+      audit,
+      doorRefusal: (door) => this.doorRefusal(door),
+      openDoor: (door) => running.site?.send({ type: 'DECISION', door, grant: true }),
+      logger: this.logger.child({ component: 'decision' }),
+      clock,
+    });
+    running.cleanups.push(
+      decisions.onDecision((d) => {
+        this.latency.get(d.door)?.add(d.latencyMs);
+        if (d.ref !== undefined) this.scannerDrivers.get(d.scanner)?.settle?.(d.ref, { decided: true, verdict: d.verdict, reason: d.reason, door: d.door, auditSeq: d.auditSeq });
+      }),
+    );
+    return decisions;
   }
 
   private doorRefusal(door: string): DoorRefusal | undefined {
-    const snapshot = this.doorSnapshot(door);
+    const snapshot = this.running?.site?.getSnapshot().context.doors[door]?.getSnapshot();
     if (snapshot === undefined) return 'door-fault';
     if (snapshot.value === 'lockdown' || snapshot.context.mode === 'lockdown') return 'lockdown';
     if (snapshot.value === 'fault' || snapshot.value === 'stopped') return 'door-fault';
     return undefined;
   }
 
-  private createSite(modes: Record<string, 'normal' | 'lockdown' | 'passage'>): SiteActor {
+  private createSite(modes: Record<string, 'normal' | 'lockdown' | 'passage'>, decisions: DecisionService): SiteActor {
     const doorIos = this.doorIos;
     const drivers = this.scannerDrivers;
-    const decisions = this.decisions!;
     const log = this.logger.child({ component: 'site' });
     const provided = siteMachine.provide({
       actions: {
-        decide: (_, scan: { scannerId: string; door: string; text: string }) => {
+        decide: (_, scan: ScanParams) => {
           decisions
-            .decide({ scanner: scan.scannerId, door: scan.door, text: scan.text })
+            .decide({ scanner: scan.scannerId, door: scan.door, text: scan.text, ref: scan.ref })
             .catch((error: unknown) => log.error({ err: error, door: scan.door, scanner: scan.scannerId }, 'decision failed'));
         },
       },
@@ -215,6 +261,9 @@ export class Controller {
           actions: {
             connect: ({ context }) => drivers.get(context.id)?.connect(),
             disconnect: ({ context }) => drivers.get(context.id)?.disconnect(),
+            dropRead: (_, { scannerId, ref, reason }: DropParams) => {
+              if (ref !== undefined) drivers.get(scannerId)?.settle?.(ref, { decided: false, reason });
+            },
           },
         }),
       },
@@ -234,72 +283,86 @@ export class Controller {
     });
   }
 
-  private wireDrivers(): void {
-    const site = this.site!;
+  private wireDrivers(site: SiteActor, running: Running): void {
     for (const [door, io] of this.doorIos) {
-      this.cleanups.push(io.onEvent((event) => site.send({ type: 'DOOR', door, event: doorEvent(event) })));
+      running.cleanups.push(io.onEvent((event) => site.send({ type: 'DOOR', door, event: doorEvent(event) })));
     }
     for (const [scanner, driver] of this.scannerDrivers) {
-      this.cleanups.push(
-        driver.onEvent((event) => {
-          const scannerEvent =
-            event.type === 'read'
-              ? ({ type: 'DRIVER.READ', text: event.text } as const)
-              : event.type === 'connected'
-                ? ({ type: 'DRIVER.CONNECTED' } as const)
-                : ({ type: 'DRIVER.DISCONNECTED', reason: event.reason } as const);
-          site.send({ type: 'SCANNER', scanner, event: scannerEvent });
-        }),
-      );
+      running.cleanups.push(driver.onEvent((event) => site.send({ type: 'SCANNER', scanner, event: scannerEvent(event) })));
     }
   }
 
-  /** Every change of a door's state is a door event in the audit trail. */
-  private watchDoors(): void {
-    const audit = this.audit!;
-    const log = this.logger.child({ component: 'door' });
-    for (const [door, ref] of Object.entries(this.site!.getSnapshot().context.doors)) {
-      let last = (ref.getSnapshot() as DoorSnapshot).value as string;
-      const subscription = ref.subscribe((snapshot) => {
-        const state = (snapshot as DoorSnapshot).value as string;
-        if (state === last) return;
-        const from = last;
-        last = state;
-        log.info({ door, from, to: state }, 'door state');
-        for (const listener of this.doorListeners) listener({ door, from, to: state });
-        void audit.append({ type: 'door', door, scanner: null, subject: null, kind: null, issuer: null, verdict: null, reason: state, actor: null, data: { from } });
-      });
-      this.cleanups.push(() => subscription.unsubscribe());
-    }
+  private async startApi(running: Running, decisions: DecisionService, startedAt: number): Promise<void> {
+    const { config } = this;
+    const { store, audit, monitor, operator, issuing } = running as Required<Running>;
+    const events = new EventHub();
+    const accounts = new Accounts({ store, audit });
+    const networkScanners = new Map([...this.scannerDrivers].filter((e): e is [string, NetworkScanner] => e[1] instanceof NetworkScanner));
+    const metrics = new ControllerMetrics({
+      doors: () => monitor.doors(),
+      scanners: () => monitor.scanners(),
+      auditPending: () => audit.pending,
+      apiConnections: () => running.api?.connectionCount ?? 0,
+    });
+    running.cleanups.push(
+      decisions.onDecision((d) => metrics.recordDecision(d)),
+      monitor.onDoorStatus((status) => events.publish('door', status.id, status)),
+      monitor.onScannerStatus((status) => events.publish('scanner', status.door, status)),
+      audit.onAppend((event) => events.publish('audit', event.door, event)),
+    );
+    const api = new ApiServer({
+      config: config.api,
+      methods: allMethods({ config, doors: operator, monitor, issuing, store, events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id }),
+      events,
+      authenticate: (token) => accounts.authenticateToken(token),
+      metrics: () => metrics.text(),
+      ready: () => this.running?.monitor !== undefined,
+      attachScanner: (principal) => (principal.role === 'scanner' && principal.scanner ? networkScanners.get(principal.scanner)?.attach() : undefined),
+      logger: this.logger.child({ component: 'api' }),
+    });
+    running.api = api;
+    await api.start();
   }
 
   private async teardown(): Promise<void> {
-    // Scanners first, so no read arrives while doors settle.
-    this.site?.send({ type: 'SETTLE' });
-    for (const cleanup of this.cleanups.splice(0)) cleanup();
-    this.site?.stop();
-    this.site = undefined;
-    this.operator = undefined;
+    const running = this.running;
+    if (running === undefined) return;
+    this.running = undefined;
+    // Clients first, then scanners, so no read arrives while doors settle.
+    await running.api?.stop();
+    running.site?.send({ type: 'SETTLE' });
+    for (const cleanup of running.cleanups.splice(0)) cleanup();
+    running.monitor?.stop();
+    running.site?.stop();
     for (const driver of this.scannerDrivers.values()) driver.disconnect();
     this.scannerDrivers.clear();
     for (const io of this.doorIos.values()) await io.stop();
     this.doorIos.clear();
-    await this.audit?.stop();
-    this.audit = undefined;
-    await this.store?.stop();
-    this.store = undefined;
+    await running.audit.stop();
+    await running.store.stop();
   }
 }
 
-function doorEvent(event: DoorIoEvent) {
+function doorEvent(event: DoorIoEvent): DoorEvent {
   switch (event.type) {
     case 'sensor':
-      return event.open ? ({ type: 'DOOR.OPENED' } as const) : ({ type: 'DOOR.CLOSED' } as const);
+      return event.open ? { type: 'DOOR.OPENED' } : { type: 'DOOR.CLOSED' };
     case 'rex':
-      return { type: 'REX' } as const;
+      return { type: 'REX' };
     case 'fault':
-      return { type: 'IO.FAULT', reason: event.reason } as const;
+      return { type: 'IO.FAULT', reason: event.reason };
     case 'ok':
-      return { type: 'IO.OK' } as const;
+      return { type: 'IO.OK' };
+  }
+}
+
+function scannerEvent(event: ScannerDriverEvent): ScannerEvent {
+  switch (event.type) {
+    case 'read':
+      return { type: 'DRIVER.READ', text: event.text, ref: event.ref };
+    case 'connected':
+      return { type: 'DRIVER.CONNECTED' };
+    case 'disconnected':
+      return { type: 'DRIVER.DISCONNECTED', reason: event.reason };
   }
 }

@@ -7,6 +7,7 @@ import type { DoorConfig, ScannerConfig } from '../controller/config/configSchem
 import type { DoorIo } from './doorIo/doorIo.ts';
 import { SimulatedDoorIo } from './doorIo/simulatedDoorIo.ts';
 import type { ScannerDriver } from './scanners/scannerDriver.ts';
+import { NetworkScanner } from './scanners/networkScanner.ts';
 import { SimulatedScanner } from './scanners/simulatedScanner.ts';
 import { TerminalScanner } from './scanners/terminalScanner.ts';
 
@@ -23,5 +24,7 @@ export async function createScannerDriver(scanner: ScannerConfig, terminal: Read
       return new TerminalScanner(terminal);
     case 'simulated':
       return new SimulatedScanner();
+    case 'network':
+      return new NetworkScanner();
   }
 }

@@ -37,13 +37,22 @@ export interface ScannerContext {
 export type ScannerEvent =
   | { type: 'DRIVER.CONNECTED' }
   | { type: 'DRIVER.DISCONNECTED'; reason: string }
-  | { type: 'DRIVER.READ'; text: string }
+  /** `ref` is the driver's own handle on the read, carried through to the decision untouched. */
+  | { type: 'DRIVER.READ'; text: string; ref?: number }
   | { type: 'STOP' };
 
 export interface ScanParams {
   scannerId: string;
   door: string;
   text: string;
+  ref?: number;
+}
+
+/** A read that was not forwarded, and why: drivers that answer their device need to know. */
+export interface DropParams {
+  scannerId: string;
+  ref: number | undefined;
+  reason: 'debounced' | 'not-ready';
 }
 
 /** What a scanner sends its parent for each forwarded read. */
@@ -65,6 +74,10 @@ const sendScanToParent = enqueueActions<ScannerContext, ScannerEvent, ScanParams
   },
 );
 
+function dropParams(context: ScannerContext, event: ScannerEvent, reason: DropParams['reason']): DropParams {
+  return { scannerId: context.id, ref: event.type === 'DRIVER.READ' ? event.ref : undefined, reason };
+}
+
 export const scannerMachine = setup({
   types: {} as { context: ScannerContext; events: ScannerEvent; input: ScannerInput },
   actions: {
@@ -72,6 +85,7 @@ export const scannerMachine = setup({
     connect: () => {},
     disconnect: () => {},
     forwardScan: sendScanToParent,
+    dropRead: (_, _params: DropParams) => {},
     countRead: assign({ reads: ({ context }) => context.reads + 1 }),
     countDrop: assign({ dropped: ({ context }) => context.dropped + 1 }),
     rememberText: assign({ lastText: ({ event }) => (event.type === 'DRIVER.READ' ? event.text : null) }),
@@ -101,7 +115,7 @@ export const scannerMachine = setup({
   on: {
     // A read while not ready comes from a driver we do not hold as connected (stale buffer,
     // half-open device): drop it, but count it so that a misbehaving driver shows.
-    'DRIVER.READ': { actions: ['countRead', 'countDrop'] },
+    'DRIVER.READ': { actions: ['countRead', 'countDrop', { type: 'dropRead', params: ({ context, event }) => dropParams(context, event, 'not-ready') }] },
     STOP: { target: '.stopped' },
   },
   states: {
@@ -125,7 +139,7 @@ export const scannerMachine = setup({
               target: 'debouncing',
               actions: [
                 'countRead',
-                { type: 'forwardScan', params: ({ context, event }) => ({ scannerId: context.id, door: context.door, text: event.text }) },
+                { type: 'forwardScan', params: ({ context, event }) => ({ scannerId: context.id, door: context.door, text: event.text, ref: event.ref }) },
                 'rememberText',
               ],
             },
@@ -138,13 +152,13 @@ export const scannerMachine = setup({
           after: { debounce: 'idle' },
           on: {
             'DRIVER.READ': [
-              { guard: 'repeatsLastText', actions: ['countRead', 'countDrop'] },
+              { guard: 'repeatsLastText', actions: ['countRead', 'countDrop', { type: 'dropRead', params: ({ context, event }) => dropParams(context, event, 'debounced') }] },
               {
                 target: 'debouncing',
                 reenter: true,
                 actions: [
                   'countRead',
-                  { type: 'forwardScan', params: ({ context, event }) => ({ scannerId: context.id, door: context.door, text: event.text }) },
+                  { type: 'forwardScan', params: ({ context, event }) => ({ scannerId: context.id, door: context.door, text: event.text, ref: event.ref }) },
                   'rememberText',
                 ],
               },

@@ -71,7 +71,7 @@ export const siteMachine = setup({
         SCAN: {
           actions: {
             type: 'decide',
-            params: ({ event }) => ({ scannerId: event.scannerId, door: event.door, text: event.text }),
+            params: ({ event }) => ({ scannerId: event.scannerId, door: event.door, text: event.text, ref: event.ref }),
           },
         },
         // A denial needs nothing from the door: the decision service already audited it.

@@ -27,12 +27,19 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
 }
 
 /**
- * The validated site file a command works on. POSTERN_DATA_DIR, when set, replaces the file's
- * dataDir: one site file can then serve several installations (and tests) without edits.
+ * The validated site file a command works on. POSTERN_DATA_DIR and POSTERN_API_PORT, when set,
+ * replace the file's dataDir and api.port: one site file can then serve several installations
+ * (and tests) without edits.
  */
 export function loadSiteConfig(configFlag: string | undefined, env: NodeJS.ProcessEnv, demo = false): SiteConfig {
   const config = loadConfig(demo ? DEMO_CONFIG : configPath(configFlag, env));
-  return env.POSTERN_DATA_DIR ? Object.freeze({ ...config, dataDir: path.resolve(env.POSTERN_DATA_DIR) }) : config;
+  const port = env.POSTERN_API_PORT;
+  if (port !== undefined && !/^\d{1,5}$/.test(port)) throw new PosternError(ErrorCodes.CONFIG_INVALID, `POSTERN_API_PORT: "${port}" is not a port number`);
+  return Object.freeze({
+    ...config,
+    dataDir: env.POSTERN_DATA_DIR ? path.resolve(env.POSTERN_DATA_DIR) : config.dataDir,
+    api: port === undefined ? config.api : Object.freeze({ ...config.api, port: Number(port) }),
+  });
 }
 
 export interface AdminContext {

@@ -2,6 +2,7 @@
  * The `postern` command line. Returns an exit code; only the entry file calls process.exit.
  */
 import { isPosternError } from '../errors.ts';
+import { TOKEN_USAGE, USER_USAGE, tokenCommand, userCommand } from './accountCommands.ts';
 import { UsageError } from './args.ts';
 import { AUDIT_USAGE, AuditBrokenError, auditCommand } from './auditCommands.ts';
 import type { CliEnvironment } from './cliContext.ts';
@@ -16,6 +17,8 @@ ${LINK_USAGE}
 ${CREDENTIAL_USAGE}
 ${PARTNER_USAGE}
 ${AUDIT_USAGE}
+${USER_USAGE}
+${TOKEN_USAGE}
 Every command takes --config FILE (default: $POSTERN_CONFIG, else the demo site).
 `;
 
@@ -25,6 +28,8 @@ const COMMANDS: Record<string, (args: string[], io: CliEnvironment) => Promise<v
   credential: credentialCommand,
   partner: partnerCommand,
   audit: auditCommand,
+  user: userCommand,
+  token: tokenCommand,
 };
 
 export async function main(argv: string[], io: CliEnvironment): Promise<number> {

@@ -37,9 +37,35 @@ const scannerCommon = {
 const scanner = z.discriminatedUnion('driver', [
   /** A line typed or pasted on standard input is a scan, as a keyboard-wedge scanner types it. */
   z.strictObject({ ...scannerCommon, driver: z.literal('terminal'), options: z.strictObject({}).default({}) }),
-  /** Reads fed by the controller itself (tests, benchmarks, the CLI's scan command). */
+  /** Reads fed by the controller itself (tests, benchmarks). */
   z.strictObject({ ...scannerCommon, driver: z.literal('simulated'), options: z.strictObject({}).default({}) }),
+  /** A device on the network that sends reads over the API with its own token (`scanner.read`). */
+  z.strictObject({ ...scannerCommon, driver: z.literal('network'), options: z.strictObject({}).default({}) }),
 ]);
+
+const rate = z.strictObject({ rate: z.number().positive().max(100_000), burst: z.number().int().min(1).max(100_000) });
+
+const api = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 picks a free port (tests). */
+  port: z.number().int().min(0).max(65_535).default(8080),
+  /** PEM files; with them the server speaks HTTPS and WSS. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  /** Browser origins allowed besides the server's own (a foreign Origin is refused with 403). */
+  allowedOrigins: z.array(z.string().url()).default([]),
+  /** Larger WebSocket messages close the connection with 1009. */
+  maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  /** A client whose unsent data passes this is dropped. */
+  maxBufferedBytes: z.number().int().min(16 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
+  maxBatch: z.number().int().min(1).max(1000).default(50),
+  heartbeatSeconds: z.number().positive().max(3600).default(30),
+  rateLimit: z
+    .strictObject({ perConnection: rate, perToken: rate })
+    .default({ perConnection: { rate: 50, burst: 100 }, perToken: { rate: 200, burst: 400 } }),
+  /** /metrics without a token (for a scraper on a trusted network). */
+  publicMetrics: z.boolean().default(false),
+});
 
 const scope = z.strictObject({
   id: z.number().int().min(1).max(FIRST_DOOR_SET_SCOPE - 1),
@@ -66,6 +92,7 @@ export const configSchema = z
         maxLockoutSeconds: z.number().positive().max(86_400),
       })
       .default({ maxFailures: 8, windowSeconds: 10, lockoutSeconds: 5, maxLockoutSeconds: 120 }),
+    api: api.prefault({}),
     scopes: z.array(scope).default([]),
     doors: z.array(door).min(1),
     scanners: z.array(scanner).default([]),
@@ -104,3 +131,4 @@ export type SiteConfig = z.output<typeof configSchema>;
 export type DoorConfig = SiteConfig['doors'][number];
 export type ScannerConfig = SiteConfig['scanners'][number];
 export type ScopeConfig = SiteConfig['scopes'][number];
+export type ApiConfig = SiteConfig['api'];

@@ -19,9 +19,12 @@ export interface Scan {
   scanner: string;
   door: string;
   text: string;
+  /** The driver's handle on the read, returned in the decision (network scanners answer with it). */
+  ref?: number;
 }
 
 export interface Decision {
+  ref?: number;
   scanner: string;
   door: string;
   verdict: 'grant' | 'deny';
@@ -32,6 +35,8 @@ export interface Decision {
   subject: string | null;
   at: number;
   auditSeq: number;
+  /** From the decision service taking the scan to the relay command (grant) or verdict (deny). */
+  latencyMs: number;
 }
 
 export interface DecisionServiceDependencies {
@@ -77,11 +82,12 @@ export class DecisionService {
   }
 
   private async decideNow(scan: Scan): Promise<Decision> {
+    const started = performance.now();
     const at = this.clock();
-    return this.settle(scan, at, await this.deps.verifier.verify({ ...scan, now: at }));
+    return this.settle(scan, at, await this.deps.verifier.verify({ ...scan, now: at }), started);
   }
 
-  private async settle(scan: Scan, at: number, verification: Verification): Promise<Decision> {
+  private async settle(scan: Scan, at: number, verification: Verification, started = performance.now()): Promise<Decision> {
     const refusal = verification.outcome === 'grant' ? this.deps.doorRefusal(scan.door) : undefined;
     const granted = verification.outcome === 'grant' && refusal === undefined;
     const reason = granted ? null : (refusal ?? (verification.outcome as Exclude<Outcome, 'grant'>));
@@ -100,6 +106,7 @@ export class DecisionService {
     });
     if (granted) this.deps.openDoor(scan.door);
     const decision: Decision = {
+      ref: scan.ref,
       scanner: scan.scanner,
       door: scan.door,
       verdict: granted ? 'grant' : 'deny',
@@ -109,6 +116,7 @@ export class DecisionService {
       subject: verification.subject,
       at,
       auditSeq: event.seq,
+      latencyMs: performance.now() - started,
     };
     this.deps.logger.info(
       { door: scan.door, scanner: scan.scanner, verdict: decision.verdict, reason, subject: decision.subject, scan: redactScan(scan.text) },

@@ -200,9 +200,58 @@ const initial: Migration = {
   },
 };
 
+/** Accounts and API tokens (controller/accounts). */
+const accounts: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('users')
+      .ifNotExists()
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('name', 'text', (col) => col.notNull().unique())
+      .addColumn('password_hash', 'text', (col) => col.notNull())
+      .addColumn('role', 'text', (col) => col.notNull())
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('created_by', 'text')
+      .addColumn('disabled', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('last_login_at', 'bigint')
+      .execute();
+    // 'Ada' and 'ada' would be two people to the database and one to a reader of the audit trail.
+    await db.schema
+      .createIndex('users_name_lower')
+      .ifNotExists()
+      .unique()
+      .on('users')
+      .expression(sql`lower(name)`)
+      .execute();
+
+    await db.schema
+      .createTable('api_tokens')
+      .ifNotExists()
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('name', 'text', (col) => col.notNull())
+      .addColumn('token_hash', 'text', (col) => col.notNull())
+      .addColumn('prefix', 'text', (col) => col.notNull())
+      .addColumn('role', 'text', (col) => col.notNull())
+      .addColumn('scanner', 'text')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('created_by', 'text')
+      .addColumn('last_used_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema
+      .createIndex('api_tokens_token_hash')
+      .ifNotExists()
+      .unique()
+      .on('api_tokens')
+      .column('token_hash')
+      .execute();
+  },
+};
+
 /** Every migration, by name; Kysely applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_accounts': accounts,
 };
 
 /** The table Kysely records applied migrations in. */

@@ -95,6 +95,30 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+export interface UsersTable {
+  id: string;
+  name: string; // unique, also ignoring letter case
+  password_hash: string; // scrypt$N$r$p$salt$hash
+  role: string; // viewer | operator | integrator | admin
+  created_at: number;
+  created_by: string | null;
+  disabled: number; // 0 | 1
+  last_login_at: number | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  token_hash: string; // hex sha256 of the token text; unique
+  prefix: string; // the first 8 characters of the token
+  role: string; // viewer | operator | integrator | admin | scanner
+  scanner: string | null; // the scanner id of a 'scanner' token
+  created_at: number;
+  created_by: string | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   links: LinksTable;
@@ -105,6 +129,8 @@ export interface Database {
   door_sets: DoorSetsTable;
   door_modes: DoorModesTable;
   audit_events: AuditEventsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
 }
 
 /** Door set ids start here so that they never collide with scope ids from the config (< 2^30). */

@@ -1,11 +1,12 @@
 /**
  * KyselyStore: the one implementation of Store, for SQLite and PostgreSQL alike. Every query is
- * written once with Kysely (linkQueries, keyQueries, siteQueries, auditQueries); dialect
+ * written once with Kysely (linkQueries, keyQueries, siteQueries, auditQueries, accountQueries); dialect
  * differences live in migrations.ts (DDL) and openStore.ts (connections). This class owns the
  * lifecycle, validates arguments, and turns every error into a PosternError (storeErrors.ts).
  *
  * Data rules:
  * - secrets are selected only by getCredentialKey and loadPartnerKeys, never by list methods;
+ *   password hashes only by getUserByName; token hashes never (getTokenByHash looks up by one);
  * - the hot-path methods (getCredentialKey, isRevoked, markRotatingUse, useOnlineLink) are single
  *   statements on a primary key (useOnlineLink reads once more only to name a refusal);
  * - JSON columns (partners.allowed_scopes, audit_events.data) are serialized and parsed in the
@@ -13,7 +14,9 @@
  */
 import type { Kysely } from 'kysely';
 
+import type { TokenRecord, UserRecord } from '../accounts/accountTypes.ts';
 import { ErrorCodes, PosternError } from '../errors.ts';
+import * as accounts from './accountQueries.ts';
 import * as audit from './auditQueries.ts';
 import * as keys from './keyQueries.ts';
 import * as links from './linkQueries.ts';
@@ -33,9 +36,13 @@ import type {
   NewCredential,
   NewLink,
   NewPartner,
+  NewToken,
+  NewUser,
   PartnerKey,
   PartnerRecord,
   Store,
+  StoredUser,
+  UserChanges,
 } from './storeTypes.ts';
 
 export interface KyselyStoreDependencies {
@@ -281,5 +288,54 @@ export class KyselyStore implements Store {
 
   auditControllers(): Promise<string[]> {
     return this.#run('auditControllers', false, (db) => audit.auditControllers(db));
+  }
+
+  /** A name taken already, also in another letter case, is CONFLICT. */
+  createUser(user: NewUser): Promise<UserRecord> {
+    return this.#run('createUser', true, (db) => accounts.createUser(db, user));
+  }
+
+  getUserByName(name: string): Promise<StoredUser | undefined> {
+    return this.#run('getUserByName', false, (db) => accounts.getUserByName(db, name));
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.#run('listUsers', false, (db) => accounts.listUsers(db));
+  }
+
+  async updateUser(id: string, changes: UserChanges): Promise<boolean> {
+    if (Object.values(changes).every((value) => value === undefined)) throw invalid('updateUser needs at least one change');
+    return this.#run('updateUser', true, (db) => accounts.updateUser(db, id, changes));
+  }
+
+  removeUser(id: string): Promise<boolean> {
+    return this.#run('removeUser', true, (db) => accounts.removeUser(db, id));
+  }
+
+  /** The hash must be 64 hex characters (INVALID_ARGUMENT); a duplicate id or hash is CONFLICT. */
+  async createToken(token: NewToken): Promise<TokenRecord> {
+    if (!/^[0-9a-f]{64}$/.test(token.tokenHash)) throw invalid('a token hash must be 64 lowercase hex characters');
+    return this.#run('createToken', true, (db) => accounts.createToken(db, token));
+  }
+
+  getToken(id: string): Promise<TokenRecord | undefined> {
+    return this.#run('getToken', false, (db) => accounts.getToken(db, id));
+  }
+
+  getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined> {
+    return this.#run('getTokenByHash', false, (db) => accounts.getTokenByHash(db, tokenHash));
+  }
+
+  listTokens(): Promise<TokenRecord[]> {
+    return this.#run('listTokens', false, (db) => accounts.listTokens(db));
+  }
+
+  /** One conditional UPDATE, so that concurrent callers (or hubs) write at most once per interval. */
+  touchToken(id: string, at: number, minIntervalMs = 0): Promise<boolean> {
+    return this.#run('touchToken', true, (db) => accounts.touchToken(db, id, at, Math.max(0, minIntervalMs)));
+  }
+
+  revokeToken(id: string, at: number): Promise<boolean> {
+    return this.#run('revokeToken', true, (db) => accounts.revokeToken(db, id, at));
   }
 }

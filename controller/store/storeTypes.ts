@@ -6,6 +6,8 @@
  * strings everywhere so that no value above 2^53 is ever rounded.
  */
 
+import type { Role, TokenRecord, UserRecord, UserRole } from '../accounts/accountTypes.ts';
+
 export type Dialect = 'sqlite' | 'postgres';
 
 export interface LinkRecord {
@@ -105,6 +107,42 @@ export interface AuditQuery {
   order?: 'asc' | 'desc';
 }
 
+/** A user as the store keeps it; every time is given by the caller (Accounts), in unix ms. */
+export interface NewUser {
+  id: string;
+  name: string;
+  /** A self-describing hash (`scrypt$N$r$p$salt$hash`), never the password. */
+  passwordHash: string;
+  role: UserRole;
+  createdAt: number;
+  createdBy: string | null;
+}
+
+/** What verifying a password needs: the user and the hash. Only getUserByName returns it. */
+export interface StoredUser extends UserRecord {
+  passwordHash: string;
+}
+
+/** The columns updateUser may change; at least one. */
+export interface UserChanges {
+  passwordHash?: string;
+  role?: UserRole;
+  disabled?: boolean;
+  lastLoginAt?: number;
+}
+
+export interface NewToken {
+  id: string;
+  name: string;
+  /** Hex sha256 of the token text; unique. The token itself is never stored. */
+  tokenHash: string;
+  prefix: string;
+  role: Role;
+  scanner: string | null;
+  createdAt: number;
+  createdBy: string | null;
+}
+
 export interface Store {
   readonly dialect: Dialect;
   /** Opens the database and applies every pending migration. */
@@ -159,4 +197,29 @@ export interface Store {
   /** Every event of a controller in seq order, in pages, for verification and export. */
   iterateAudit(controllerId: string, pageSize?: number): AsyncIterable<AuditEvent>;
   auditControllers(): Promise<string[]>;
+
+  /** A name that exists already (also in another letter case) is CONFLICT. */
+  createUser(user: NewUser): Promise<UserRecord>;
+  /** With the password hash: for verifying a password only. Exact name match. */
+  getUserByName(name: string): Promise<StoredUser | undefined>;
+  /** Oldest first; never a hash. */
+  listUsers(): Promise<UserRecord[]>;
+  /** False when there is no user with that id. */
+  updateUser(id: string, changes: UserChanges): Promise<boolean>;
+  removeUser(id: string): Promise<boolean>;
+
+  /** A duplicate id or token hash is CONFLICT. */
+  createToken(token: NewToken): Promise<TokenRecord>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  /** Revoked tokens too (the caller refuses them). */
+  getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
+  /** Oldest first, revoked ones too; never a hash. */
+  listTokens(): Promise<TokenRecord[]>;
+  /**
+   * Sets lastUsedAt to `at` on a token that is not revoked, only when it is null or at least
+   * minIntervalMs before `at` (default 0); true when it wrote.
+   */
+  touchToken(id: string, at: number, minIntervalMs?: number): Promise<boolean>;
+  /** Stamps revokedAt; false when there is no such token or it is revoked already. */
+  revokeToken(id: string, at: number): Promise<boolean>;
 }

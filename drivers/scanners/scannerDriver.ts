@@ -5,7 +5,8 @@
 export type ScannerDriverEvent =
   | { type: 'connected' }
   | { type: 'disconnected'; reason: string }
-  | { type: 'read'; text: string };
+  /** `ref`: the driver's own handle on the read, given back with its outcome (see settle). */
+  | { type: 'read'; text: string; ref?: number };
 
 /** Longest read passed on. Longer input is cut here, so no layer above ever holds more. */
 export const MAX_READ_CHARS = 4096;
@@ -16,7 +17,14 @@ export interface ScannerDriver {
   /** Stops reading and releases the device. Safe to call at any time, also twice. */
   disconnect(): void;
   onEvent(listener: (event: ScannerDriverEvent) => void): () => void;
+  /** The outcome of a read the driver gave a ref: for drivers that answer their device. */
+  settle?(ref: number, outcome: ReadOutcome): void;
 }
+
+/** What became of one read: its decision, or why it was not decided. */
+export type ReadOutcome =
+  | { decided: true; verdict: 'grant' | 'deny'; reason: string | null; door: string; auditSeq: number }
+  | { decided: false; reason: 'debounced' | 'not-ready' | 'timeout' | 'stopped' };
 
 /** Shared plumbing for drivers: listeners and in-order delivery. */
 export abstract class ScannerDriverBase implements ScannerDriver {
@@ -34,7 +42,7 @@ export abstract class ScannerDriverBase implements ScannerDriver {
     for (const listener of this.listeners) listener(event);
   }
 
-  protected emitRead(text: string): void {
-    this.emit({ type: 'read', text: text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text });
+  protected emitRead(text: string, ref?: number): void {
+    this.emit({ type: 'read', text: text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text, ref });
   }
 }

@@ -72,9 +72,9 @@ describe('controller', () => {
     const front = controller.doorIo('front') as SimulatedDoorIo;
     expect(front.relayHistory.slice(0, 2)).toEqual([false, true]);
     expect((controller.doorIo('lab') as SimulatedDoorIo).relayHistory[0]).toBe(false);
-    expect(controller.doorSnapshot('front')?.value).toBe('unlocked');
+    expect(controller.doorStatus('front')?.state).toBe('unlocked');
     await sleep(350);
-    expect(controller.doorSnapshot('front')?.value).toBe('secured');
+    expect(controller.doorStatus('front')?.state).toBe('secured');
     expect(front.relayUnlocked).toBe(false);
   });
 
@@ -132,7 +132,7 @@ describe('controller', () => {
     const key = await siteKeyOf(dataDir);
     const first = await start(dataDir);
     await first.controller.doors.lockdown(null, true, 'alice');
-    expect(first.controller.doorSnapshot('front')?.value).toBe('lockdown');
+    expect(first.controller.doorStatus('front')?.state).toBe('lockdown');
     const denied = nextDecision(first.controller);
     (first.controller.scannerDriver('lab-in') as SimulatedScanner).read(link(key, 7));
     expect((await denied)[0]).toMatchObject({ verdict: 'deny', reason: 'lockdown' });
@@ -140,7 +140,7 @@ describe('controller', () => {
     running.splice(running.indexOf(first.controller), 1);
 
     const second = await start(dataDir);
-    expect(second.controller.doorSnapshot('lab')?.value).toBe('lockdown');
+    expect(second.controller.doorStatus('lab')?.state).toBe('lockdown');
     await second.controller.doors.lockdown(null, false, 'alice');
     const granted = nextDecision(second.controller);
     (second.controller.scannerDriver('lab-in') as SimulatedScanner).read(link(key, 7));
@@ -162,14 +162,14 @@ describe('controller', () => {
     const { controller } = await start(dataDir);
     const front = controller.doorIo('front') as SimulatedDoorIo;
     front.setDoorOpen(true);
-    expect(controller.doorSnapshot('front')?.value).toBe('forcedOpen');
+    expect(controller.doorStatus('front')?.state).toBe('forcedOpen');
     front.setDoorOpen(false);
     await controller.doors.acknowledge('front', 'bob');
-    expect(controller.doorSnapshot('front')?.context.alarm).toBeNull();
+    expect(controller.doorStatus('front')?.alarm).toBeNull();
     await controller.doors.unlock('front', 1, 'bob');
     front.setDoorOpen(true);
     await sleep(400);
-    expect(controller.doorSnapshot('front')?.value).toBe('heldOpen');
+    expect(controller.doorStatus('front')?.state).toBe('heldOpen');
     const store = openStore({ dataDir });
     await store.start();
     const doorEvents = (await store.queryAudit({ controllerId: 'test-site', door: 'front', limit: 100 })).filter((e) => e.type === 'door').map((e) => e.reason);
@@ -189,6 +189,6 @@ describe('controller', () => {
     expect(terminal.listenerCount('data')).toBe(0);
     // The store is closed and can be opened again at once by a new controller.
     const again = await start(dataDir);
-    expect(again.controller.doorSnapshot('front')?.value).toBe('secured');
+    expect(again.controller.doorStatus('front')?.state).toBe('secured');
   });
 });

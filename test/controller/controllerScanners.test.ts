@@ -59,13 +59,13 @@ describe('controller scanners', () => {
     controller = new Controller({ config: testSite(await tempDir()), terminal: new PassThrough() });
     await controller.start();
     await new Promise((r) => setTimeout(r, 10));
-    expect(controller.scannerSnapshot('lab-in')?.value).toMatchObject({ ready: expect.anything() });
+    expect(controller.scannerStatus('lab-in')?.state).toBe('ready');
     (controller.scannerDriver('lab-in') as SimulatedScanner).unplug('USB device removed');
-    expect(controller.scannerSnapshot('lab-in')?.value).toBe('disconnected');
-    expect(controller.scannerSnapshot('lab-in')?.context.lastError).toBe('USB device removed');
+    expect(controller.scannerStatus('lab-in')?.state).toBe('disconnected');
+    expect(controller.scannerStatus('lab-in')?.lastError).toBe('USB device removed');
     // The first reconnect comes after the initial backoff of 500 ms.
     await new Promise((r) => setTimeout(r, 700));
-    expect(controller.scannerSnapshot('lab-in')?.value).toMatchObject({ ready: expect.anything() });
+    expect(controller.scannerStatus('lab-in')?.state).toBe('ready');
   });
 
   it('denies reads beyond what one scanner can have waiting, without losing any decision', async () => {

@@ -12,7 +12,8 @@ export interface CliResult {
 }
 
 export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcessWithoutNullStreams {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  // Port 0: a controller started by a test never collides with another, or with `npm start`.
+  const childEnv: Record<string, string | undefined> = { ...process.env, POSTERN_API_PORT: '0', ...env };
   // A CLI test chooses its store itself: an inherited DATABASE_URL would point every run at one.
   if (!('DATABASE_URL' in env)) delete childEnv.DATABASE_URL;
   return spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { cwd: ROOT, env: childEnv });

@@ -14,6 +14,7 @@ export function testSiteInput(dataDir: string): SiteConfigInput {
     site: { id: 'test-site', name: 'Test site', defaultScope: null },
     dataDir,
     logLevel: 'silent',
+    api: { port: 0 },
     throttle: { maxFailures: 5, windowSeconds: 10, lockoutSeconds: 2, maxLockoutSeconds: 10 },
     scopes: [
       { id: 7, name: 'staff', doors: ['front', 'lab'] },

@@ -1,0 +1,181 @@
+/**
+ * The controller's HTTP server: the integrator API as a WebSocket on /api (JSON-RPC 2.0), health
+ * and readiness for process supervisors, and Prometheus metrics. Authentication and the origin
+ * check happen at the upgrade, so an unauthenticated client never gets a socket.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { roleAtLeast, type Principal } from '../accounts/accountTypes.ts';
+import type { ApiConfig } from '../config/configSchema.ts';
+import { ErrorCodes, PosternError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { EventHub } from './eventHub.ts';
+import type { MethodTable } from './methodTypes.ts';
+import { RpcConnection } from './rpcConnection.ts';
+import { TokenBucket } from './tokenBucket.ts';
+
+export interface ApiServerDependencies {
+  config: ApiConfig;
+  methods: MethodTable;
+  events: EventHub;
+  authenticate(token: string): Promise<Principal | undefined>;
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>;
+  /** Whether the controller is ready to decide (store open, actors running). */
+  ready(): boolean;
+  /** A network scanner's device connected: returns the function to call when it leaves. */
+  attachScanner(principal: Principal): (() => void) | undefined;
+  logger: Logger;
+}
+
+export class ApiServer {
+  private server: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly connections = new Set<RpcConnection>();
+  private readonly principalBuckets = new Map<string, TokenBucket>();
+
+  constructor(private readonly deps: ApiServerDependencies) {}
+
+  async start(): Promise<void> {
+    const { config } = this.deps;
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.http(req, res);
+    const server = config.tls ? createHttpsServer({ cert: readTlsFile(config.tls.cert), key: readTlsFile(config.tls.key) }, handler) : createHttpServer(handler);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, clientTracking: false });
+    server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new PosternError(ErrorCodes.CONFIG_INVALID, `api: cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { cause: error })),
+      );
+      server.listen(config.port, config.host, () => resolve());
+    });
+    server.on('error', (error) => this.deps.logger.error({ err: error }, 'http server error'));
+    this.server = server;
+    this.heartbeat = setInterval(() => {
+      for (const connection of this.connections) connection.ping();
+    }, config.heartbeatSeconds * 1000);
+    this.deps.logger.info({ url: this.url }, 'api listening');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    for (const connection of [...this.connections]) connection.close(1001, 'controller stopping');
+    this.wss?.close();
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get url(): string {
+    return `${this.deps.config.tls ? 'https' : 'http'}://${this.deps.config.host}:${this.port}`;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private async http(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+    switch (path) {
+      case '/healthz':
+        return reply(200, 'ok\n');
+      case '/readyz':
+        return this.deps.ready() ? reply(200, 'ready\n') : reply(503, 'not ready\n');
+      case '/metrics': {
+        if (!this.deps.config.publicMetrics) {
+          const principal = await this.principalOf(req);
+          if (principal === undefined) return reply(401, 'unauthorized: send Authorization: Bearer <token>\n');
+          if (principal.role === 'scanner' || !roleAtLeast(principal.role, 'viewer')) return reply(403, 'forbidden\n');
+        }
+        return reply(200, await this.deps.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+      }
+      case '/api':
+        return reply(426, 'upgrade required: /api is a WebSocket\n');
+      default:
+        return reply(404, 'not found\n');
+    }
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
+    };
+    socket.on('error', () => socket.destroy());
+    if ((req.url ?? '').split('?')[0] !== '/api') return refuse(404, 'Not Found');
+    // Tokens travel in the Authorization header only: a URL ends up in logs and browser history.
+    if (/[?&](token|access_token)=/i.test(req.url ?? '')) return refuse(400, 'Bad Request');
+    if (!this.originAllowed(req)) return refuse(403, 'Forbidden');
+    const principal = await this.principalOf(req);
+    if (principal === undefined) return refuse(401, 'Unauthorized');
+    this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+  }
+
+  private accept(ws: WebSocket, principal: Principal): void {
+    const { config, logger } = this.deps;
+    const key = `${principal.kind}:${principal.id}`;
+    let principalBucket = this.principalBuckets.get(key);
+    if (principalBucket === undefined) {
+      principalBucket = new TokenBucket(config.rateLimit.perToken.rate, config.rateLimit.perToken.burst);
+      this.principalBuckets.set(key, principalBucket);
+    }
+    const detachScanner = this.deps.attachScanner(principal);
+    const log = logger.child({ actor: `${principal.kind}:${principal.name}` });
+    const connection = new RpcConnection(
+      ws,
+      principal,
+      this.deps.methods,
+      new TokenBucket(config.rateLimit.perConnection.rate, config.rateLimit.perConnection.burst),
+      principalBucket,
+      { maxBufferedBytes: config.maxBufferedBytes, maxBatch: config.maxBatch },
+      log,
+      (closed) => {
+        this.connections.delete(closed);
+        this.deps.events.unsubscribeAll(closed);
+        detachScanner?.();
+        if (![...this.connections].some((c) => c.principal.id === principal.id)) this.principalBuckets.delete(key);
+      },
+    );
+    this.connections.add(connection);
+    log.debug('api client connected');
+  }
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    // Clients that are not browsers send no Origin; browsers always do, and must be allowed.
+    if (origin === undefined) return true;
+    if (this.deps.config.allowedOrigins.includes(origin)) return true;
+    const host = req.headers.host;
+    return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+  }
+
+  private async principalOf(req: IncomingMessage): Promise<Principal | undefined> {
+    const header = req.headers.authorization;
+    const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header);
+    if (match === null) return undefined;
+    return this.deps.authenticate(match[1]!).catch(() => undefined);
+  }
+}
+
+function readTlsFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new PosternError(ErrorCodes.CONFIG_INVALID, `api.tls: cannot read ${file}: ${(cause as Error).message}`, { cause });
+  }
+}

@@ -1,0 +1,23 @@
+import type { SiteConfig } from '../config/configSchema.ts';
+import type { LatencyWindow } from '../decision/latencyWindow.ts';
+import type { DoorOperator } from '../doorOperator.ts';
+import type { Issuing } from '../issuing/issuing.ts';
+import type { SiteMonitor } from '../siteMonitor.ts';
+import type { Store } from '../store/storeTypes.ts';
+import type { NetworkScanner } from '../../drivers/scanners/networkScanner.ts';
+import type { EventHub } from './eventHub.ts';
+
+/** What the API's methods work with: the running controller's parts, nothing global. */
+export interface ApiServices {
+  config: SiteConfig;
+  doors: DoorOperator;
+  monitor: SiteMonitor;
+  issuing: Issuing;
+  store: Pick<Store, 'queryAudit' | 'dialect'>;
+  events: EventHub;
+  networkScanners: ReadonlyMap<string, NetworkScanner>;
+  latency(door: string): LatencyWindow | undefined;
+  startedAt: number;
+  version: string;
+  controllerId: string;
+}

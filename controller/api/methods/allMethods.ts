@@ -1,0 +1,11 @@
+import type { ApiServices } from '../apiServices.ts';
+import type { MethodTable } from '../methodTypes.ts';
+import { doorMethods } from './doorMethods.ts';
+import { issuingMethods } from './issuingMethods.ts';
+import { scannerMethods } from './scannerMethods.ts';
+import { systemMethods } from './systemMethods.ts';
+
+/** Every method of the integrator API, by name. */
+export function allMethods(api: ApiServices): MethodTable {
+  return { ...systemMethods(api), ...doorMethods(api), ...scannerMethods(api), ...issuingMethods(api) };
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import type { ApiServices } from '../apiServices.ts';
+import { method, type MethodTable } from '../methodTypes.ts';
+
+const subjectId = z.string().regex(/^\d{1,20}$/, 'a decimal id');
+const unixSeconds = z.number().int().min(0).max(0xfffffffe);
+
+export function issuingMethods(api: ApiServices): MethodTable {
+  const { issuing } = api;
+  return {
+    'links.create': method({
+      role: 'integrator',
+      params: z.strictObject({
+        name: z.string().min(1).max(200),
+        email: z.string().max(320).nullable().optional(),
+        scope: z.number().int().positive().optional(),
+        doors: z.array(z.string().min(1).max(64)).min(1).max(256).optional(),
+        notBefore: unixSeconds.optional(),
+        notAfter: unixSeconds.nullable().optional(),
+        onlineOnly: z.boolean().optional(),
+        maxUses: z.number().int().positive().nullable().optional(),
+      }),
+      // The code is answered once, to the caller that made the link: it is the visitor's key.
+      handler: async (params, { actor }) => {
+        const { link, code } = await issuing.createLink(params, actor);
+        api.events.publish('link', null, { change: 'created', link });
+        return { link, code };
+      },
+    }),
+    'links.list': method({
+      role: 'viewer',
+      params: z.strictObject({ includeRevoked: z.boolean().default(false) }),
+      handler: ({ includeRevoked }) => issuing.listLinks(includeRevoked),
+    }),
+    'links.get': method({ role: 'viewer', params: z.strictObject({ id: subjectId }), handler: ({ id }) => issuing.getLink(id) }),
+    'links.revoke': method({
+      role: 'integrator',
+      params: z.strictObject({ id: subjectId, reason: z.string().max(500).optional() }),
+      handler: async ({ id, reason }, { actor }) => {
+        await issuing.revokeLink(id, actor, reason ?? null);
+        const link = await issuing.getLink(id);
+        api.events.publish('link', null, { change: 'revoked', link });
+        return link;
+      },
+    }),
+    'credentials.create': method({
+      role: 'integrator',
+      params: z.strictObject({ name: z.string().min(1).max(200), scope: z.number().int().positive() }),
+      // The secret is answered once; reads never return it.
+      handler: async (params, { actor }) => {
+        const { credential, secret } = await issuing.createCredential(params, actor);
+        return { credential, secret: secret.toString('hex') };
+      },
+    }),
+    'credentials.list': method({
+      role: 'viewer',
+      params: z.strictObject({ includeRevoked: z.boolean().default(false) }),
+      handler: ({ includeRevoked }) => issuing.listCredentials(includeRevoked),
+    }),
+    'credentials.revoke': method({
+      role: 'integrator',
+      params: z.strictObject({ id: subjectId, reason: z.string().max(500).optional() }),
+      handler: async ({ id, reason }, { actor }) => {
+        await issuing.revokeCredential(id, actor, reason ?? null);
+        return { id, revoked: true };
+      },
+    }),
+    'partners.add': method({
+      role: 'admin',
+      params: z.strictObject({
+        id: z.number().int().min(1).max(65_535),
+        name: z.string().min(1).max(200),
+        allowedScopes: z.array(z.number().int().positive()).min(1).max(256),
+        defaultScope: z.number().int().positive().nullable().optional(),
+        secret: z.string().regex(/^([0-9a-fA-F]{2}){32,128}$/, 'at least 64 hex characters').optional(),
+      }),
+      handler: async ({ secret, ...params }, { actor }) => {
+        const added = await issuing.addPartner({ ...params, secret: secret === undefined ? undefined : Buffer.from(secret, 'hex') }, actor);
+        // A secret the caller chose is not echoed back; a generated one is shown this once.
+        return { partner: added.partner, ...(secret === undefined ? { secret: added.secret.toString('hex') } : {}) };
+      },
+    }),
+    'partners.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => issuing.listPartners() }),
+    'partners.remove': method({
+      role: 'admin',
+      params: z.strictObject({ id: z.number().int().min(1).max(65_535) }),
+      handler: async ({ id }, { actor }) => {
+        await issuing.removePartner(id, actor);
+        return { id, removed: true };
+      },
+    }),
+  };
+}

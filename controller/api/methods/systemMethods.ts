@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { TOPICS } from '../eventHub.ts';
+import type { ApiServices } from '../apiServices.ts';
+import { method, type MethodTable } from '../methodTypes.ts';
+import { notFound } from './common.ts';
+
+export function systemMethods(api: ApiServices): MethodTable {
+  return {
+    'system.info': method({
+      role: 'viewer',
+      params: z.strictObject({}),
+      handler: (_params, { principal }) => ({
+        product: 'postern',
+        version: api.version,
+        site: { id: api.config.site.id, name: api.config.site.name },
+        controllerId: api.controllerId,
+        store: api.store.dialect,
+        startedAt: api.startedAt,
+        uptimeSeconds: Math.round((Date.now() - api.startedAt) / 1000),
+        doors: api.config.doors.length,
+        scanners: api.config.scanners.length,
+        you: { kind: principal.kind, name: principal.name, role: principal.role },
+      }),
+    }),
+    'audit.query': method({
+      role: 'viewer',
+      params: z.strictObject({
+        controllerId: z.string().max(200).optional(),
+        since: z.number().int().nonnegative().optional(),
+        until: z.number().int().nonnegative().optional(),
+        door: z.string().max(64).optional(),
+        subject: z.string().regex(/^\d{1,20}$/).optional(),
+        verdict: z.enum(['grant', 'deny']).optional(),
+        afterSeq: z.number().int().nonnegative().optional(),
+        limit: z.number().int().min(1).max(1000).default(100),
+        order: z.enum(['asc', 'desc']).default('asc'),
+      }),
+      handler: async (query) => {
+        const events = await api.store.queryAudit({ ...query, controllerId: query.controllerId ?? api.controllerId });
+        // The next page starts after the last event (ascending order, by seq).
+        return { events, next: events.length === query.limit ? { afterSeq: events.at(-1)!.seq } : null };
+      },
+    }),
+    subscribe: method({
+      role: 'viewer',
+      params: z.strictObject({
+        topics: z.array(z.enum(TOPICS as [string, ...string[]])).min(1).max(TOPICS.length),
+        doors: z.array(z.string().min(1).max(64)).min(1).max(1024).optional(),
+      }),
+      handler: ({ topics, doors }, { subscriber }) => {
+        for (const d of doors ?? []) if (api.monitor.door(d) === undefined) notFound('door', d);
+        return api.events.subscribe(subscriber, topics as typeof TOPICS[number][], doors ?? null);
+      },
+    }),
+    unsubscribe: method({
+      role: 'viewer',
+      params: z.strictObject({ subscription: z.string().max(64) }),
+      handler: ({ subscription }, { subscriber }) => {
+        if (!api.events.unsubscribe(subscriber, subscription)) notFound('subscription', subscription);
+        return { unsubscribed: subscription };
+      },
+    }),
+  };
+}

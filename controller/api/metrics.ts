@@ -1,0 +1,87 @@
+/**
+ * Prometheus metrics of one controller, on a registry of its own (never the process-global one,
+ * so several controllers in one process do not collide).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Decision } from '../decision/decisionService.ts';
+import type { DoorStatus, ScannerStatus } from '../siteMonitor.ts';
+
+const DOOR_STATES = ['secured', 'unlocked', 'open', 'heldOpen', 'forcedOpen', 'lockdown', 'passage', 'fault', 'stopped'];
+
+export interface MetricsSources {
+  doors(): DoorStatus[];
+  scanners(): ScannerStatus[];
+  auditPending(): number;
+  apiConnections(): number;
+}
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  private readonly decisions = new Counter({ name: 'postern_decisions_total', help: 'Scan decisions by verdict and reason', labelNames: ['verdict', 'reason'], registers: [this.registry] });
+  private readonly latency = new Histogram({
+    name: 'postern_scan_to_relay_seconds',
+    help: 'Time from a scan reaching the decision to the relay command (grants) or the verdict (denials)',
+    labelNames: ['door', 'verdict'],
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources) {
+    new Gauge({
+      name: 'postern_door_state',
+      help: '1 for the state each door is in',
+      labelNames: ['door', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const door of sources.doors()) for (const state of DOOR_STATES) this.set({ door: door.id, state }, door.state === state ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'postern_door_alarm',
+      help: '1 while a door has an unacknowledged alarm',
+      labelNames: ['door', 'kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const door of sources.doors()) if (door.alarm && !door.alarm.acknowledged) this.set({ door: door.id, kind: door.alarm.kind }, 1);
+      },
+    });
+    new Gauge({
+      name: 'postern_scanner_up',
+      help: '1 while a scanner is connected and ready',
+      labelNames: ['scanner', 'door', 'driver'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of sources.scanners()) this.set({ scanner: s.id, door: s.door, driver: s.driver }, s.state === 'ready' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'postern_scanner_reads',
+      help: 'Reads reported by each scanner since start, forwarded or dropped',
+      labelNames: ['scanner', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of sources.scanners()) {
+          this.set({ scanner: s.id, outcome: 'forwarded' }, s.reads - s.dropped);
+          this.set({ scanner: s.id, outcome: 'dropped' }, s.dropped);
+        }
+      },
+    });
+    new Gauge({ name: 'postern_audit_outbox_pending', help: 'Audit events waiting for the store', registers: [this.registry], collect() { this.set(sources.auditPending()); } });
+    new Gauge({ name: 'postern_api_connections', help: 'Open API WebSocket connections', registers: [this.registry], collect() { this.set(sources.apiConnections()); } });
+    // Process metrics, including nodejs_eventloop_lag_seconds and its percentiles.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  recordDecision(decision: Decision): void {
+    this.decisions.inc({ verdict: decision.verdict, reason: decision.reason ?? 'granted' });
+    this.latency.observe({ door: decision.door, verdict: decision.verdict }, decision.latencyMs / 1000);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,29 @@
+/** A token bucket: `rate` per second on average, bursts up to `burst`. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.tokens = burst;
+    this.last = clock();
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(): boolean {
+    const now = this.clock();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until one token is back. */
+  get retryAfterMs(): number {
+    return Math.max(0, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * `postern user ...` and `postern token ...`: accounts and API tokens. These commands work on the
+ * store directly, with no account of their own (whoever can run them can read the database
+ * anyway), so a fresh install makes its first admin with `postern user add admin --role admin` or
+ * `postern token create --name ci --role admin`.
+ *
+ * Passwords never come from an argument (other users see arguments in `ps`, shells keep them in
+ * history): they are read from standard input (one line; on a terminal, a prompt without echo) or
+ * from --password-file.
+ */
+import { readFile } from 'node:fs/promises';
+
+import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
+import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
+import { ErrorCodes, PosternError } from '../errors.ts';
+import { parse, requireString, UsageError } from './args.ts';
+import type { AdminContext, CliEnvironment } from './cliContext.ts';
+import { openAdminContext } from './cliContext.ts';
+import { formatMs, table } from './format.ts';
+
+const USER_ROLES = ROLES.filter((r) => r !== 'scanner').join(', ');
+
+export const USER_USAGE = `postern user add NAME --role ROLE [--password-file FILE]   (password on standard input)
+postern user passwd NAME [--password-file FILE]
+postern user role NAME ROLE
+postern user disable NAME
+postern user remove NAME
+postern user list [--json]
+  ROLE is one of ${USER_ROLES}.`;
+
+export const TOKEN_USAGE = `postern token create --name NAME --role ROLE [--scanner ID]   (prints the token, once)
+postern token list [--json]
+postern token revoke ID
+  ROLE is one of ${ROLES.join(', ')}; a scanner token names its scanner with --scanner.`;
+
+/** The longest password line read; more is refused rather than buffered. */
+const MAX_LINE_BYTES = 64 * 1024;
+
+export async function userCommand(args: string[], io: CliEnvironment): Promise<void> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'add':
+      return addUser(rest, io);
+    case 'passwd':
+      return passwd(rest, io);
+    case 'role':
+      return role(rest, io);
+    case 'disable':
+      return disable(rest, io);
+    case 'remove':
+      return removeUser(rest, io);
+    case 'list':
+      return listUsers(rest, io);
+    default:
+      throw new UsageError(`unknown user command "${sub ?? ''}"\n${USER_USAGE}`);
+  }
+}
+
+export async function tokenCommand(args: string[], io: CliEnvironment): Promise<void> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'create':
+      return createToken(rest, io);
+    case 'list':
+      return listTokens(rest, io);
+    case 'revoke':
+      return revokeToken(rest, io);
+    default:
+      throw new UsageError(`unknown token command "${sub ?? ''}"\n${TOKEN_USAGE}`);
+  }
+}
+
+async function withAccounts(configFlag: string | undefined, io: CliEnvironment, work: (accounts: Accounts, ctx: AdminContext) => Promise<void>): Promise<void> {
+  const ctx = await openAdminContext(configFlag, io.env);
+  try {
+    await work(new Accounts({ store: ctx.store, audit: ctx.audit }), ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const PASSWORD_OPTIONS = {
+  'password-file': { type: 'string' },
+  // Declared only to refuse it with a reason instead of "unknown option".
+  password: { type: 'string' },
+} as const;
+
+function refusePasswordFlag(values: { password?: string | boolean }): void {
+  if (values.password !== undefined) {
+    throw new UsageError(
+      '--password is not accepted: other users can read a command line (ps, shell history).\n' +
+        'Pipe the password on standard input, or use --password-file FILE.',
+    );
+  }
+}
+
+/** Checked before asking for a password, so that nobody types one for a command that must fail. */
+function precheckUser(name: string, roleName?: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `name: must be 1-64 characters: letters, digits and . _ @ -, got ${JSON.stringify(name)}`, {
+      details: { field: 'name' },
+    });
+  }
+  if (roleName !== undefined && !isUserRole(roleName)) {
+    throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `role: a user's role is one of ${USER_ROLES}, got ${JSON.stringify(roleName)}`, {
+      details: { field: 'role' },
+    });
+  }
+}
+
+function onlyName(positionals: string[], what: string): string {
+  if (positionals.length > 1) throw new UsageError(`one ${what} only, got ${positionals.length}: ${positionals.join(' ')}`);
+  return requireString(positionals[0], `${what} (a positional argument)`);
+}
+
+async function addUser(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, { role: { type: 'string' }, ...PASSWORD_OPTIONS });
+  refusePasswordFlag(values);
+  const name = onlyName(positionals, 'user name');
+  const roleName = requireString(values.role, 'role') as UserRole;
+  precheckUser(name, roleName);
+  const password = await readPassword(io, values['password-file'], `Password for ${name}: `, true);
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    const user = await accounts.createUser({ name, password, role: roleName }, ctx.actor);
+    io.stdout.write(`User ${user.name} added, role ${user.role} (id ${user.id})\n`);
+  });
+}
+
+async function passwd(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, PASSWORD_OPTIONS);
+  refusePasswordFlag(values);
+  const name = onlyName(positionals, 'user name');
+  precheckUser(name);
+  const password = await readPassword(io, values['password-file'], `New password for ${name}: `, true);
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    await accounts.setPassword(name, password, ctx.actor);
+    io.stdout.write(`Password of ${name} changed\n`);
+  });
+}
+
+async function role(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, {});
+  const name = requireString(positionals[0], 'user name (a positional argument)');
+  const newRole = requireString(positionals[1], `role (after the name: one of ${USER_ROLES})`) as UserRole;
+  if (positionals.length > 2) throw new UsageError(`postern user role takes a name and a role, got ${positionals.join(' ')}`);
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    const before = await accounts.getUser(name);
+    const user = await accounts.setRole(name, newRole, ctx.actor);
+    io.stdout.write(before.role === user.role ? `${name} has role ${user.role} already\n` : `${name}: role ${before.role} -> ${user.role}\n`);
+  });
+}
+
+async function disable(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, {});
+  const name = onlyName(positionals, 'user name');
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    await accounts.disableUser(name, ctx.actor);
+    io.stdout.write(`User ${name} disabled: it can no longer sign in\n`);
+  });
+}
+
+async function removeUser(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, {});
+  const name = onlyName(positionals, 'user name');
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    await accounts.removeUser(name, ctx.actor);
+    io.stdout.write(`User ${name} removed\n`);
+  });
+}
+
+async function listUsers(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  await withAccounts(values.config, io, async (accounts) => {
+    const users = await accounts.listUsers();
+    if (values.json) {
+      io.stdout.write(JSON.stringify(users, null, 2) + '\n');
+      return;
+    }
+    io.stdout.write(
+      table([
+        ['ID', 'NAME', 'ROLE', 'DISABLED', 'CREATED', 'CREATED BY', 'LAST LOGIN'],
+        ...users.map((u) => [u.id, u.name, u.role, u.disabled ? 'yes' : 'no', formatMs(u.createdAt), u.createdBy ?? '', formatMs(u.lastLoginAt)]),
+      ]),
+    );
+  });
+}
+
+async function createToken(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { name: { type: 'string' }, role: { type: 'string' }, scanner: { type: 'string' } });
+  const name = requireString(values.name, 'name');
+  const tokenRole = requireString(values.role, 'role') as Role;
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    if (values.scanner !== undefined && !ctx.config.scanners.some((s) => s.id === values.scanner)) {
+      const known = ctx.config.scanners.map((s) => s.id).join(', ') || 'none';
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no scanner "${values.scanner}" in this site; it has ${known}`, {
+        details: { field: 'scanner' },
+      });
+    }
+    const { token, record } = await accounts.createToken({ name, role: tokenRole, scanner: values.scanner ?? null }, ctx.actor);
+    // The token alone on standard output, so that TOKEN=$(postern token create ...) works; the rest on standard error.
+    io.stderr.write(
+      `Token ${record.id} (${record.name}), role ${record.role}${record.scanner === null ? '' : `, scanner ${record.scanner}`}:\n`,
+    );
+    io.stdout.write(`${token}\n`);
+    io.stderr.write('This token is shown once and cannot be read back. Store it somewhere safe now.\n');
+  });
+}
+
+async function listTokens(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  await withAccounts(values.config, io, async (accounts) => {
+    const tokens = await accounts.listTokens();
+    if (values.json) {
+      io.stdout.write(JSON.stringify(tokens, null, 2) + '\n');
+      return;
+    }
+    io.stdout.write(
+      table([
+        ['ID', 'NAME', 'ROLE', 'SCANNER', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+        ...tokens.map((t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]),
+      ]),
+    );
+  });
+}
+
+async function revokeToken(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, {});
+  const id = onlyName(positionals, 'token id');
+  await withAccounts(values.config, io, async (accounts, ctx) => {
+    const record = await accounts.revokeToken(id, ctx.actor);
+    io.stdout.write(`Token ${record.id} (${record.name}) revoked\n`);
+  });
+}
+
+// ---- reading a password ----
+
+type InputStream = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+
+function noPassword(how: string): PosternError {
+  return new PosternError(ErrorCodes.INVALID_ARGUMENT, `password: ${how}`, { details: { field: 'password' } });
+}
+
+/**
+ * The password: the first line of --password-file, else of standard input; on a terminal, typed
+ * twice without echo. Only the line ending is removed: spaces are part of a password.
+ */
+export async function readPassword(io: CliEnvironment, file: string | undefined, prompt: string, confirm: boolean): Promise<string> {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `--password-file: cannot read ${file}: ${(error as Error).message}`, {
+        cause: error,
+        details: { field: 'password-file' },
+      });
+    }
+    const line = text.split('\n')[0]!.replace(/\r$/, '');
+    if (line === '') throw noPassword(`the first line of ${file} is empty`);
+    return line;
+  }
+  const stdin = io.stdin as InputStream;
+  if (stdin.isTTY === true && typeof stdin.setRawMode === 'function') {
+    const password = await promptHidden(stdin, io.stderr, prompt);
+    if (password === '') throw noPassword('none typed');
+    if (confirm && (await promptHidden(stdin, io.stderr, 'Again: ')) !== password) throw noPassword('the two entries differ');
+    return password;
+  }
+  const line = await readFirstLine(stdin);
+  if (line === undefined || line === '') {
+    throw noPassword('none on standard input: pipe it in (one line), or use --password-file FILE');
+  }
+  return line;
+}
+
+/** The first line of a stream (without its line ending), or undefined when the stream is empty. */
+export function readFirstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const cleanup = () => {
+      stream.removeListener('data', onData);
+      stream.removeListener('end', onEnd);
+      stream.removeListener('error', onError);
+      stream.pause();
+    };
+    const finish = (buffer: Buffer | undefined) => {
+      cleanup();
+      resolve(buffer === undefined ? undefined : buffer.toString('utf8').replace(/\r$/, ''));
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      const newline = buffer.indexOf(0x0a);
+      if (newline >= 0) {
+        chunks.push(buffer.subarray(0, newline));
+        finish(Buffer.concat(chunks));
+        return;
+      }
+      chunks.push(buffer);
+      length += buffer.length;
+      if (length > MAX_LINE_BYTES) {
+        cleanup();
+        reject(noPassword(`the line on standard input is longer than ${MAX_LINE_BYTES} bytes`));
+      }
+    };
+    const onEnd = () => finish(length === 0 ? undefined : Buffer.concat(chunks));
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.resume();
+  });
+}
+
+/** Reads one line from a terminal in raw mode, echoing nothing. Ctrl-C cancels. */
+export function promptHidden(stdin: InputStream, stderr: NodeJS.WritableStream, prompt: string): Promise<string> {
+  stderr.write(prompt);
+  stdin.setRawMode?.(true);
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const done = () => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode?.(false);
+      stdin.pause();
+      stderr.write('\n');
+    };
+    const onData = (chunk: Buffer | string) => {
+      for (const ch of typeof chunk === 'string' ? chunk : chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          done();
+          resolve(value);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(noPassword('cancelled'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
