@@ -9,6 +9,7 @@ import type { CliEnvironment } from './cliContext.ts';
 import { CREDENTIAL_USAGE, credentialCommand } from './credentialCommands.ts';
 import { LINK_USAGE, linkCommand } from './linkCommands.ts';
 import { PARTNER_USAGE, partnerCommand } from './partnerCommands.ts';
+import { SCAN_USAGE, ScanDenied, scanCommand } from './scanCommand.ts';
 import { START_USAGE, startCommand } from './startCommand.ts';
 
 export const USAGE = `usage:
@@ -19,6 +20,7 @@ ${PARTNER_USAGE}
 ${AUDIT_USAGE}
 ${USER_USAGE}
 ${TOKEN_USAGE}
+${SCAN_USAGE}
 Every command takes --config FILE (default: $POSTERN_CONFIG, else the demo site).
 `;
 
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (args: string[], io: CliEnvironment) => Promise<v
   audit: auditCommand,
   user: userCommand,
   token: tokenCommand,
+  scan: scanCommand,
 };
 
 export async function main(argv: string[], io: CliEnvironment): Promise<number> {
@@ -48,6 +51,7 @@ export async function main(argv: string[], io: CliEnvironment): Promise<number> 
       io.stderr.write(`postern: ${error.message}\n${error.message.includes('\n') ? '' : USAGE}`);
       return 2;
     }
+    if (error instanceof ScanDenied) return 4;
     if (error instanceof AuditBrokenError) {
       io.stderr.write(`postern: ${error.message}\n`);
       return 3;

@@ -5,11 +5,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Accounts } from '../../controller/accounts/accounts.ts';
 import type { Principal } from '../../controller/accounts/accountTypes.ts';
 import { AuditTrail } from '../../controller/audit/auditTrail.ts';
+import { readPassword } from '../../controller/cli/accountCommands.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import { runCli } from '../support/runCli.ts';
 import { tempDir, testSiteInput } from '../support/testSite.ts';
@@ -49,7 +51,8 @@ function expectNoStack(result: { stderr: string }): void {
   expect(result.stderr).not.toContain('unexpected error');
 }
 
-describe('postern user', () => {
+// Each step is a child process (about a second, more on a busy machine): room beyond the default.
+describe('postern user', { timeout: 90_000 }, () => {
   it('makes the first admin of a fresh install with the password on standard input', async () => {
     const added = await cli(['user', 'add', 'admin', '--role', 'admin'], `${PASSWORD}\n`);
     expect(added.stderr).toBe('');
@@ -111,42 +114,45 @@ describe('postern user', () => {
   });
 
   it('explains bad input without a stack trace', async () => {
-    const short = await cli(['user', 'add', 'bob', '--role', 'viewer'], 'short\n');
+    // Independent refusals: run side by side to keep the suite short.
+    const [short, empty, badRole, noRole, badName, duplicate, unknown, missingFile, sub] = await Promise.all([
+      cli(['user', 'add', 'bob', '--role', 'viewer'], 'short\n'),
+      cli(['user', 'add', 'bob', '--role', 'viewer'], ''),
+      cli(['user', 'add', 'bob', '--role', 'scanner'], `${PASSWORD}\n`),
+      cli(['user', 'add', 'bob'], `${PASSWORD}\n`),
+      cli(['user', 'add', 'bob smith', '--role', 'viewer'], `${PASSWORD}\n`),
+      cli(['user', 'add', 'ADMIN', '--role', 'viewer'], `${PASSWORD}\n`),
+      cli(['user', 'remove', 'nobody']),
+      cli(['user', 'passwd', 'admin', '--password-file', path.join(dir, 'nope.txt')]),
+      cli(['user', 'frobnicate']),
+    ]);
     expect(short.code).toBe(1);
     expect(short.stderr).toContain('password: must be at least 12 characters');
     expect(short.stderr).toContain('POSTERN_ERR_INVALID_ARGUMENT');
 
-    const empty = await cli(['user', 'add', 'bob', '--role', 'viewer'], '');
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('none on standard input');
 
-    const badRole = await cli(['user', 'add', 'bob', '--role', 'scanner'], `${PASSWORD}\n`);
     expect(badRole.code).toBe(1);
     expect(badRole.stderr).toContain("role: a user's role is one of viewer, operator, integrator, admin");
 
-    const noRole = await cli(['user', 'add', 'bob'], `${PASSWORD}\n`);
     expect(noRole.code).toBe(2);
     expect(noRole.stderr).toContain('missing --role');
 
-    const badName = await cli(['user', 'add', 'bob smith', '--role', 'viewer'], `${PASSWORD}\n`);
     expect(badName.code).toBe(1);
     expect(badName.stderr).toContain('name: must be 1-64 characters');
 
-    const duplicate = await cli(['user', 'add', 'ADMIN', '--role', 'viewer'], `${PASSWORD}\n`);
     expect(duplicate.code).toBe(1);
     expect(duplicate.stderr).toContain('exists already');
     expect(duplicate.stderr).toContain('POSTERN_ERR_CONFLICT');
 
-    const unknown = await cli(['user', 'remove', 'nobody']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no user "nobody"');
     expect(unknown.stderr).toContain('POSTERN_ERR_NOT_FOUND');
 
-    const missingFile = await cli(['user', 'passwd', 'admin', '--password-file', path.join(dir, 'nope.txt')]);
     expect(missingFile.code).toBe(1);
     expect(missingFile.stderr).toContain('--password-file: cannot read');
 
-    const sub = await cli(['user', 'frobnicate']);
     expect(sub.code).toBe(2);
     expect(sub.stderr).toContain('unknown user command "frobnicate"');
 
@@ -158,7 +164,52 @@ describe('postern user', () => {
   });
 });
 
-describe('postern token', () => {
+describe('reading a password on a terminal', () => {
+  /** A terminal as readPassword sees one: a stream with isTTY and setRawMode. */
+  function terminal() {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true, rawMode: false, setRawMode(raw: boolean) { this.rawMode = raw; } });
+    let shown = '';
+    const stderr = new Writable({ write(chunk: Buffer, _encoding, done) { shown += chunk.toString(); done(); } });
+    const io = { env: {}, stdin, stdout: new PassThrough(), stderr };
+    return { io, stdin, shown: () => shown };
+  }
+
+  it('prompts twice without echo, in raw mode, and handles backspace', async () => {
+    const { io, stdin, shown } = terminal();
+    const password = readPassword(io, undefined, 'Password for ada: ', true);
+    expect(stdin.rawMode).toBe(true);
+    stdin.write('a long passwordX\u007f\r');
+    await new Promise((r) => setImmediate(r));
+    stdin.write('a long password\n');
+    expect(await password).toBe('a long password');
+    expect(stdin.rawMode).toBe(false);
+    expect(shown()).toBe('Password for ada: \nAgain: \n');
+  });
+
+  it('keeps what was typed ahead for the second prompt', async () => {
+    const { io, stdin } = terminal();
+    const password = readPassword(io, undefined, 'Password: ', true);
+    stdin.write('pasted password\r\npasted password\r');
+    expect(await password).toBe('pasted password');
+  });
+
+  it('refuses two different entries, and Ctrl-C', async () => {
+    const differ = terminal();
+    const mismatch = readPassword(differ.io, undefined, 'Password: ', true);
+    differ.stdin.write('first password\r');
+    await new Promise((r) => setImmediate(r));
+    differ.stdin.write('second password\r');
+    await expect(mismatch).rejects.toThrow('the two entries differ');
+
+    const cancel = terminal();
+    const cancelled = readPassword(cancel.io, undefined, 'Password: ', false);
+    cancel.stdin.write('typing\u0003');
+    await expect(cancelled).rejects.toThrow('cancelled');
+    expect(cancel.stdin.rawMode).toBe(false);
+  });
+});
+
+describe('postern token', { timeout: 90_000 }, () => {
   it('prints a token once, lists it without the token, and revokes it', async () => {
     const created = await cli(['token', 'create', '--name', 'ci', '--role', 'admin']);
     expect(created.code).toBe(0);
@@ -169,12 +220,12 @@ describe('postern token', () => {
     const id = /Token (tok_[0-9a-f]{16})/.exec(created.stderr)![1]!;
     expect(await authenticate(token)).toEqual({ kind: 'token', id, name: 'ci', role: 'admin', scanner: null });
 
-    const list = await cli(['token', 'list']);
+    const [list, jsonList] = await Promise.all([cli(['token', 'list']), cli(['token', 'list', '--json'])]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^ID\s+NAME\s+ROLE\s+SCANNER\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED\n/);
     expect(list.stdout).toContain(`${token.slice(0, 8)}...`);
     expect(list.stdout).not.toContain(token.slice(0, 9));
-    const json = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
+    const json = JSON.parse(jsonList.stdout) as Array<Record<string, unknown>>;
     const listed = json.find((t) => t.id === id)!;
     expect(listed).toMatchObject({ name: 'ci', role: 'admin', scanner: null, prefix: token.slice(0, 8), createdBy: 'cli:tester', revokedAt: null });
     expect(listed.lastUsedAt).toBeTypeOf('number');
@@ -187,10 +238,9 @@ describe('postern token', () => {
     const afterList = JSON.parse((await cli(['token', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
     expect(afterList.find((t) => t.id === id)!.revokedAt).toBeTypeOf('number');
 
-    const again = await cli(['token', 'revoke', id]);
+    const [again, unknown] = await Promise.all([cli(['token', 'revoke', id]), cli(['token', 'revoke', 'tok_0000000000000000'])]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('revoked already');
-    const unknown = await cli(['token', 'revoke', 'tok_0000000000000000']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no token tok_0000000000000000');
     for (const r of [again, unknown]) expectNoStack(r);
@@ -201,19 +251,21 @@ describe('postern token', () => {
     expect(created.code).toBe(0);
     expect(await authenticate(created.stdout.trim())).toMatchObject({ role: 'scanner', scanner: 'front-in' });
 
-    const unknownScanner = await cli(['token', 'create', '--name', 'x', '--role', 'scanner', '--scanner', 'back-door']);
+    const [unknownScanner, noScanner, scannerOnViewer, badRole, noName] = await Promise.all([
+      cli(['token', 'create', '--name', 'x', '--role', 'scanner', '--scanner', 'back-door']),
+      cli(['token', 'create', '--name', 'x', '--role', 'scanner']),
+      cli(['token', 'create', '--name', 'x', '--role', 'viewer', '--scanner', 'front-in']),
+      cli(['token', 'create', '--name', 'x', '--role', 'root']),
+      cli(['token', 'create', '--role', 'admin']),
+    ]);
     expect(unknownScanner.code).toBe(1);
     expect(unknownScanner.stderr).toContain('no scanner "back-door" in this site');
-    const noScanner = await cli(['token', 'create', '--name', 'x', '--role', 'scanner']);
     expect(noScanner.code).toBe(1);
     expect(noScanner.stderr).toContain("scanner: a token with role 'scanner' needs the id of its scanner");
-    const scannerOnViewer = await cli(['token', 'create', '--name', 'x', '--role', 'viewer', '--scanner', 'front-in']);
     expect(scannerOnViewer.code).toBe(1);
     expect(scannerOnViewer.stderr).toContain("only a token with role 'scanner' has a scanner");
-    const badRole = await cli(['token', 'create', '--name', 'x', '--role', 'root']);
     expect(badRole.code).toBe(1);
     expect(badRole.stderr).toContain("role: a token's role is one of");
-    const noName = await cli(['token', 'create', '--role', 'admin']);
     expect(noName.code).toBe(2);
     expect(noName.stderr).toContain('missing --name');
     for (const r of [unknownScanner, noScanner, scannerOnViewer, badRole, noName]) {

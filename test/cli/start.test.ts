@@ -149,3 +149,32 @@ describe('postern start on a read-only store', () => {
     expect(stdout).not.toContain('GRANT');
   });
 });
+
+describe('postern scan', () => {
+  it('feeds a read of a network scanner into a running controller and prints the verdict', async () => {
+    const dir = await tempDir('postern-scan-');
+    const file = path.join(dir, 'site.yaml');
+    const input = testSiteInput('./data');
+    await writeFile(file, stringify({ ...input, api: { port: 0 }, scanners: [{ id: 'net-1', door: 'lab', driver: 'network' }] }));
+    const child = spawnCli(['start', '--config', file]);
+    try {
+      const io = watch(child);
+      const url = (await io.waitFor(/API: (ws:\/\/\S+)/))[1]!;
+      const token = /^(pst_\S+)$/m.exec((await runCli(['token', 'create', '--name', 'scan-cli', '--role', 'integrator', '--config', file])).stdout)![1]!;
+      const code = /^(P1\.[A-Z2-7]{64})$/m.exec((await runCli(['link', 'create', '--name', 'Ada', '--doors', 'lab', '--config', file])).stdout)![1]!;
+
+      const granted = await runCli(['scan', code, '--scanner', 'net-1', '--url', url], { POSTERN_TOKEN: token });
+      expect(granted.stdout).toBe('GRANT lab\n');
+      expect(granted.code).toBe(0);
+      const denied = await runCli(['scan', 'HELLO', '--scanner', 'net-1', '--url', url, '--token', token]);
+      expect(denied.stdout).toBe('DENY lab: unknown-format\n');
+      expect(denied.code).toBe(4);
+      const refused = await runCli(['scan', 'HELLO', '--scanner', 'net-1', '--url', url, '--token', 'pst_wrong']);
+      expect(refused.stderr).toContain('HTTP 401');
+      expect(refused.code).toBe(1);
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    }
+  });
+});

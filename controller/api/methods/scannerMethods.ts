@@ -30,7 +30,13 @@ export function scannerMethods(api: ApiServices): MethodTable {
           if (api.monitor.scanner(id) === undefined) notFound('scanner', id);
           throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is not a network scanner`, { code: 'POSTERN_ERR_INVALID_ARGUMENT', field: 'scanner' });
         }
-        return { scanner: id, ...(await driver.read(text)) };
+        // An integrator reading for the scanner stands in for its device during the read.
+        const detach = principal.role === 'scanner' ? undefined : driver.attach();
+        try {
+          return { scanner: id, ...(await driver.read(text)) };
+        } finally {
+          detach?.();
+        }
       },
     }),
   };
