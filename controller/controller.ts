@@ -315,6 +315,7 @@ export class Controller {
       methods: allMethods({ config, doors: operator, monitor, issuing, store, events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id }),
       events,
       authenticate: (token) => accounts.authenticateToken(token),
+      reauthenticate: (principal) => accounts.reauthenticate(principal),
       metrics: () => metrics.text(),
       ready: () => this.running?.monitor !== undefined,
       attachScanner: (principal) => (principal.role === 'scanner' && principal.scanner ? networkScanners.get(principal.scanner)?.attach() : undefined),

@@ -285,6 +285,22 @@ export class Accounts {
     return { kind: 'token', id: record.id, name: record.name, role: record.role, scanner: record.scanner };
   }
 
+  /**
+   * The principal as it stands now, for connections that outlive the check made when they opened:
+   * undefined once the token is revoked or the user disabled or removed. Throws when the store
+   * cannot answer.
+   */
+  async reauthenticate(principal: Principal): Promise<Principal | undefined> {
+    if (principal.kind === 'token') {
+      const record = await this.#deps.store.getToken(principal.id);
+      if (record === undefined || record.revokedAt !== null) return undefined;
+      return { kind: 'token', id: record.id, name: record.name, role: record.role, scanner: record.scanner };
+    }
+    const user = await this.#deps.store.getUserByName(principal.name);
+    if (user === undefined || user.disabled || user.id !== principal.id) return undefined;
+    return { kind: 'user', id: user.id, name: user.name, role: user.role, scanner: null };
+  }
+
   /** NOT_FOUND when there is no such token. */
   async getToken(id: string): Promise<TokenRecord> {
     if (typeof id !== 'string' || id === '') throw invalid('id', 'give the id of a token');

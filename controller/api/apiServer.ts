@@ -23,6 +23,8 @@ export interface ApiServerDependencies {
   methods: MethodTable;
   events: EventHub;
   authenticate(token: string): Promise<Principal | undefined>;
+  /** The principal as it stands now: undefined once its token is revoked or its user disabled. */
+  reauthenticate(principal: Principal): Promise<Principal | undefined>;
   /** Prometheus text exposition. */
   metrics(): Promise<string>;
   /** Whether the controller is ready to decide (store open, actors running). */
@@ -56,7 +58,7 @@ export class ApiServer {
     server.on('error', (error) => this.deps.logger.error({ err: error }, 'http server error'));
     this.server = server;
     this.heartbeat = setInterval(() => {
-      for (const connection of this.connections) connection.ping();
+      for (const connection of this.connections) if (connection.ping()) void this.revalidate(connection);
     }, config.heartbeatSeconds * 1000);
     this.deps.logger.info({ url: this.url }, 'api listening');
   }
@@ -99,7 +101,8 @@ export class ApiServer {
         return this.deps.ready() ? reply(200, 'ready\n') : reply(503, 'not ready\n');
       case '/metrics': {
         if (!this.deps.config.publicMetrics) {
-          const principal = await this.principalOf(req);
+          const principal = await this.principalOf(req).catch(() => null);
+          if (principal === null) return reply(503, 'store unavailable: cannot check the token\n');
           if (principal === undefined) return reply(401, 'unauthorized: send Authorization: Bearer <token>\n');
           if (principal.role === 'scanner' || !roleAtLeast(principal.role, 'viewer')) return reply(403, 'forbidden\n');
         }
@@ -121,7 +124,8 @@ export class ApiServer {
     // Tokens travel in the Authorization header only: a URL ends up in logs and browser history.
     if (/[?&](token|access_token)=/i.test(req.url ?? '')) return refuse(400, 'Bad Request');
     if (!this.originAllowed(req)) return refuse(403, 'Forbidden');
-    const principal = await this.principalOf(req);
+    const principal = await this.principalOf(req).catch(() => null);
+    if (principal === null) return refuse(503, 'Service Unavailable');
     if (principal === undefined) return refuse(401, 'Unauthorized');
     this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
   }
@@ -164,11 +168,21 @@ export class ApiServer {
     return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
   }
 
+  /** undefined: no valid token; rejects when the token cannot be checked (store down). */
   private async principalOf(req: IncomingMessage): Promise<Principal | undefined> {
     const header = req.headers.authorization;
     const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header);
     if (match === null) return undefined;
-    return this.deps.authenticate(match[1]!).catch(() => undefined);
+    return this.deps.authenticate(match[1]!);
+  }
+
+  /**
+   * A token revoked (or a user disabled) after its socket opened loses the socket at the next
+   * heartbeat. A store that cannot answer keeps the connection: it was valid when last checked.
+   */
+  private async revalidate(connection: RpcConnection): Promise<void> {
+    const principal = await this.deps.reauthenticate(connection.principal).catch(() => connection.principal);
+    if (principal === undefined) connection.close(1008, 'credentials revoked');
   }
 }
 

@@ -328,9 +328,13 @@ export function promptHidden(stdin: InputStream, stderr: NodeJS.WritableStream, 
       stderr.write('\n');
     };
     const onData = (chunk: Buffer | string) => {
-      for (const ch of typeof chunk === 'string' ? chunk : chunk.toString('utf8')) {
+      const chars = [...(typeof chunk === 'string' ? chunk : chunk.toString('utf8'))];
+      for (const [i, ch] of chars.entries()) {
         if (ch === '\r' || ch === '\n' || ch === '\u0004') {
           done();
+          // Typed ahead (or pasted): the rest belongs to the next prompt.
+          const rest = chars.slice(i + 1).join('').replace(/^\n/, '');
+          if (rest !== '') stdin.unshift(Buffer.from(rest, 'utf8'));
           resolve(value);
           return;
         }

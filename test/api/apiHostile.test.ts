@@ -7,6 +7,9 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import type { Decision } from '../../controller/decision/decisionService.ts';
+import { Accounts } from '../../controller/accounts/accounts.ts';
+import { AuditTrail } from '../../controller/audit/auditTrail.ts';
+import { openStore } from '../../controller/store/openStore.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 
@@ -69,6 +72,24 @@ describe('hostile clients', () => {
     expect(received).toMatch(/^HTTP\/1\.1 101 Switching Protocols/);
     // Closed once a ping went unanswered for a whole heartbeat (0.2 s here), not left open.
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('closes an open socket at the next heartbeat once its token is revoked', async () => {
+    site = await startApiSite((c) => void (c.api = { port: 0, heartbeatSeconds: 0.2 }));
+    const store = openStore({ dataDir: site.dataDir });
+    await store.start();
+    const audit = new AuditTrail({ store, controllerId: 'tests/admin' });
+    await audit.start();
+    const accounts = new Accounts({ store, audit });
+    const { token, record } = await accounts.createToken({ name: 'leaving', role: 'operator', scanner: null }, 'test');
+    const client = await ApiClient.connect(site.url, token);
+    expect((await client.request('doors.list')).result).toHaveLength(3);
+    const closed = once(client.socket, 'close');
+    await accounts.revokeToken(record.id, 'test');
+    const [code] = await closed;
+    expect(code).toBe(1008);
+    await audit.stop();
+    await store.stop();
   });
 
   it('rate-limits a flooding client with a clear error, without delaying scans or other clients', async () => {

@@ -1,6 +1,7 @@
 /** The methods an integrator scripts with, role by role, against a real controller. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCredential, encodeCredential, timeStep } from '../../controller/credentials/credentialCodec.ts';
+import type { SimulatedDoorIo } from '../../drivers/doorIo/simulatedDoorIo.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 
@@ -44,8 +45,7 @@ describe('doors', () => {
     await op.call('doors.lockdown', { on: false });
     expect(await op.call('doors.passage', { door: 'store', on: true })).toMatchObject({ state: 'passage', relayUnlocked: true });
     expect(await op.call('doors.passage', { door: 'store', on: false })).toMatchObject({ state: 'secured', relayUnlocked: false });
-    const { SimulatedDoorIo } = await import('../../drivers/doorIo/simulatedDoorIo.ts');
-    const lab = site.controller.doorIo('lab') as InstanceType<typeof SimulatedDoorIo>;
+    const lab = site.controller.doorIo('lab') as SimulatedDoorIo;
     lab.setDoorOpen(true);
     expect(await op.call('doors.get', { door: 'lab' })).toMatchObject({ state: 'forcedOpen', alarm: { kind: 'forced-open', active: true } });
     lab.setDoorOpen(false);
