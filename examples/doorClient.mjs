@@ -139,11 +139,12 @@ socket.on('unexpected-response', (_request, response) => {
     401: 'the token was refused: check POSTERN_TOKEN (revoked? another site?)',
     403: 'this Origin is not allowed (api.allowedOrigins)',
     404: `no API at ${url} (the path is /api)`,
+    503: 'the controller cannot check the token right now (store unavailable): try again later',
   };
   finish(1, `${url}: HTTP ${response.statusCode}: ${why[response.statusCode] ?? 'refused'}`);
 });
 
 socket.on('error', (error) => finish(1, `cannot talk to ${url}: ${error.message}`));
 
-// The controller closed the connection: stopping (1001), a message too large (1009), ...
+// The controller closed the connection: stopping (1001), the token revoked (1008), ...
 socket.on('close', (code, reason) => finish(1, `the controller closed the connection (${code}${reason.length ? `: ${reason}` : ''})`));

@@ -59,6 +59,10 @@ export class ApiServer {
     this.server = server;
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) if (connection.ping()) void this.revalidate(connection);
+      // A token's bucket outlives its connections until it has refilled, so reconnecting does not
+      // reset a rate limit.
+      const connected = new Set([...this.connections].map((c) => `${c.principal.kind}:${c.principal.id}`));
+      for (const [key, bucket] of this.principalBuckets) if (!connected.has(key) && bucket.full) this.principalBuckets.delete(key);
     }, config.heartbeatSeconds * 1000);
     this.deps.logger.info({ url: this.url }, 'api listening');
   }
@@ -152,7 +156,6 @@ export class ApiServer {
         this.connections.delete(closed);
         this.deps.events.unsubscribeAll(closed);
         detachScanner?.();
-        if (![...this.connections].some((c) => c.principal.id === principal.id)) this.principalBuckets.delete(key);
       },
     );
     this.connections.add(connection);

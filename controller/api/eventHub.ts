@@ -43,6 +43,12 @@ export class EventHub {
     for (const [id, s] of this.subscriptions) if (s.subscriber === subscriber) this.subscriptions.delete(id);
   }
 
+  countOf(subscriber: Subscriber): number {
+    let count = 0;
+    for (const s of this.subscriptions.values()) if (s.subscriber === subscriber) count++;
+    return count;
+  }
+
   get size(): number {
     return this.subscriptions.size;
   }

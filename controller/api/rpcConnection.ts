@@ -19,6 +19,7 @@ import {
 } from './jsonRpc.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { TokenBucket } from './tokenBucket.ts';
+import { ErrorCodes } from '../errors.ts';
 
 export interface ConnectionLimits {
   maxBufferedBytes: number;
@@ -92,7 +93,7 @@ export class RpcConnection implements Subscriber {
     // Limits are checked before parsing, so a flood costs almost nothing.
     if (!this.connectionBucket.take() || !this.principalBucket.take()) {
       const retryAfterMs = Math.max(this.connectionBucket.retryAfterMs, this.principalBucket.retryAfterMs);
-      this.send(errorResponse(null, new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: 'POSTERN_ERR_RATE_LIMITED', retryAfterMs })));
+      this.send(errorResponse(null, new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: ErrorCodes.RATE_LIMITED, retryAfterMs })));
       return;
     }
     if (text === null) {
@@ -132,7 +133,7 @@ export class RpcConnection implements Subscriber {
     const role = this.principal.role;
     const allowed = definition.role === 'scanner' ? role === 'scanner' || roleAtLeast(role, 'integrator') : roleAtLeast(role, definition.role);
     if (!allowed) {
-      throw new RpcError(RpcErrorCodes.forbidden, `forbidden: ${request.method} needs the ${definition.role === 'scanner' ? 'integrator' : definition.role} role`, { code: 'POSTERN_ERR_FORBIDDEN' });
+      throw new RpcError(RpcErrorCodes.forbidden, `forbidden: ${request.method} needs the ${definition.role === 'scanner' ? 'integrator' : definition.role} role`, { code: ErrorCodes.FORBIDDEN });
     }
     // By-position params are accepted as a one-element array holding the object.
     const raw = Array.isArray(request.params) ? (request.params.length === 0 ? {} : request.params[0]) : (request.params ?? {});

@@ -22,6 +22,11 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether it has refilled completely: forgetting it then loses nothing. */
+  get full(): boolean {
+    return this.tokens + ((this.clock() - this.last) / 1000) * this.rate >= this.burst;
+  }
+
   /** Milliseconds until one token is back. */
   get retryAfterMs(): number {
     return Math.max(0, Math.ceil(((1 - this.tokens) / this.rate) * 1000));

@@ -15,8 +15,9 @@ import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/account
 import { ErrorCodes, PosternError } from '../errors.ts';
 import { parse, requireString, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
-import { openAdminContext } from './cliContext.ts';
-import { formatMs, table } from './format.ts';
+import { withAdminContext } from './cliContext.ts';
+import { formatMs, writeList } from './format.ts';
+import { subcommands } from './subcommands.ts';
 
 const USER_ROLES = ROLES.filter((r) => r !== 'scanner').join(', ');
 
@@ -36,47 +37,19 @@ postern token revoke ID
 /** The longest password line read; more is refused rather than buffered. */
 const MAX_LINE_BYTES = 64 * 1024;
 
-export async function userCommand(args: string[], io: CliEnvironment): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'add':
-      return addUser(rest, io);
-    case 'passwd':
-      return passwd(rest, io);
-    case 'role':
-      return role(rest, io);
-    case 'disable':
-      return disable(rest, io);
-    case 'remove':
-      return removeUser(rest, io);
-    case 'list':
-      return listUsers(rest, io);
-    default:
-      throw new UsageError(`unknown user command "${sub ?? ''}"\n${USER_USAGE}`);
-  }
-}
+export const userCommand = subcommands('user', USER_USAGE, {
+  add: addUser,
+  passwd,
+  role,
+  disable,
+  remove: removeUser,
+  list: listUsers,
+});
 
-export async function tokenCommand(args: string[], io: CliEnvironment): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'create':
-      return createToken(rest, io);
-    case 'list':
-      return listTokens(rest, io);
-    case 'revoke':
-      return revokeToken(rest, io);
-    default:
-      throw new UsageError(`unknown token command "${sub ?? ''}"\n${TOKEN_USAGE}`);
-  }
-}
+export const tokenCommand = subcommands('token', TOKEN_USAGE, { create: createToken, list: listTokens, revoke: revokeToken });
 
-async function withAccounts(configFlag: string | undefined, io: CliEnvironment, work: (accounts: Accounts, ctx: AdminContext) => Promise<void>): Promise<void> {
-  const ctx = await openAdminContext(configFlag, io.env);
-  try {
-    await work(new Accounts({ store: ctx.store, audit: ctx.audit }), ctx);
-  } finally {
-    await ctx.close();
-  }
+function withAccounts(configFlag: string | undefined, io: CliEnvironment, work: (accounts: Accounts, ctx: AdminContext) => Promise<void>): Promise<void> {
+  return withAdminContext(configFlag, io.env, (ctx) => work(new Accounts({ store: ctx.store, audit: ctx.audit }), ctx));
 }
 
 const PASSWORD_OPTIONS = {
@@ -171,17 +144,8 @@ async function removeUser(args: string[], io: CliEnvironment): Promise<void> {
 async function listUsers(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   await withAccounts(values.config, io, async (accounts) => {
-    const users = await accounts.listUsers();
-    if (values.json) {
-      io.stdout.write(JSON.stringify(users, null, 2) + '\n');
-      return;
-    }
-    io.stdout.write(
-      table([
-        ['ID', 'NAME', 'ROLE', 'DISABLED', 'CREATED', 'CREATED BY', 'LAST LOGIN'],
-        ...users.map((u) => [u.id, u.name, u.role, u.disabled ? 'yes' : 'no', formatMs(u.createdAt), u.createdBy ?? '', formatMs(u.lastLoginAt)]),
-      ]),
-    );
+    const header = ['ID', 'NAME', 'ROLE', 'DISABLED', 'CREATED', 'CREATED BY', 'LAST LOGIN'];
+    writeList(io.stdout, values.json, await accounts.listUsers(), header, (u) => [u.id, u.name, u.role, u.disabled ? 'yes' : 'no', formatMs(u.createdAt), u.createdBy ?? '', formatMs(u.lastLoginAt)]);
   });
 }
 
@@ -209,17 +173,8 @@ async function createToken(args: string[], io: CliEnvironment): Promise<void> {
 async function listTokens(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   await withAccounts(values.config, io, async (accounts) => {
-    const tokens = await accounts.listTokens();
-    if (values.json) {
-      io.stdout.write(JSON.stringify(tokens, null, 2) + '\n');
-      return;
-    }
-    io.stdout.write(
-      table([
-        ['ID', 'NAME', 'ROLE', 'SCANNER', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-        ...tokens.map((t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]),
-      ]),
-    );
+    const header = ['ID', 'NAME', 'ROLE', 'SCANNER', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'];
+    writeList(io.stdout, values.json, await accounts.listTokens(), header, (t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]);
   });
 }
 

@@ -5,7 +5,8 @@ import { verifyChain } from '../audit/auditChain.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
 import { intFlag, parse, UsageError } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { openReadContext } from './cliContext.ts';
+import { withReadContext } from './cliContext.ts';
+import { subcommands } from './subcommands.ts';
 
 export const AUDIT_USAGE = `postern audit tail [-n N] [--follow] [--controller ID]
 postern audit export --csv [--out FILE] [--controller ID]
@@ -13,19 +14,7 @@ postern audit verify [--controller ID]`;
 
 const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'prevHash', 'hash'] as const;
 
-export async function auditCommand(args: string[], io: CliEnvironment): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'tail':
-      return tail(rest, io);
-    case 'export':
-      return exportCsv(rest, io);
-    case 'verify':
-      return verify(rest, io);
-    default:
-      throw new UsageError(`unknown audit command "${sub ?? ''}"\n${AUDIT_USAGE}`);
-  }
-}
+export const auditCommand = subcommands('audit', AUDIT_USAGE, { tail, export: exportCsv, verify });
 
 export function formatEvent(e: AuditEvent): string {
   const parts = [new Date(e.at).toISOString(), `${e.controllerId}#${e.seq}`, e.type];
@@ -41,8 +30,7 @@ export function formatEvent(e: AuditEvent): string {
 async function tail(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, controller: { type: 'string' } });
   const count = intFlag(values.n, 'n') ?? 20;
-  const ctx = await openReadContext(values.config, io.env);
-  try {
+  await withReadContext(values.config, io.env, async (ctx) => {
     const latest = await ctx.store.queryAudit({ controllerId: values.controller, limit: count, order: 'desc' });
     latest.reverse().forEach((e) => io.stdout.write(formatEvent(e) + '\n'));
     if (!values.follow) return;
@@ -64,41 +52,40 @@ async function tail(args: string[], io: CliEnvironment): Promise<void> {
         io.stdout.write(formatEvent(e) + '\n');
       }
     }
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 async function exportCsv(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { csv: { type: 'boolean' }, out: { type: 'string' }, controller: { type: 'string' } });
   if (!values.csv) throw new UsageError('audit export writes CSV: add --csv');
-  const ctx = await openReadContext(values.config, io.env);
-  const out = values.out === undefined ? io.stdout : createWriteStream(values.out);
-  try {
-    const write = async (line: string) => {
-      if (!out.write(line + '\r\n')) await once(out, 'drain');
-    };
-    await write(CSV_COLUMNS.join(','));
-    const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
-    for (const controller of controllers) {
-      for await (const event of ctx.store.iterateAudit(controller)) {
-        await write(CSV_COLUMNS.map((c) => csvCell(c === 'data' ? (event.data === null ? '' : JSON.stringify(event.data)) : event[c])).join(','));
+  await withReadContext(values.config, io.env, async (ctx) => {
+    // Opened only once the store is: a site that fails to load leaves no empty file behind.
+    const out = values.out === undefined ? io.stdout : createWriteStream(values.out);
+    try {
+      const write = async (line: string) => {
+        if (!out.write(line + '\r\n')) await once(out, 'drain');
+      };
+      await write(CSV_COLUMNS.join(','));
+      const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
+      for (const controller of controllers) {
+        for await (const event of ctx.store.iterateAudit(controller)) {
+          await write(CSV_COLUMNS.map((c) => csvCell(c === 'data' ? (event.data === null ? '' : JSON.stringify(event.data)) : event[c])).join(','));
+        }
+      }
+    } finally {
+      // The file is complete on disk before the store closes (and before the command returns).
+      if (out !== io.stdout) {
+        out.end();
+        await once(out, 'finish');
       }
     }
-  } finally {
-    if (out !== io.stdout) {
-      out.end();
-      await once(out, 'finish');
-    }
-    await ctx.close();
-  }
+  });
 }
 
 async function verify(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { controller: { type: 'string' } });
-  const ctx = await openReadContext(values.config, io.env);
-  let broken = 0;
-  try {
+  const broken = await withReadContext(values.config, io.env, async (ctx) => {
+    let failed = 0;
     const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
     for (const controller of controllers) {
       const report = await verifyChain(ctx.store.iterateAudit(controller));
@@ -106,13 +93,13 @@ async function verify(args: string[], io: CliEnvironment): Promise<void> {
         io.stdout.write(`${controller}: ${report.checked} events, chain intact\n`);
         continue;
       }
-      broken++;
+      failed++;
       io.stdout.write(`${controller}: ${report.checked} events, ${report.problems.length} problem(s)\n`);
       for (const p of report.problems) io.stdout.write(`  event #${p.seq}: ${p.problem}: ${p.detail}\n`);
     }
-  } finally {
-    await ctx.close();
-  }
+    return failed;
+  });
+  // Thrown once the store is closed: every chain is reported first, then the exit status says so.
   if (broken > 0) throw new AuditBrokenError(`${broken} audit chain(s) failed verification`);
 }
 

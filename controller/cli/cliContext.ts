@@ -42,19 +42,30 @@ export function loadSiteConfig(configFlag: string | undefined, env: NodeJS.Proce
   });
 }
 
-export interface AdminContext {
+/** For commands that only read: the site file and the store. */
+export interface ReadContext {
   config: SiteConfig;
   store: Store;
-  issuing: Issuing;
-  audit: AuditTrail;
-  actor: string;
   close(): Promise<void>;
 }
 
-export async function openAdminContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<AdminContext> {
+/** For commands that change the site: they also issue, and record what they did in the audit chain. */
+export interface AdminContext extends ReadContext {
+  issuing: Issuing;
+  audit: AuditTrail;
+  actor: string;
+}
+
+/** The site file and its store, started. */
+async function startSiteStore(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: SiteConfig; store: Store }> {
   const config = loadSiteConfig(configFlag, env);
   const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
   await store.start();
+  return { config, store };
+}
+
+export async function openAdminContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<AdminContext> {
+  const { config, store } = await startSiteStore(configFlag, env);
   try {
     const siteKey = await loadOrCreateSiteKey(store);
     const audit = new AuditTrail({ store, controllerId: `${config.site.id}/admin` });
@@ -79,10 +90,34 @@ export async function openAdminContext(configFlag: string | undefined, env: Node
   }
 }
 
-/** For commands that only read: the site file and the store. */
-export async function openReadContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: SiteConfig; store: Store; close(): Promise<void> }> {
-  const config = loadSiteConfig(configFlag, env);
-  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
-  await store.start();
+export async function openReadContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<ReadContext> {
+  const { config, store } = await startSiteStore(configFlag, env);
   return { config, store, close: () => store.stop() };
+}
+
+/**
+ * Runs `fn` with an open AdminContext and closes it afterwards, whether `fn` returns or throws.
+ * close() throws when audit events could not be written: that error then reaches the user even
+ * though the command itself succeeded.
+ */
+export function withAdminContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
+  return closing(openAdminContext(configFlag, env), fn);
+}
+
+/** Runs `fn` with an open ReadContext and closes it afterwards, whether `fn` returns or throws. */
+export function withReadContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: ReadContext) => Promise<T>): Promise<T> {
+  return closing(openReadContext(configFlag, env), fn);
+}
+
+/**
+ * A plain try/finally, so an error from close() replaces one from fn, exactly as when each command
+ * wrote it out. A context that failed to open is not closed here.
+ */
+async function closing<C extends { close(): Promise<void> }, T>(opening: Promise<C>, fn: (ctx: C) => Promise<T>): Promise<T> {
+  const ctx = await opening;
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
 }

@@ -1,68 +1,42 @@
 import { encodeCredential, timeStep } from '../credentials/credentialCodec.ts';
 import { intFlag, parse, requireString, UsageError } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { openAdminContext } from './cliContext.ts';
+import { withAdminContext } from './cliContext.ts';
 import { formatMs, table } from './format.ts';
 import { qrForTerminal } from './qrOutput.ts';
+import { revokeSubcommand, subcommands } from './subcommands.ts';
 
 export const CREDENTIAL_USAGE = `postern credential create --name NAME --scope ID
 postern credential list [--all]
 postern credential revoke ID [--reason TEXT]
 postern credential code ID --secret HEX     (the code a badge shows now)`;
 
-export async function credentialCommand(args: string[], io: CliEnvironment): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'create':
-      return create(rest, io);
-    case 'list':
-      return list(rest, io);
-    case 'revoke':
-      return revoke(rest, io);
-    case 'code':
-      return code(rest, io);
-    default:
-      throw new UsageError(`unknown credential command "${sub ?? ''}"\n${CREDENTIAL_USAGE}`);
-  }
-}
+export const credentialCommand = subcommands('credential', CREDENTIAL_USAGE, {
+  create,
+  list,
+  revoke: revokeSubcommand('credential', (ctx, id, reason) => ctx.issuing.revokeCredential(id, ctx.actor, reason)),
+  code,
+});
 
 async function create(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { name: { type: 'string' }, scope: { type: 'string' } });
   const scope = intFlag(requireString(values.scope, 'scope'), 'scope')!;
-  const ctx = await openAdminContext(values.config, io.env);
-  try {
+  await withAdminContext(values.config, io.env, async (ctx) => {
     const { credential, secret } = await ctx.issuing.createCredential({ name: requireString(values.name, 'name'), scope }, ctx.actor);
     io.stdout.write(
       `Rotating credential ${credential.id} for ${credential.name}, scope ${credential.scope}\n` +
         `secret: ${secret.toString('hex')}\n` +
         `This secret is shown once and cannot be read back. Give it to the holder's badge only.\n`,
     );
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 async function list(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { all: { type: 'boolean' } });
-  const ctx = await openAdminContext(values.config, io.env);
-  try {
-    const credentials = await ctx.issuing.listCredentials(values.all ?? false);
+  await withAdminContext(values.config, io.env, async (ctx) => {
+    const credentials = await ctx.issuing.listCredentials({ includeRevoked: values.all ?? false });
     io.stdout.write(table([['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...credentials.map((c) => [c.id, c.name, String(c.scope), formatMs(c.createdAt), formatMs(c.revokedAt)])]));
-  } finally {
-    await ctx.close();
-  }
-}
-
-async function revoke(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, { reason: { type: 'string' } });
-  const id = requireString(positionals[0], 'id (the credential id)');
-  const ctx = await openAdminContext(values.config, io.env);
-  try {
-    await ctx.issuing.revokeCredential(id, ctx.actor, values.reason ?? null);
-    io.stdout.write(`Credential ${id} revoked\n`);
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 /** Computes what a badge shows right now, from the holder's secret; touches no store. */

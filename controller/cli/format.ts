@@ -13,3 +13,8 @@ export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
+
+/** A list command's output: the records as JSON with --json (for scripts), else a table of `header` and one row a record. */
+export function writeList<T>(out: NodeJS.WritableStream, json: boolean | undefined, records: T[], header: string[], row: (record: T) => string[]): void {
+  out.write(json ? JSON.stringify(records, null, 2) + '\n' : table([header, ...records.map(row)]));
+}

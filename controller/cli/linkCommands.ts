@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { intFlag, parse, parseTime, requireString, UsageError } from './args.ts';
+import { intFlag, parse, parseTime, requireString } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { openAdminContext } from './cliContext.ts';
-import { formatMs, formatUnixSeconds, table } from './format.ts';
+import { withAdminContext } from './cliContext.ts';
+import { formatMs, formatUnixSeconds, writeList } from './format.ts';
 import { qrForTerminal, writeQrFiles } from './qrOutput.ts';
+import { revokeSubcommand, subcommands } from './subcommands.ts';
 
 export const LINK_USAGE = `postern link create --name NAME [--email ADDRESS] (--scope ID | --doors a,b)
                    [--from TIME] [--until TIME|never] [--online-only [--max-uses N]] [--out DIR]
@@ -11,19 +12,11 @@ postern link list [--all] [--json]
 postern link revoke ID [--reason TEXT]
   TIME is ISO 8601 (2026-12-01T09:00Z), unix seconds, or +30m / +8h / +7d from now.`;
 
-export async function linkCommand(args: string[], io: CliEnvironment): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'create':
-      return createLink(rest, io);
-    case 'list':
-      return listLinks(rest, io);
-    case 'revoke':
-      return revokeLink(rest, io);
-    default:
-      throw new UsageError(`unknown link command "${sub ?? ''}"\n${LINK_USAGE}`);
-  }
-}
+export const linkCommand = subcommands('link', LINK_USAGE, {
+  create: createLink,
+  list: listLinks,
+  revoke: revokeSubcommand('link', (ctx, id, reason) => ctx.issuing.revokeLink(id, ctx.actor, reason)),
+});
 
 async function createLink(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, {
@@ -37,8 +30,7 @@ async function createLink(args: string[], io: CliEnvironment): Promise<void> {
     'max-uses': { type: 'string' },
     out: { type: 'string' },
   });
-  const ctx = await openAdminContext(values.config, io.env);
-  try {
+  await withAdminContext(values.config, io.env, async (ctx) => {
     const now = Date.now();
     const { link, code } = await ctx.issuing.createLink(
       {
@@ -60,39 +52,14 @@ async function createLink(args: string[], io: CliEnvironment): Promise<void> {
         (await qrForTerminal(code)) +
         `\n${code}\n\nQR code written to ${files.png} and ${files.svg}\n`,
     );
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 async function listLinks(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { all: { type: 'boolean' }, json: { type: 'boolean' } });
-  const ctx = await openAdminContext(values.config, io.env);
-  try {
-    const links = await ctx.issuing.listLinks(values.all ?? false);
-    if (values.json) {
-      io.stdout.write(JSON.stringify(links, null, 2) + '\n');
-      return;
-    }
-    io.stdout.write(
-      table([
-        ['ID', 'NAME', 'EMAIL', 'SCOPE', 'FROM', 'UNTIL', 'ONLINE', 'REVOKED'],
-        ...links.map((l) => [l.id, l.name, l.email ?? '', String(l.scope), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', formatMs(l.revokedAt)]),
-      ]),
-    );
-  } finally {
-    await ctx.close();
-  }
-}
-
-async function revokeLink(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, { reason: { type: 'string' } });
-  const id = requireString(positionals[0], 'id (the link id)');
-  const ctx = await openAdminContext(values.config, io.env);
-  try {
-    await ctx.issuing.revokeLink(id, ctx.actor, values.reason ?? null);
-    io.stdout.write(`Link ${id} revoked\n`);
-  } finally {
-    await ctx.close();
-  }
+  await withAdminContext(values.config, io.env, async (ctx) => {
+    const links = await ctx.issuing.listLinks({ includeRevoked: values.all ?? false });
+    const header = ['ID', 'NAME', 'EMAIL', 'SCOPE', 'FROM', 'UNTIL', 'ONLINE', 'REVOKED'];
+    writeList(io.stdout, values.json, links, header, (l) => [l.id, l.name, l.email ?? '', String(l.scope), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', formatMs(l.revokedAt)]);
+  });
 }

@@ -24,6 +24,13 @@ export interface LinkRequest {
   maxUses?: number | null;
 }
 
+/** Oldest first; `limit` and `offset` page through a long list. */
+export interface ListOptions {
+  includeRevoked?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
 export interface IssuingDependencies {
   store: Store;
   siteKey: Buffer;
@@ -84,8 +91,8 @@ export class Issuing {
     return link;
   }
 
-  listLinks(includeRevoked = false): Promise<LinkRecord[]> {
-    return this.deps.store.listLinks({ includeRevoked });
+  listLinks(options: ListOptions = {}): Promise<LinkRecord[]> {
+    return this.deps.store.listLinks(options);
   }
 
   async revokeLink(id: string, actor: string, reason: string | null = null): Promise<void> {
@@ -103,8 +110,8 @@ export class Issuing {
     return { credential, secret };
   }
 
-  listCredentials(includeRevoked = false): Promise<CredentialRecord[]> {
-    return this.deps.store.listCredentials({ includeRevoked });
+  listCredentials(options: ListOptions = {}): Promise<CredentialRecord[]> {
+    return this.deps.store.listCredentials(options);
   }
 
   async revokeCredential(id: string, actor: string, reason: string | null = null): Promise<void> {

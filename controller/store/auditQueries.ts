@@ -100,8 +100,8 @@ function clampLimit(limit: number | undefined): number {
 /**
  * Filters combine with AND. With a controllerId the result is in seq order; without one it is in
  * (at, controllerId, seq) order. `order` reverses either. `afterSeq` keeps events with
- * seq > afterSeq whatever the order: page forward with order 'asc' and afterSeq = the last seq
- * seen. `limit` defaults to 100 and is clamped to 1..10_000.
+ * seq > afterSeq and `beforeSeq` those with seq < beforeSeq, whatever the order: page forward with
+ * order 'asc' and afterSeq = the last seq seen, backwards with order 'desc' and beforeSeq. `limit` defaults to 100 and is clamped to 1..10_000.
  */
 export async function queryAudit(db: Kysely<Database>, query: AuditQuery): Promise<AuditEvent[]> {
   const direction = query.order === 'desc' ? 'desc' : 'asc';
@@ -113,6 +113,7 @@ export async function queryAudit(db: Kysely<Database>, query: AuditQuery): Promi
   if (query.subject !== undefined) qb = qb.where('subject', '=', query.subject);
   if (query.verdict !== undefined) qb = qb.where('verdict', '=', query.verdict);
   if (query.afterSeq !== undefined) qb = qb.where('seq', '>', query.afterSeq);
+  if (query.beforeSeq !== undefined) qb = qb.where('seq', '<', query.beforeSeq);
   qb =
     query.controllerId !== undefined
       ? qb.orderBy('seq', direction)

@@ -59,10 +59,13 @@ export async function createCredential(
 
 export async function listCredentials(
   db: Kysely<Database>,
-  options: { includeRevoked?: boolean },
+  options: { includeRevoked?: boolean; limit?: number; offset?: number },
 ): Promise<CredentialRecord[]> {
   let qb = db.selectFrom('credentials').select(CREDENTIAL_COLUMNS).orderBy('created_at').orderBy('id');
   if (options.includeRevoked !== true) qb = qb.where('revoked_at', 'is', null);
+  if (options.limit !== undefined) qb = qb.limit(Math.max(0, Math.trunc(options.limit)));
+  // SQLite takes OFFSET only after a LIMIT.
+  if (options.offset !== undefined && options.limit !== undefined) qb = qb.offset(Math.max(0, Math.trunc(options.offset)));
   return (await qb.execute()).map(toCredential);
 }
 

@@ -52,11 +52,13 @@ export async function getLink(db: Kysely<Database>, id: string): Promise<LinkRec
 
 export async function listLinks(
   db: Kysely<Database>,
-  options: { includeRevoked?: boolean; limit?: number },
+  options: { includeRevoked?: boolean; limit?: number; offset?: number },
 ): Promise<LinkRecord[]> {
   let qb = db.selectFrom('links').selectAll().orderBy('created_at').orderBy('id');
   if (options.includeRevoked !== true) qb = qb.where('revoked_at', 'is', null);
   if (options.limit !== undefined) qb = qb.limit(Math.max(0, Math.trunc(options.limit)));
+  // SQLite takes OFFSET only after a LIMIT.
+  if (options.offset !== undefined && options.limit !== undefined) qb = qb.offset(Math.max(0, Math.trunc(options.offset)));
   return (await qb.execute()).map(toLink);
 }
 

@@ -138,7 +138,7 @@ export class KyselyStore implements Store {
   }
 
   /** Oldest first (createdAt, then id); revoked links only with includeRevoked. */
-  listLinks(options: { includeRevoked?: boolean; limit?: number } = {}): Promise<LinkRecord[]> {
+  listLinks(options: { includeRevoked?: boolean; limit?: number; offset?: number } = {}): Promise<LinkRecord[]> {
     return this.#run('listLinks', false, (db) => links.listLinks(db, options));
   }
 
@@ -169,7 +169,7 @@ export class KyselyStore implements Store {
   }
 
   /** Oldest first; never includes secrets. */
-  listCredentials(options: { includeRevoked?: boolean } = {}): Promise<CredentialRecord[]> {
+  listCredentials(options: { includeRevoked?: boolean; limit?: number; offset?: number } = {}): Promise<CredentialRecord[]> {
     return this.#run('listCredentials', false, (db) => keys.listCredentials(db, options));
   }
 

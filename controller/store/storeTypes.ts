@@ -103,6 +103,8 @@ export interface AuditQuery {
   subject?: string;
   verdict?: string;
   afterSeq?: number;
+  /** seq < beforeSeq: pages backwards with order 'desc' */
+  beforeSeq?: number;
   limit?: number; // default 100, max 10_000
   order?: 'asc' | 'desc';
 }
@@ -156,7 +158,7 @@ export interface Store {
 
   createLink(link: NewLink): Promise<LinkRecord>;
   getLink(id: string): Promise<LinkRecord | undefined>;
-  listLinks(options?: { includeRevoked?: boolean; limit?: number }): Promise<LinkRecord[]>;
+  listLinks(options?: { includeRevoked?: boolean; limit?: number; offset?: number }): Promise<LinkRecord[]>;
   /**
    * Confirms an online-only link live and counts the use, atomically: 'ok' when it exists, is
    * not revoked and has uses left (the use is then counted).
@@ -164,7 +166,7 @@ export interface Store {
   useOnlineLink(id: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted'>;
 
   createCredential(credential: NewCredential): Promise<CredentialRecord>;
-  listCredentials(options?: { includeRevoked?: boolean }): Promise<CredentialRecord[]>;
+  listCredentials(options?: { includeRevoked?: boolean; limit?: number; offset?: number }): Promise<CredentialRecord[]>;
   getCredentialKey(id: string): Promise<CredentialKey | undefined>;
 
   addPartner(partner: NewPartner): Promise<PartnerRecord>;

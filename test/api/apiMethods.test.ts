@@ -62,6 +62,27 @@ describe('doors', () => {
   });
 });
 
+describe('bounded answers', () => {
+  it('refuses door.stats with too many buckets, pages audit.query both ways, pages lists, caps subscriptions', async () => {
+    const v = clients.viewer!;
+    expect((await v.request('door.stats', { door: 'lab', since: 0, bucketSeconds: 60 })).error).toMatchObject({ code: -32602, data: { field: 'bucketSeconds' } });
+    const first = await v.call('audit.query', { order: 'desc', limit: 3 });
+    expect(first.next).toEqual({ beforeSeq: first.events[2].seq });
+    const second = await v.call('audit.query', { order: 'desc', limit: 3, ...first.next });
+    expect(second.events[0].seq).toBe(first.events[2].seq - 1);
+    const forward = await v.call('audit.query', { order: 'asc', limit: 2 });
+    expect((await v.call('audit.query', { order: 'asc', limit: 2, ...forward.next })).events[0].seq).toBe(forward.events[1].seq + 1);
+    for (const name of ['page-a', 'page-b', 'page-c']) await clients.integrator!.call('links.create', { name, scope: 3 });
+    const all = await v.call('links.list', { limit: 1000 });
+    const page = await v.call('links.list', { limit: 2, offset: 1 });
+    expect(page.map((l: { id: string }) => l.id)).toEqual(all.slice(1, 3).map((l: { id: string }) => l.id));
+    const watcher = await ApiClient.connect(site.url, site.tokens.viewer);
+    for (let i = 0; i < 16; i++) await watcher.call('subscribe', { topics: ['door'] });
+    expect((await watcher.request('subscribe', { topics: ['door'] })).error).toMatchObject({ code: -32602, message: expect.stringContaining('at most 16') });
+    watcher.close();
+  });
+});
+
 describe('issuing over the API', () => {
   it('creates, lists and revokes links; the code opens the door once made, and not once revoked', async () => {
     const { link, code } = await clients.integrator!.call('links.create', { name: 'Visitor', email: 'v@example.org', doors: ['lab'] });

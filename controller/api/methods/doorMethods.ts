@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
+import { invalidParams } from '../jsonRpc.ts';
 import { notFound } from './common.ts';
 
 const door = z.strictObject({ door: z.string().min(1).max(64) });
 const onOff = z.strictObject({ door: z.string().min(1).max(64), on: z.boolean() });
 const HOUR = 3_600_000;
+const MAX_BUCKETS = 1000;
 
 export function doorMethods(api: ApiServices): MethodTable {
   const status = (id: string) => api.monitor.door(id) ?? notFound('door', id);
@@ -71,6 +73,8 @@ export function doorMethods(api: ApiServices): MethodTable {
         const end = until ?? Date.now();
         const start = since ?? end - 24 * HOUR;
         const bucketMs = bucketSeconds * 1000;
+        if (end <= start) throw invalidParams('until', 'must be after since');
+        if ((end - start) / bucketMs > MAX_BUCKETS) throw invalidParams('bucketSeconds', `at most ${MAX_BUCKETS} buckets: widen the buckets or narrow since..until`);
         const buckets = new Map<number, { start: number; grants: number; denies: number }>();
         for (let t = start - (start % bucketMs); t < end; t += bucketMs) buckets.set(t, { start: t, grants: 0, denies: 0 });
         // Paged by sequence so a busy door is counted whole, a page of decisions at a time.

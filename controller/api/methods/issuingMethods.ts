@@ -4,6 +4,12 @@ import { method, type MethodTable } from '../methodTypes.ts';
 
 const subjectId = z.string().regex(/^\d{1,20}$/, 'a decimal id');
 const unixSeconds = z.number().int().min(0).max(0xfffffffe);
+/** Lists come in pages, so that no answer outgrows a client's buffer. */
+const listParams = z.strictObject({
+  includeRevoked: z.boolean().default(false),
+  limit: z.number().int().min(1).max(1000).default(500),
+  offset: z.number().int().min(0).default(0),
+});
 
 export function issuingMethods(api: ApiServices): MethodTable {
   const { issuing } = api;
@@ -27,11 +33,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
         return { link, code };
       },
     }),
-    'links.list': method({
-      role: 'viewer',
-      params: z.strictObject({ includeRevoked: z.boolean().default(false) }),
-      handler: ({ includeRevoked }) => issuing.listLinks(includeRevoked),
-    }),
+    'links.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listLinks(params) }),
     'links.get': method({ role: 'viewer', params: z.strictObject({ id: subjectId }), handler: ({ id }) => issuing.getLink(id) }),
     'links.revoke': method({
       role: 'integrator',
@@ -52,11 +54,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
         return { credential, secret: secret.toString('hex') };
       },
     }),
-    'credentials.list': method({
-      role: 'viewer',
-      params: z.strictObject({ includeRevoked: z.boolean().default(false) }),
-      handler: ({ includeRevoked }) => issuing.listCredentials(includeRevoked),
-    }),
+    'credentials.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listCredentials(params) }),
     'credentials.revoke': method({
       role: 'integrator',
       params: z.strictObject({ id: subjectId, reason: z.string().max(500).optional() }),

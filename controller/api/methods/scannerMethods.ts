@@ -3,6 +3,7 @@ import { RpcError, RpcErrorCodes } from '../jsonRpc.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { notFound } from './common.ts';
+import { ErrorCodes } from '../../errors.ts';
 
 export function scannerMethods(api: ApiServices): MethodTable {
   return {
@@ -22,13 +23,13 @@ export function scannerMethods(api: ApiServices): MethodTable {
       handler: async ({ text, scanner }, { principal }) => {
         const id = principal.role === 'scanner' ? principal.scanner : scanner;
         if (principal.role === 'scanner' && scanner !== undefined && scanner !== id) {
-          throw new RpcError(RpcErrorCodes.forbidden, `forbidden: this token reads for scanner "${id}" only`, { code: 'POSTERN_ERR_FORBIDDEN' });
+          throw new RpcError(RpcErrorCodes.forbidden, `forbidden: this token reads for scanner "${id}" only`, { code: ErrorCodes.FORBIDDEN });
         }
-        if (id == null) throw new RpcError(RpcErrorCodes.invalidParams, 'scanner: name the network scanner to read for', { code: 'POSTERN_ERR_INVALID_ARGUMENT', field: 'scanner' });
+        if (id == null) throw new RpcError(RpcErrorCodes.invalidParams, 'scanner: name the network scanner to read for', { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
         const driver = api.networkScanners.get(id);
         if (driver === undefined) {
           if (api.monitor.scanner(id) === undefined) notFound('scanner', id);
-          throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is not a network scanner`, { code: 'POSTERN_ERR_INVALID_ARGUMENT', field: 'scanner' });
+          throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is not a network scanner`, { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
         }
         // An integrator reading for the scanner stands in for its device during the read.
         const detach = principal.role === 'scanner' ? undefined : driver.attach();

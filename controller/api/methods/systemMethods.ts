@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { TOPICS } from '../eventHub.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
+import { invalidParams } from '../jsonRpc.ts';
 import { notFound } from './common.ts';
+
+const MAX_SUBSCRIPTIONS = 16;
 
 export function systemMethods(api: ApiServices): MethodTable {
   return {
@@ -32,13 +35,16 @@ export function systemMethods(api: ApiServices): MethodTable {
         subject: z.string().regex(/^\d{1,20}$/).optional(),
         verdict: z.enum(['grant', 'deny']).optional(),
         afterSeq: z.number().int().nonnegative().optional(),
+        beforeSeq: z.number().int().nonnegative().optional(),
         limit: z.number().int().min(1).max(1000).default(100),
         order: z.enum(['asc', 'desc']).default('asc'),
       }),
       handler: async (query) => {
         const events = await api.store.queryAudit({ ...query, controllerId: query.controllerId ?? api.controllerId });
-        // The next page starts after the last event (ascending order, by seq).
-        return { events, next: events.length === query.limit ? { afterSeq: events.at(-1)!.seq } : null };
+        // The next page goes on past the last event, in the order asked for.
+        const last = events.at(-1);
+        const next = events.length < query.limit || last === undefined ? null : query.order === 'asc' ? { afterSeq: last.seq } : { beforeSeq: last.seq };
+        return { events, next };
       },
     }),
     subscribe: method({
@@ -49,6 +55,7 @@ export function systemMethods(api: ApiServices): MethodTable {
       }),
       handler: ({ topics, doors }, { subscriber }) => {
         for (const d of doors ?? []) if (api.monitor.door(d) === undefined) notFound('door', d);
+        if (api.events.countOf(subscriber) >= MAX_SUBSCRIPTIONS) throw invalidParams('topics', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection: widen one instead`);
         return api.events.subscribe(subscriber, topics as typeof TOPICS[number][], doors ?? null);
       },
     }),
