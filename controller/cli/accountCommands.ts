@@ -154,9 +154,10 @@ async function createToken(args: string[], io: CliEnvironment): Promise<void> {
   const name = requireString(values.name, 'name');
   const tokenRole = requireString(values.role, 'role') as Role;
   await withAccounts(values.config, io, async (accounts, ctx) => {
-    if (values.scanner !== undefined && !ctx.config.scanners.some((s) => s.id === values.scanner)) {
-      const known = ctx.config.scanners.map((s) => s.id).join(', ') || 'none';
-      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no scanner "${values.scanner}" in this site; it has ${known}`, {
+    // Only a network scanner reads over the API: a token for any other kind could do nothing.
+    if (values.scanner !== undefined && !ctx.config.scanners.some((s) => s.id === values.scanner && s.driver === 'network')) {
+      const known = ctx.config.scanners.filter((s) => s.driver === 'network').map((s) => s.id).join(', ') || 'none';
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no network scanner "${values.scanner}" in this site; it has ${known}`, {
         details: { field: 'scanner' },
       });
     }

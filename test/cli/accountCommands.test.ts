@@ -26,7 +26,9 @@ const cli = (args: string[], stdin?: string) => runCli([...args, '--config', con
 beforeAll(async () => {
   dir = await tempDir('postern-accounts-cli-');
   configFile = path.join(dir, 'site.yaml');
-  await writeFile(configFile, stringify(testSiteInput('./data')));
+  const input = testSiteInput('./data');
+  input.scanners = [...(input.scanners ?? []), { id: 'front-net', door: 'front', driver: 'network' }];
+  await writeFile(configFile, stringify(input));
 });
 
 /** Runs work with Accounts on the same SQLite file the CLI writes, as the API would. */
@@ -246,20 +248,23 @@ describe('postern token', { timeout: 90_000 }, () => {
     for (const r of [again, unknown]) expectNoStack(r);
   });
 
-  it('makes a scanner token for a scanner of the site, and refuses a scanner elsewhere', async () => {
-    const created = await cli(['token', 'create', '--name', 'front-reader', '--role', 'scanner', '--scanner', 'front-in']);
+  it('makes a scanner token for a network scanner of the site, and refuses any other scanner', async () => {
+    const created = await cli(['token', 'create', '--name', 'front-reader', '--role', 'scanner', '--scanner', 'front-net']);
     expect(created.code).toBe(0);
-    expect(await authenticate(created.stdout.trim())).toMatchObject({ role: 'scanner', scanner: 'front-in' });
+    expect(await authenticate(created.stdout.trim())).toMatchObject({ role: 'scanner', scanner: 'front-net' });
 
-    const [unknownScanner, noScanner, scannerOnViewer, badRole, noName] = await Promise.all([
+    const [unknownScanner, noScanner, scannerOnViewer, badRole, noName, notNetwork] = await Promise.all([
       cli(['token', 'create', '--name', 'x', '--role', 'scanner', '--scanner', 'back-door']),
       cli(['token', 'create', '--name', 'x', '--role', 'scanner']),
-      cli(['token', 'create', '--name', 'x', '--role', 'viewer', '--scanner', 'front-in']),
+      cli(['token', 'create', '--name', 'x', '--role', 'viewer', '--scanner', 'front-net']),
       cli(['token', 'create', '--name', 'x', '--role', 'root']),
       cli(['token', 'create', '--role', 'admin']),
+      cli(['token', 'create', '--name', 'x', '--role', 'scanner', '--scanner', 'front-in']),
     ]);
     expect(unknownScanner.code).toBe(1);
-    expect(unknownScanner.stderr).toContain('no scanner "back-door" in this site');
+    expect(unknownScanner.stderr).toContain('no network scanner "back-door" in this site; it has front-net');
+    expect(notNetwork.code).toBe(1);
+    expect(notNetwork.stderr).toContain('no network scanner "front-in"');
     expect(noScanner.code).toBe(1);
     expect(noScanner.stderr).toContain("scanner: a token with role 'scanner' needs the id of its scanner");
     expect(scannerOnViewer.code).toBe(1);
