@@ -1,4 +1,5 @@
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { projectRoot } from '../projectRoot.ts';
 
-/** The demo site that `npm start` runs, shipped beside this file. */
-export const DEMO_CONFIG = fileURLToPath(new URL('./demo-site.yaml', import.meta.url));
+/** The demo site that `npm start` runs; it ships with the sources, not in the build. */
+export const DEMO_CONFIG = path.join(projectRoot(), 'controller', 'config', 'demo-site.yaml');
