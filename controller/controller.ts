@@ -305,6 +305,7 @@ export class Controller {
       apiConnections: () => running.api?.connectionCount ?? 0,
     });
     running.cleanups.push(
+      () => events.close(),
       decisions.onDecision((d) => metrics.recordDecision(d)),
       monitor.onDoorStatus((status) => events.publish('door', status.id, status)),
       monitor.onScannerStatus((status) => events.publish('scanner', status.door, status)),
