@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
 import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
 import { ErrorCodes, PosternError } from '../errors.ts';
-import { parse, requireString, UsageError } from './args.ts';
+import { parse, requirePositional, requireString, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
 import { formatMs, writeList } from './format.ts';
@@ -83,7 +83,7 @@ function precheckUser(name: string, roleName?: string): void {
 
 function onlyName(positionals: string[], what: string): string {
   if (positionals.length > 1) throw new UsageError(`one ${what} only, got ${positionals.length}: ${positionals.join(' ')}`);
-  return requireString(positionals[0], `${what} (a positional argument)`);
+  return requirePositional(positionals[0], `${what} (a positional argument)`);
 }
 
 async function addUser(args: string[], io: CliEnvironment): Promise<void> {
@@ -113,8 +113,8 @@ async function passwd(args: string[], io: CliEnvironment): Promise<void> {
 
 async function role(args: string[], io: CliEnvironment): Promise<void> {
   const { values, positionals } = parse(args, {});
-  const name = requireString(positionals[0], 'user name (a positional argument)');
-  const newRole = requireString(positionals[1], `role (after the name: one of ${USER_ROLES})`) as UserRole;
+  const name = requirePositional(positionals[0], 'user name (a positional argument)');
+  const newRole = requirePositional(positionals[1], `role (after the name: one of ${USER_ROLES})`) as UserRole;
   if (positionals.length > 2) throw new UsageError(`postern user role takes a name and a role, got ${positionals.join(' ')}`);
   await withAccounts(values.config, io, async (accounts, ctx) => {
     const before = await accounts.getUser(name);

@@ -1,5 +1,5 @@
 import { encodeCredential, timeStep } from '../credentials/credentialCodec.ts';
-import { intFlag, parse, requireString, UsageError } from './args.ts';
+import { intFlag, parse, requirePositional, requireString, UsageError } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
 import { formatMs, table } from './format.ts';
@@ -42,7 +42,7 @@ async function list(args: string[], io: CliEnvironment): Promise<void> {
 /** Computes what a badge shows right now, from the holder's secret; touches no store. */
 async function code(args: string[], io: CliEnvironment): Promise<void> {
   const { values, positionals } = parse(args, { secret: { type: 'string' } });
-  const id = requireString(positionals[0], 'id (the credential id)');
+  const id = requirePositional(positionals[0], 'id (the credential id)');
   if (!/^\d{1,20}$/.test(id)) throw new UsageError(`"${id}" is not a credential id`);
   const secretHex = requireString(values.secret, 'secret');
   if (!/^[0-9a-fA-F]{64}$/.test(secretHex)) throw new UsageError('--secret is the 64 hex characters that credential create printed');

@@ -1,4 +1,4 @@
-import { intFlag, intList, parse, requireString, UsageError } from './args.ts';
+import { intFlag, intList, parse, requirePositional, requireString, UsageError } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
 import { formatMs, table } from './format.ts';
@@ -44,7 +44,7 @@ async function list(args: string[], io: CliEnvironment): Promise<void> {
 
 async function remove(args: string[], io: CliEnvironment): Promise<void> {
   const { values, positionals } = parse(args, {});
-  const id = intFlag(requireString(positionals[0], 'id (the partner id)'), 'id')!;
+  const id = intFlag(requirePositional(positionals[0], 'id (the partner id)'), 'id')!;
   await withAdminContext(values.config, io.env, async (ctx) => {
     await ctx.issuing.removePartner(id, ctx.actor);
     io.stdout.write(`Partner ${id} removed\n`);

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { ErrorCodes, PosternError } from '../errors.ts';
-import { parse, requireString } from './args.ts';
+import { parse, requirePositional, requireString } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { loadSiteConfig } from './cliContext.ts';
 
@@ -14,7 +14,7 @@ export class ScanDenied extends Error {}
 
 export async function scanCommand(args: string[], io: CliEnvironment): Promise<void> {
   const { values, positionals } = parse(args, { scanner: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' } });
-  const text = requireString(positionals[0], 'TEXT (what the scanner read)');
+  const text = requirePositional(positionals[0], 'TEXT (what the scanner read)');
   const scanner = requireString(values.scanner, 'scanner');
   const token = values.token ?? io.env.POSTERN_TOKEN;
   if (!token) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, 'token: pass --token or set POSTERN_TOKEN (postern token create --name NAME --role integrator)');

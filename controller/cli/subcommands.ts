@@ -2,7 +2,7 @@
  * What the `postern <name> <sub> ...` commands share: the dispatcher, in which the first argument
  * picks the subcommand and the rest goes to it, and subcommands that work alike for several names.
  */
-import { parse, requireString, UsageError } from './args.ts';
+import { parse, requirePositional, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
 
@@ -31,7 +31,7 @@ export function revokeSubcommand(what: string, revoke: (ctx: AdminContext, id: s
   const label = what.charAt(0).toUpperCase() + what.slice(1);
   return async (args, io) => {
     const { values, positionals } = parse(args, { reason: { type: 'string' } });
-    const id = requireString(positionals[0], `id (the ${what} id)`);
+    const id = requirePositional(positionals[0], `id (the ${what} id)`);
     await withAdminContext(values.config, io.env, async (ctx) => {
       await revoke(ctx, id, values.reason ?? null);
       io.stdout.write(`${label} ${id} revoked\n`);

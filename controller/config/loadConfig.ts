@@ -24,7 +24,7 @@ export function validateConfig(raw: unknown, source = 'config'): SiteConfig {
 }
 
 /**
- * Reads a YAML or JSON site file. Relative paths inside it (dataDir) are resolved against the
+ * Reads a YAML or JSON site file. Relative paths inside it (dataDir, api.tls) are resolved against the
  * file's own folder, so a site file means the same thing from any working directory.
  */
 export function loadConfig(file: string): SiteConfig {
@@ -42,7 +42,9 @@ export function loadConfig(file: string): SiteConfig {
     throw new PosternError(ErrorCodes.CONFIG_INVALID, `${file} is not valid YAML or JSON: ${(cause as Error).message}`, { cause });
   }
   const config = validateConfig(raw, file);
-  return deepFreeze({ ...config, dataDir: path.resolve(path.dirname(file), config.dataDir) });
+  const beside = (relative: string) => path.resolve(path.dirname(file), relative);
+  const tls = config.api.tls && { cert: beside(config.api.tls.cert), key: beside(config.api.tls.key) };
+  return deepFreeze({ ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) } });
 }
 
 function deepFreeze<T>(value: T): T {
