@@ -4,12 +4,11 @@
  * the client is dropped.
  */
 import type { WebSocket } from 'ws';
-import { roleAtLeast, type Principal } from '../accounts/accountTypes.ts';
+import type { Principal } from '../accounts/accountTypes.ts';
 import type { Logger } from '../logger.ts';
 import type { Subscriber } from './eventHub.ts';
 import {
   errorResponse,
-  invalidParams,
   isNotification,
   parseMessage,
   RpcError,
@@ -17,6 +16,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonRpc.ts';
+import { invokeMethod } from './invokeMethod.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { ErrorCodes } from '../errors.ts';
@@ -127,22 +127,8 @@ export class RpcConnection implements Subscriber {
     }
   }
 
-  private async invoke(request: JsonRpcRequest): Promise<unknown> {
-    const definition = Object.hasOwn(this.methods, request.method) ? this.methods[request.method] : undefined;
-    if (definition === undefined) throw new RpcError(RpcErrorCodes.methodNotFound, `method not found: ${request.method}`);
-    const role = this.principal.role;
-    const allowed = definition.role === 'scanner' ? role === 'scanner' || roleAtLeast(role, 'integrator') : roleAtLeast(role, definition.role);
-    if (!allowed) {
-      throw new RpcError(RpcErrorCodes.forbidden, `forbidden: ${request.method} needs the ${definition.role === 'scanner' ? 'integrator' : definition.role} role`, { code: ErrorCodes.FORBIDDEN });
-    }
-    // By-position params are accepted as a one-element array holding the object.
-    const raw = Array.isArray(request.params) ? (request.params.length === 0 ? {} : request.params[0]) : (request.params ?? {});
-    const params = definition.params.safeParse(raw);
-    if (!params.success) {
-      const issue = params.error.issues[0]!;
-      throw invalidParams(issue.path.length === 0 ? 'params' : issue.path.map(String).join('.'), issue.message);
-    }
-    return definition.handler(params.data, { principal: this.principal, actor: this.actor, subscriber: this });
+  private invoke(request: JsonRpcRequest): Promise<unknown> {
+    return invokeMethod(this.methods, request.method, request.params, { principal: this.principal, actor: this.actor, subscriber: this });
   }
 
   private send(response: JsonRpcResponse): void {
