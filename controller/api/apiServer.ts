@@ -18,7 +18,18 @@ import type { MethodTable } from './methodTypes.ts';
 import { RpcConnection } from './rpcConnection.ts';
 import { TokenBucket } from './tokenBucket.ts';
 
+/** An HTTP route another part of the controller serves on this server (the web UI, the badge). */
+export interface HttpRoute {
+  /** Exact path, or a prefix when `prefix` is set ('/assets/'). */
+  path: string;
+  prefix?: boolean;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
+}
+
 export interface ApiServerDependencies {
+  routes?: readonly HttpRoute[];
+  /** Upgrade paths left to another listener on the server, e.g. '/socket.io/'. */
+  foreignUpgradePrefixes?: readonly string[];
   config: ApiConfig;
   methods: MethodTable;
   events: EventHub;
@@ -88,15 +99,32 @@ export class ApiServer {
     return `${this.deps.config.tls ? 'https' : 'http'}://${this.deps.config.host}:${this.port}`;
   }
 
+  /** The underlying HTTP server while started: socket.io attaches to it. */
+  get httpServer(): Server | undefined {
+    return this.server;
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
 
   private async http(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     };
+    // Routes of other parts (the web UI, the badge page) come first; the API's own are fixed.
+    for (const route of this.deps.routes ?? []) {
+      if (route.prefix ? path.startsWith(route.path) : path === route.path) {
+        try {
+          return await route.handle(req, res);
+        } catch (error) {
+          this.deps.logger.error({ err: error, path }, 'route failed');
+          if (!res.headersSent) return reply(500, 'internal error\n');
+          return void res.end();
+        }
+      }
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
     switch (path) {
       case '/healthz':
@@ -123,8 +151,11 @@ export class ApiServer {
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
     };
+    const path = (req.url ?? '').split('?')[0]!;
+    // Another part (socket.io for the web UI) answers its own upgrades on this server.
+    if (this.deps.foreignUpgradePrefixes?.some((prefix) => path.startsWith(prefix))) return;
     socket.on('error', () => socket.destroy());
-    if ((req.url ?? '').split('?')[0] !== '/api') return refuse(404, 'Not Found');
+    if (path !== '/api') return refuse(404, 'Not Found');
     // Tokens travel in the Authorization header only: a URL ends up in logs and browser history.
     if (/[?&](token|access_token)=/i.test(req.url ?? '')) return refuse(400, 'Bad Request');
     if (!this.originAllowed(req)) return refuse(403, 'Forbidden');
