@@ -14,6 +14,7 @@ import pg from 'pg';
 import { ErrorCodes, PosternError } from '../errors.ts';
 import type { Database } from './schema.ts';
 import { KyselyStore } from './store.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';
 import { translateStoreError, type StoreLocation, type StoreOperation } from './storeErrors.ts';
 import type { Dialect, Store } from './storeTypes.ts';
 
@@ -57,6 +58,8 @@ export interface StoreBackend extends StoreLocation {
   readonly readOnly: boolean;
   /** Opens, and checks that the database answers; throws a PosternError. */
   open(): Promise<Kysely<Database>>;
+  /** Work beside the open database (SQLite's checkpointer): started after migrations, stopped before closing. */
+  background?: { start(): void; stop(): Promise<void> };
   translate(error: unknown, op: StoreOperation): PosternError;
 }
 
@@ -175,7 +178,11 @@ export function sqliteBackend(options: OpenStoreOptions): StoreBackend {
         database = new Sqlite(file, { readonly: readOnly, fileMustExist: readOnly, timeout: busyTimeout });
         // Reading the schema checks the header: a file that is not a database fails here.
         database.prepare('SELECT count(*) AS n FROM sqlite_master').get();
-        if (!readOnly) database.pragma('journal_mode = WAL');
+        if (!readOnly) {
+          database.pragma('journal_mode = WAL');
+          // Checkpoints happen in a worker thread instead (walCheckpointer.ts).
+          database.pragma('wal_autocheckpoint = 0');
+        }
         database.pragma('synchronous = NORMAL');
         database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeout))}`);
         database.pragma('foreign_keys = ON');
@@ -202,6 +209,18 @@ export function sqliteBackend(options: OpenStoreOptions): StoreBackend {
       return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
     },
   };
+  if (!readOnly) {
+    let checkpointer: WalCheckpointer | undefined;
+    backend.background = {
+      start() {
+        checkpointer ??= startWalCheckpointer(file, (message) => options.logger?.warn({ location: file, error: message }, 'WAL checkpoint failed'));
+      },
+      async stop() {
+        await checkpointer?.stop();
+        checkpointer = undefined;
+      },
+    };
+  }
   return backend;
 }
 

@@ -97,12 +97,15 @@ export class KyselyStore implements Store {
       throw this.#backend.translate(error, { what: 'migrate', write: true });
     }
     this.#db = db;
+    this.#backend.background?.start();
   }
 
   async stop(): Promise<void> {
     const db = this.#db;
     this.#db = undefined;
-    if (db !== undefined) await db.destroy();
+    if (db === undefined) return;
+    await this.#backend.background?.stop();
+    await db.destroy();
   }
 
   /** Runs one operation on the open database, translating every error. */
