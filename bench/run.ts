@@ -1,0 +1,33 @@
+/**
+ * Runs the benchmarks: `npm run bench` runs all, `npm run bench -- <name>` one of them.
+ * Each prints its tables and writes bench/results/<name>.json. See BENCHMARKS.md.
+ */
+import { runApiFanout } from './apiFanout.ts';
+import { runDecisionLatency } from './decisionLatency.ts';
+import { runLargeStore } from './largeStore.ts';
+import { dropAll } from './lib/postgres.ts';
+
+const benchmarks: Record<string, () => Promise<void>> = {
+  latency: runDecisionLatency,
+  'large-store': runLargeStore,
+  'api-fanout': runApiFanout,
+};
+
+const names = process.argv.slice(2).filter((a) => a !== '--');
+const unknown = names.filter((n) => !(n in benchmarks));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; choose from: ${Object.keys(benchmarks).join(', ')}`);
+  process.exit(2);
+}
+
+// Ctrl-C: drop the throwaway PostgreSQL databases before leaving.
+process.once('SIGINT', () => {
+  void dropAll().finally(() => process.exit(130));
+});
+
+for (const name of names.length > 0 ? names : Object.keys(benchmarks)) {
+  const started = performance.now();
+  await benchmarks[name]!();
+  console.log(`(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+await dropAll();
