@@ -31,7 +31,6 @@ import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
 import type { SimulatedDoorIo } from '../drivers/doorIo/simulatedDoorIo.ts';
 import type { SimulatedScanner } from '../drivers/scanners/simulatedScanner.ts';
-import { checkpointExperiment, prepareCheckpointExperiment, startCheckpointWorker } from './lib/checkpointExperiment.ts';
 import { busyNowWarning, describeEnvironment, describeLoad, environment, watchLoad, type MachineLoad } from './lib/environment.ts';
 import { createBenchDatabase, postgresServer, postgresVersion, type BenchDatabase } from './lib/postgres.ts';
 import { BENCH_SCOPE, benchSite, doorId, scannerId, tempDir, UNLOCK_SECONDS, writeResults } from './lib/site.ts';
@@ -365,7 +364,6 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
 
     const controller = new Controller({ config, databaseUrl });
     await controller.start();
-    const checkpointer = checkpointExperiment && store === 'sqlite' ? startCheckpointWorker(`${temp.dir}/postern.sqlite`) : undefined;
     const harness = new Harness(controller, siteKey, credentials);
     try {
       const load = watchLoad();
@@ -390,7 +388,6 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
       };
     } finally {
       harness.close();
-      await checkpointer?.stop();
       await controller.stop();
     }
   } finally {
@@ -413,24 +410,18 @@ function roundResult(result: StoreResult) {
 }
 
 export async function runDecisionLatency(): Promise<void> {
-  prepareCheckpointExperiment();
-  const name = checkpointExperiment ? 'latency-checkpoint-worker' : 'latency';
+  const name = 'latency';
   const pgVersion = await postgresVersion();
   const env = environment(pgVersion);
   console.log(`\n# ${name}: scan → relay command, ${DOORS} doors\n${describeEnvironment(env)}\n`);
   const warning = await busyNowWarning();
   if (warning !== undefined) console.log(warning + '\n');
-  if (checkpointExperiment) {
-    console.log('EXPERIMENT (POSTERN_BENCH_CHECKPOINT=worker): SQLite autocheckpoint off, checkpoints in a worker thread every 1 s\n');
-  }
 
   const results: StoreResult[] = [];
   console.log('SQLite ...');
   results.push(await runOnStore('sqlite', undefined));
 
-  if (checkpointExperiment) {
-    console.log('PostgreSQL: not run in the checkpoint experiment (SQLite only)');
-  } else if (pgVersion === null) {
+  if (pgVersion === null) {
     console.log(`PostgreSQL: skipped, not reachable at ${postgresServer()} (set POSTERN_BENCH_PG_URL or start it)`);
   } else {
     console.log(`PostgreSQL ${pgVersion} ...`);
@@ -486,7 +477,6 @@ export async function runDecisionLatency(): Promise<void> {
 
   const file = await writeResults(name, {
     benchmark: name,
-    experiment: checkpointExperiment ? 'SQLite wal_autocheckpoint=0, PRAGMA wal_checkpoint(PASSIVE) every 1 s in a worker thread' : null,
     measuredAt: new Date().toISOString(),
     environment: env,
     config: {
