@@ -71,6 +71,11 @@ function auditEventToRow(event: AuditEvent): AuditRow {
 export async function appendAudit(db: Kysely<Database>, events: AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   const rows = events.map(auditEventToRow);
+  // One statement is atomic already: a transaction would only add round trips (two on PostgreSQL).
+  if (rows.length <= INSERT_CHUNK) {
+    await db.insertInto('audit_events').values(rows).execute();
+    return;
+  }
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       await trx
