@@ -13,11 +13,13 @@ import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
 import { NetworkScanner } from '../drivers/scanners/networkScanner.ts';
 import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scannerDriver.ts';
 import { Accounts } from './accounts/accounts.ts';
-import { ApiServer } from './api/apiServer.ts';
+import { ApiServer, type HttpRoute } from './api/apiServer.ts';
 import { EventHub } from './api/eventHub.ts';
 import { ControllerMetrics } from './api/metrics.ts';
 import { allMethods } from './api/methods/allMethods.ts';
+import type { MethodTable } from './api/methodTypes.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
+import { badgeRoutes } from './badge/badgeRoutes.ts';
 import type { SiteConfig } from './config/configSchema.ts';
 import { PartnerDirectory } from './credentials/partnerDirectory.ts';
 import { ScanThrottle } from './credentials/scanThrottle.ts';
@@ -27,6 +29,8 @@ import { DecisionService, type Decision, type DoorRefusal } from './decision/dec
 import { LatencyWindow } from './decision/latencyWindow.ts';
 import { LocalHub } from './decision/localHub.ts';
 import { DoorOperator } from './doorOperator.ts';
+import { LinkEmails } from './email/linkEmails.ts';
+import { LinkMailer } from './email/linkMailer.ts';
 import { ErrorCodes, PosternError } from './errors.ts';
 import { Issuing } from './issuing/issuing.ts';
 import { loadOrCreateSiteKey } from './issuing/siteKey.ts';
@@ -35,6 +39,7 @@ import { SiteMonitor, type DoorChange, type DoorStatus, type ScannerStatus } fro
 import { openStore } from './store/openStore.ts';
 import type { Store } from './store/storeTypes.ts';
 import { VERSION } from './version.ts';
+import { WebUi } from './web/webUi.ts';
 
 export type { DoorChange };
 
@@ -46,6 +51,8 @@ export interface ControllerOptions {
   /** Where a terminal scanner reads; standard input unless a test passes a stream. */
   terminal?: Readable;
   clock?: () => number;
+  /** The built web UI pages; default webui/dist/ of the project (tests give their own). */
+  webUiDir?: string;
 }
 
 type SiteActor = Actor<typeof siteMachine>;
@@ -59,6 +66,7 @@ interface Running {
   operator?: DoorOperator;
   issuing?: Issuing;
   api?: ApiServer;
+  web?: WebUi;
   cleanups: Array<() => void>;
 }
 
@@ -311,9 +319,22 @@ export class Controller {
       monitor.onScannerStatus((status) => events.publish('scanner', status.door, status)),
       audit.onAppend((event) => events.publish('audit', event.door, event)),
     );
+    // The badge page's exact paths come before any catch-all route of the web UI.
+    const routes: HttpRoute[] = [...badgeRoutes({ config, store, audit, logger: this.logger.child({ component: 'badge' }) })];
+    // The SMTP password file is read here, at start; a missing one stops the controller.
+    const mailer = new LinkMailer(config.email);
+    running.cleanups.push(() => mailer.close());
+    const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
+    const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
+    running.web = web;
+    if (web) routes.push(...web.routes());
     const api = new ApiServer({
+      routes,
+      foreignUpgradePrefixes: web ? WebUi.upgradePrefixes : [],
       config: config.api,
-      methods: allMethods({ config, doors: operator, monitor, issuing, store, events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id }),
+      methods,
       events,
       authenticate: (token) => accounts.authenticateToken(token),
       reauthenticate: (principal) => accounts.reauthenticate(principal),
@@ -324,6 +345,26 @@ export class Controller {
     });
     running.api = api;
     await api.start();
+    web?.start(api.httpServer!);
+  }
+
+  private createWebUi(methods: MethodTable, events: EventHub, accounts: Accounts, audit: AuditTrail): WebUi {
+    const { config } = this;
+    return new WebUi({
+      web: config.web,
+      api: config.api,
+      site: config.site,
+      controllerId: config.site.id,
+      version: VERSION,
+      methods,
+      events,
+      verifyPassword: (name, password) => accounts.verifyPassword(name, password),
+      reauthenticate: (principal) => accounts.reauthenticate(principal),
+      audit,
+      logger: this.logger.child({ component: 'web' }),
+      distDir: this.options.webUiDir,
+      clock: this.options.clock,
+    });
   }
 
   private async teardown(): Promise<void> {
@@ -331,6 +372,7 @@ export class Controller {
     if (running === undefined) return;
     this.running = undefined;
     // Clients first, then scanners, so no read arrives while doors settle.
+    running.web?.stop();
     await running.api?.stop();
     running.site?.send({ type: 'SETTLE' });
     for (const cleanup of running.cleanups.splice(0)) cleanup();

@@ -18,6 +18,7 @@ export const ErrorCodes = {
   REQUEST_FAILED: 'POSTERN_ERR_REQUEST_FAILED',
   FORBIDDEN: 'POSTERN_ERR_FORBIDDEN',
   RATE_LIMITED: 'POSTERN_ERR_RATE_LIMITED',
+  EMAIL_FAILED: 'POSTERN_ERR_EMAIL_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,6 +1,7 @@
 import type { SiteConfig } from '../config/configSchema.ts';
 import type { LatencyWindow } from '../decision/latencyWindow.ts';
 import type { DoorOperator } from '../doorOperator.ts';
+import type { LinkEmails } from '../email/linkEmails.ts';
 import type { Issuing } from '../issuing/issuing.ts';
 import type { SiteMonitor } from '../siteMonitor.ts';
 import type { Store } from '../store/storeTypes.ts';
@@ -13,6 +14,8 @@ export interface ApiServices {
   doors: DoorOperator;
   monitor: SiteMonitor;
   issuing: Issuing;
+  /** Link emails (links.send, links.eml); absent, those methods say email is not configured. */
+  linkEmails?: LinkEmails;
   store: Pick<Store, 'queryAudit' | 'dialect'>;
   events: EventHub;
   networkScanners: ReadonlyMap<string, NetworkScanner>;

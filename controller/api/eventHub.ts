@@ -13,6 +13,20 @@ export const TOPICS: readonly Topic[] = ['door', 'scanner', 'link', 'audit'];
 export interface Subscriber {
   /** Delivers one notification's text; the subscriber decides what to do with backpressure. */
   deliver(text: string): void;
+  /**
+   * When present, gets the notification's pieces instead of its text (the web UI's socket.io
+   * connection, which sends objects). `data` is a copy made once per publish, shared by every
+   * such subscriber: do not change it.
+   */
+  deliverEvent?(event: LiveEvent): void;
+}
+
+/** One live event as the JSON-RPC notification's params carry it. */
+export interface LiveEvent {
+  subscription: string;
+  topic: Topic;
+  seq: number;
+  data: unknown;
 }
 
 interface Subscription {
@@ -30,7 +44,7 @@ const DELIVERY_SLICE = 64;
 export class EventHub {
   private readonly subscriptions = new Map<string, Subscription>();
   private nextId = 1;
-  private queue: Array<{ subscription: Subscription; text: string }> = [];
+  private queue: Array<{ subscription: Subscription; text: string } | { subscription: Subscription; event: LiveEvent }> = [];
   private head = 0;
   private draining: NodeJS.Immediate | undefined;
 
@@ -65,10 +79,17 @@ export class EventHub {
   publish(topic: Topic, door: string | null, data: unknown): void {
     if (this.subscriptions.size === 0) return;
     const json = JSON.stringify(data);
+    // A snapshot, as the text is, so a change made to `data` after publishing is not seen.
+    let copy: unknown;
     for (const s of this.subscriptions.values()) {
       if (!s.topics.has(topic)) continue;
       if (s.doors !== null && door !== null && !s.doors.has(door)) continue;
       s.seq++;
+      if (s.subscriber.deliverEvent) {
+        copy ??= json === undefined ? null : JSON.parse(json);
+        this.queue.push({ subscription: s, event: { subscription: s.id, topic, seq: s.seq, data: copy } });
+        continue;
+      }
       this.queue.push({ subscription: s, text: `{"jsonrpc":"2.0","method":"event","params":{"subscription":"${s.id}","topic":"${topic}","seq":${s.seq},"data":${json}}}` });
     }
     this.draining ??= setImmediate(() => this.drain());
@@ -90,9 +111,12 @@ export class EventHub {
   private drain(): void {
     const end = Math.min(this.queue.length, this.head + DELIVERY_SLICE);
     for (; this.head < end; this.head++) {
-      const { subscription, text } = this.queue[this.head]!;
+      const item = this.queue[this.head]!;
+      const { subscription } = item;
       // A subscription may have ended between publishing and now.
-      if (this.subscriptions.get(subscription.id) === subscription) subscription.subscriber.deliver(text);
+      if (this.subscriptions.get(subscription.id) !== subscription) continue;
+      if ('event' in item) subscription.subscriber.deliverEvent?.(item.event);
+      else subscription.subscriber.deliver(item.text);
     }
     if (this.head < this.queue.length) {
       this.draining = setImmediate(() => this.drain());

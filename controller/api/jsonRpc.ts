@@ -60,6 +60,7 @@ const POSTERN_TO_RPC: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.STORE_UNAVAILABLE]: RpcErrorCodes.unavailable,
   [ErrorCodes.STORE_READ_ONLY]: RpcErrorCodes.unavailable,
   [ErrorCodes.STORE_WRITE_FAILED]: RpcErrorCodes.unavailable,
+  [ErrorCodes.EMAIL_FAILED]: RpcErrorCodes.unavailable,
 };
 
 /** What a thrown error becomes on the wire. Unknown errors say nothing of their internals. */

@@ -1,3 +1,4 @@
+import { badgeBaseUrl, createEnrolment, DEFAULT_ENROL_HOURS } from '../badge/enrolment.ts';
 import { encodeCredential, timeStep } from '../credentials/credentialCodec.ts';
 import { intFlag, parse, requirePositional, requireString, UsageError } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
@@ -6,7 +7,7 @@ import { formatMs, table } from './format.ts';
 import { qrForTerminal } from './qrOutput.ts';
 import { revokeSubcommand, subcommands } from './subcommands.ts';
 
-export const CREDENTIAL_USAGE = `postern credential create --name NAME --scope ID
+export const CREDENTIAL_USAGE = `postern credential create --name NAME --scope ID [--enrol-hours H]   (also prints a one-time badge enrolment link)
 postern credential list [--all]
 postern credential revoke ID [--reason TEXT]
 postern credential code ID --secret HEX     (the code a badge shows now)`;
@@ -19,14 +20,20 @@ export const credentialCommand = subcommands('credential', CREDENTIAL_USAGE, {
 });
 
 async function create(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { name: { type: 'string' }, scope: { type: 'string' } });
+  const { values } = parse(args, { name: { type: 'string' }, scope: { type: 'string' }, 'enrol-hours': { type: 'string' } });
   const scope = intFlag(requireString(values.scope, 'scope'), 'scope')!;
+  const enrolHours = values['enrol-hours'] === undefined ? DEFAULT_ENROL_HOURS : Number(values['enrol-hours']);
+  if (!/^\d+(\.\d+)?$/.test(values['enrol-hours'] ?? '24') || !(enrolHours > 0) || enrolHours > 720) throw new UsageError('--enrol-hours is a number of hours, more than 0 and at most 720');
   await withAdminContext(values.config, io.env, async (ctx) => {
     const { credential, secret } = await ctx.issuing.createCredential({ name: requireString(values.name, 'name'), scope }, ctx.actor);
     io.stdout.write(
       `Rotating credential ${credential.id} for ${credential.name}, scope ${credential.scope}\n` +
         `secret: ${secret.toString('hex')}\n` +
         `This secret is shown once and cannot be read back. Give it to the holder's badge only.\n`,
+    );
+    const link = await createEnrolment(ctx, { credentialId: credential.id, validHours: enrolHours, baseUrl: badgeBaseUrl(ctx.config), actor: ctx.actor });
+    io.stdout.write(
+      `enrolment link (opens the badge on the holder's phone; works once, until ${new Date(link.expiresAt).toISOString()}):\n${link.url}\n`,
     );
   });
 }

@@ -1,20 +1,26 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { intFlag, parse, parseTime, requireString } from './args.ts';
-import type { CliEnvironment } from './cliContext.ts';
+import { LinkEmails } from '../email/linkEmails.ts';
+import { LinkMailer } from '../email/linkMailer.ts';
+import { isPosternError, PosternError } from '../errors.ts';
+import { intFlag, parse, parseTime, requirePositional, requireString, UsageError } from './args.ts';
+import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
 import { formatMs, formatUnixSeconds, writeList } from './format.ts';
 import { qrForTerminal, writeQrFiles } from './qrOutput.ts';
 import { revokeSubcommand, subcommands } from './subcommands.ts';
 
 export const LINK_USAGE = `postern link create --name NAME [--email ADDRESS] (--scope ID | --doors a,b)
-                   [--from TIME] [--until TIME|never] [--online-only [--max-uses N]] [--out DIR]
+                   [--from TIME] [--until TIME|never] [--online-only [--max-uses N]] [--out DIR] [--send]
 postern link list [--all] [--json]
+postern link email ID [--to ADDRESS] [--eml FILE]
 postern link revoke ID [--reason TEXT]
   TIME is ISO 8601 (2026-12-01T09:00Z), unix seconds, or +30m / +8h / +7d from now.`;
 
 export const linkCommand = subcommands('link', LINK_USAGE, {
   create: createLink,
   list: listLinks,
+  email: emailLink,
   revoke: revokeSubcommand('link', (ctx, id, reason) => ctx.issuing.revokeLink(id, ctx.actor, reason)),
 });
 
@@ -29,8 +35,12 @@ async function createLink(args: string[], io: CliEnvironment): Promise<void> {
     'online-only': { type: 'boolean' },
     'max-uses': { type: 'string' },
     out: { type: 'string' },
+    send: { type: 'boolean' },
   });
+  if (values.send && values.email === undefined) throw new UsageError('--send needs --email: the address to send the link to');
   await withAdminContext(values.config, io.env, async (ctx) => {
+    const emails = values.send ? linkEmails(ctx) : undefined;
+    emails?.mailer.requireSmtp(); // before the link exists: a site that cannot send makes no link here
     const now = Date.now();
     const { link, code } = await ctx.issuing.createLink(
       {
@@ -52,7 +62,44 @@ async function createLink(args: string[], io: CliEnvironment): Promise<void> {
         (await qrForTerminal(code)) +
         `\n${code}\n\nQR code written to ${files.png} and ${files.svg}\n`,
     );
+    if (emails === undefined) return;
+    try {
+      const sent = await emails.send(link.id, null, ctx.actor);
+      io.stdout.write(`Email sent to ${sent.to} (${sent.messageId})\n`);
+    } catch (error) {
+      if (!isPosternError(error)) throw error;
+      throw new PosternError(error.code, `link ${link.id} was created, but its email was not sent: ${error.message}\n  Send it again with: postern link email ${link.id}`, { cause: error });
+    } finally {
+      emails.mailer.close();
+    }
   });
+}
+
+/** `link email ID [--to ADDRESS] [--eml FILE]`: sends the link's email, or writes it as an .eml file. */
+async function emailLink(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, { to: { type: 'string' }, eml: { type: 'string' } });
+  const id = requirePositional(positionals[0], 'id (the link id)');
+  await withAdminContext(values.config, io.env, async (ctx) => {
+    const emails = linkEmails(ctx);
+    try {
+      if (values.eml !== undefined) {
+        const file = path.resolve(values.eml);
+        const { eml, to } = await emails.eml(id, values.to ?? null, ctx.actor);
+        // The file holds the visitor's key: readable by its owner only.
+        await writeFile(file, eml, { mode: 0o600 });
+        io.stdout.write(`Email for link ${id}${to ? ` to ${to}` : ''} written to ${file}\n`);
+        return;
+      }
+      const sent = await emails.send(id, values.to ?? null, ctx.actor);
+      io.stdout.write(`Email for link ${id} sent to ${sent.to} (${sent.messageId})\n`);
+    } finally {
+      emails.mailer.close();
+    }
+  });
+}
+
+function linkEmails(ctx: AdminContext): LinkEmails {
+  return new LinkEmails({ config: ctx.config, store: ctx.store, issuing: ctx.issuing, audit: ctx.audit, mailer: new LinkMailer(ctx.config.email) });
 }
 
 async function listLinks(args: string[], io: CliEnvironment): Promise<void> {

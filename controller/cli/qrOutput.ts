@@ -9,6 +9,11 @@ export async function qrForTerminal(code: string): Promise<string> {
   return QRCode.toString(code, { ...QR_OPTIONS, type: 'terminal', small: true });
 }
 
+/** The QR code as a PNG image, for an email or a download. */
+export async function qrPng(code: string): Promise<Buffer> {
+  return QRCode.toBuffer(code, { ...QR_OPTIONS, type: 'png', scale: 8 });
+}
+
 /** Writes <dir>/<base>.png and <dir>/<base>.svg; returns their paths. */
 export async function writeQrFiles(code: string, dir: string, base: string): Promise<{ png: string; svg: string }> {
   await mkdir(dir, { recursive: true });

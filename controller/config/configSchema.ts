@@ -67,6 +67,46 @@ const api = z.strictObject({
   publicMetrics: z.boolean().default(false),
 });
 
+/** An address, bare or with a display name: `door@example.org` or `Front desk <door@example.org>`. */
+const mailAddress = z.string().regex(/^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, 'must be an email address, as a@b.c or Name <a@b.c>');
+
+/** Access links by email: the sender, and the SMTP server that takes the messages. */
+const email = z
+  .strictObject({
+    from: mailAddress,
+    smtp: z
+      .strictObject({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65_535).default(587),
+        /** true: TLS from the first byte (port 465); false: plain, upgraded with STARTTLS. */
+        secure: z.boolean().default(false),
+        /** With secure false: refuse to send unless the server offers STARTTLS. */
+        requireTLS: z.boolean().default(true),
+        user: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        /** A file holding the password (read at start), to keep the secret out of the site file. */
+        passwordFile: z.string().min(1).optional(),
+      })
+      .superRefine((smtp, ctx) => {
+        if (smtp.password !== undefined && smtp.passwordFile !== undefined) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give password or passwordFile, not both' });
+        if (smtp.user === undefined && (smtp.password !== undefined || smtp.passwordFile !== undefined)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'a password needs a user' });
+      })
+      .optional(),
+  })
+  .optional();
+
+/** The operator web UI: sessions of user accounts, socket.io and the built pages (controller/web/). */
+const web = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** A session unused this long ends. */
+  sessionIdleMinutes: z.number().positive().max(24 * 60).default(30),
+  /** A session ends this long after sign-in, used or not. */
+  sessionMaxHours: z.number().positive().max(24 * 30).default(12),
+  /** Wrong passwords per user name, and per client address, within the window before sign-in is refused (429). */
+  loginFailures: z.number().int().min(1).max(1000).default(5),
+  loginWindowMinutes: z.number().positive().max(24 * 60).default(5),
+});
+
 const scope = z.strictObject({
   id: z.number().int().min(1).max(FIRST_DOOR_SET_SCOPE - 1),
   name: z.string().min(1).max(120),
@@ -93,9 +133,18 @@ export const configSchema = z
       })
       .default({ maxFailures: 8, windowSeconds: 10, lockoutSeconds: 5, maxLockoutSeconds: 120 }),
     api: api.prefault({}),
+    /** The badge page for members' phones (controller/badge). */
+    badge: z
+      .strictObject({
+        /** The address phones reach the controller at, for enrolment links (default: from api host and port). */
+        publicUrl: z.string().url().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+      })
+      .prefault({}),
+    web: web.prefault({}),
     scopes: z.array(scope).default([]),
     doors: z.array(door).min(1),
     scanners: z.array(scanner).default([]),
+    email,
   })
   .superRefine((config, ctx) => {
     const doorIds = new Set<string>();
@@ -132,3 +181,5 @@ export type DoorConfig = SiteConfig['doors'][number];
 export type ScannerConfig = SiteConfig['scanners'][number];
 export type ScopeConfig = SiteConfig['scopes'][number];
 export type ApiConfig = SiteConfig['api'];
+export type WebConfig = SiteConfig['web'];
+export type EmailConfig = NonNullable<SiteConfig['email']>;

@@ -24,8 +24,9 @@ export function validateConfig(raw: unknown, source = 'config'): SiteConfig {
 }
 
 /**
- * Reads a YAML or JSON site file. Relative paths inside it (dataDir, api.tls) are resolved against the
- * file's own folder, so a site file means the same thing from any working directory.
+ * Reads a YAML or JSON site file. Relative paths inside it (dataDir, api.tls,
+ * email.smtp.passwordFile) are resolved against the file's own folder, so a site file means the
+ * same thing from any working directory.
  */
 export function loadConfig(file: string): SiteConfig {
   let text: string;
@@ -44,7 +45,9 @@ export function loadConfig(file: string): SiteConfig {
   const config = validateConfig(raw, file);
   const beside = (relative: string) => path.resolve(path.dirname(file), relative);
   const tls = config.api.tls && { cert: beside(config.api.tls.cert), key: beside(config.api.tls.key) };
-  return deepFreeze({ ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) } });
+  const smtp = config.email?.smtp;
+  const email = smtp?.passwordFile && { ...config.email!, smtp: { ...smtp, passwordFile: beside(smtp.passwordFile) } };
+  return deepFreeze({ ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}) });
 }
 
 function deepFreeze<T>(value: T): T {

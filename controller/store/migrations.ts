@@ -248,10 +248,27 @@ const accounts: Migration = {
   },
 };
 
+/** Badge enrolment links (controller/badge): one-time tokens, kept only as their sha256. */
+const enrolments: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('enrolments')
+      .ifNotExists()
+      .addColumn('token_hash', 'text', (col) => col.primaryKey())
+      .addColumn('credential_id', 'text', (col) => col.notNull())
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('expires_at', 'bigint', (col) => col.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('enrolments_credential').ifNotExists().on('enrolments').column('credential_id').execute();
+  },
+};
+
 /** Every migration, by name; Kysely applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_accounts': accounts,
+  '0003_enrolments': enrolments,
 };
 
 /** The table Kysely records applied migrations in. */

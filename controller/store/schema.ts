@@ -119,6 +119,14 @@ export interface ApiTokensTable {
   revoked_at: number | null;
 }
 
+export interface EnrolmentsTable {
+  token_hash: string; // hex sha256 of the enrolment token; the token itself is never stored
+  credential_id: string;
+  created_at: number; // unix ms
+  expires_at: number; // unix ms
+  used_at: number | null; // unix ms
+}
+
 export interface Database {
   settings: SettingsTable;
   links: LinksTable;
@@ -131,6 +139,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
+  enrolments: EnrolmentsTable;
 }
 
 /** Door set ids start here so that they never collide with scope ids from the config (< 2^30). */

@@ -18,6 +18,7 @@ import type { TokenRecord, UserRecord } from '../accounts/accountTypes.ts';
 import { ErrorCodes, PosternError } from '../errors.ts';
 import * as accounts from './accountQueries.ts';
 import * as audit from './auditQueries.ts';
+import * as enrolments from './enrolmentQueries.ts';
 import * as keys from './keyQueries.ts';
 import * as links from './linkQueries.ts';
 import { migrateToLatest, probeWrite } from './migrate.ts';
@@ -32,8 +33,10 @@ import type {
   Dialect,
   DoorMode,
   DoorSet,
+  EnrolmentResult,
   LinkRecord,
   NewCredential,
+  NewEnrolment,
   NewLink,
   NewPartner,
   NewToken,
@@ -179,6 +182,26 @@ export class KyselyStore implements Store {
   /** Also for a revoked credential: the verifier checks revocation itself (rule 3, `revoked`). */
   getCredentialKey(id: string): Promise<CredentialKey | undefined> {
     return this.#run('getCredentialKey', false, (db) => keys.getCredentialKey(db, id));
+  }
+
+  /** A token hash of 64 hex characters, an existing credential (NOT_FOUND); a duplicate hash is CONFLICT. */
+  async createEnrolment(enrolment: NewEnrolment): Promise<void> {
+    if (typeof enrolment.tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(enrolment.tokenHash)) throw invalid('an enrolment token hash is 64 lower-case hex characters');
+    checkSubject(enrolment.credentialId, 'credential id');
+    if (!Number.isSafeInteger(enrolment.expiresAt)) throw invalid(`expiresAt must be unix ms, got ${enrolment.expiresAt}`);
+    const createdAt = this.#clock();
+    await this.#run('createEnrolment', true, async (db) => {
+      if (!(await enrolments.credentialExists(db, enrolment.credentialId))) {
+        throw new PosternError(ErrorCodes.NOT_FOUND, `no credential ${enrolment.credentialId}`);
+      }
+      await enrolments.createEnrolment(db, enrolment, createdAt);
+    });
+  }
+
+  /** The UPDATE that marks the token used is the decision; the reads after it only name the result. */
+  consumeEnrolment(tokenHash: string, at: number): Promise<EnrolmentResult> {
+    if (typeof tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(tokenHash)) return Promise.resolve({ status: 'unknown' });
+    return this.#run('consumeEnrolment', true, (db) => enrolments.consumeEnrolment(db, tokenHash, at));
   }
 
   /** id 1..65535 and a secret of at least 32 bytes (INVALID_ARGUMENT); a duplicate id is CONFLICT. */

@@ -47,6 +47,19 @@ export interface CredentialKey {
   scope: number;
 }
 
+/** A one-time badge enrolment link, as the store keeps it (times in unix ms). */
+export interface NewEnrolment {
+  /** Hex sha256 of the token; the token itself is never stored. */
+  tokenHash: string;
+  credentialId: string;
+  expiresAt: number;
+}
+
+/** What consuming an enrolment token gives: the credential and its secret, exactly once. */
+export type EnrolmentResult =
+  | { status: 'ok'; credential: CredentialRecord; secret: Buffer }
+  | { status: 'unknown' | 'used' | 'expired' | 'revoked' };
+
 export interface PartnerRecord {
   id: number; // 1..65535, the issuer field of its codes
   name: string;
@@ -168,6 +181,14 @@ export interface Store {
   createCredential(credential: NewCredential): Promise<CredentialRecord>;
   listCredentials(options?: { includeRevoked?: boolean; limit?: number; offset?: number }): Promise<CredentialRecord[]>;
   getCredentialKey(id: string): Promise<CredentialKey | undefined>;
+
+  /** A duplicate token hash is CONFLICT; the credential must exist (NOT_FOUND). */
+  createEnrolment(enrolment: NewEnrolment): Promise<void>;
+  /**
+   * Uses an enrolment token at `at` (unix ms), atomically: 'ok' (with the credential and its
+   * secret) only for the first use of a token that has not expired, whatever runs concurrently.
+   */
+  consumeEnrolment(tokenHash: string, at: number): Promise<EnrolmentResult>;
 
   addPartner(partner: NewPartner): Promise<PartnerRecord>;
   listPartners(): Promise<PartnerRecord[]>;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { LinkEmails } from '../../email/linkEmails.ts';
+import { ErrorCodes, PosternError } from '../../errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 
@@ -35,6 +37,20 @@ export function issuingMethods(api: ApiServices): MethodTable {
     }),
     'links.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listLinks(params) }),
     'links.get': method({ role: 'viewer', params: z.strictObject({ id: subjectId }), handler: ({ id }) => issuing.getLink(id) }),
+    'links.send': method({
+      role: 'integrator',
+      params: z.strictObject({ id: subjectId, to: z.string().min(3).max(320).optional() }),
+      handler: ({ id, to }, { actor }) => linkEmailsOf(api).send(id, to ?? null, actor),
+    }),
+    'links.eml': method({
+      role: 'integrator',
+      params: z.strictObject({ id: subjectId, to: z.string().min(3).max(320).optional() }),
+      // The message carries the link's QR code: it goes to the integrator that asked, like the code.
+      handler: async ({ id, to }, { actor }) => {
+        const { eml, to: recipient } = await linkEmailsOf(api).eml(id, to ?? null, actor);
+        return { eml: eml.toString('base64'), to: recipient };
+      },
+    }),
     'links.revoke': method({
       role: 'integrator',
       params: z.strictObject({ id: subjectId, reason: z.string().max(500).optional() }),
@@ -88,4 +104,9 @@ export function issuingMethods(api: ApiServices): MethodTable {
       },
     }),
   };
+}
+
+function linkEmailsOf(api: ApiServices): LinkEmails {
+  if (api.linkEmails === undefined) throw new PosternError(ErrorCodes.EMAIL_FAILED, 'link emails are not available on this controller', { details: { reason: 'not-configured' } });
+  return api.linkEmails;
 }

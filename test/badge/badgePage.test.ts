@@ -1,0 +1,154 @@
+/**
+ * The badge page in a real Chromium: enrol with the link `postern credential create` would print,
+ * read the QR off the screen with zxing-wasm, present it at a network scanner over the API (grant,
+ * then `replayed`), and show codes again with the browser offline (the service worker's cache).
+ * Skipped when Chromium is not installed, unless POSTERN_TEST_REQUIRE_ALL=1.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail } from '../../controller/audit/auditTrail.ts';
+import { createEnrolment } from '../../controller/badge/enrolment.ts';
+import { decodeCredential, encodeCredential } from '../../controller/credentials/credentialCodec.ts';
+import { openStore } from '../../controller/store/openStore.ts';
+import { ApiClient } from '../support/apiClient.ts';
+import { startApiSite, type ApiSite } from '../support/apiSite.ts';
+import { decodeQrPng } from '../support/qrDecode.ts';
+import { ROOT } from '../support/runCli.ts';
+import { tempDir } from '../support/testSite.ts';
+
+const CHROMIUM = process.env.POSTERN_CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const requireAll = process.env.POSTERN_TEST_REQUIRE_ALL === '1';
+const DIST_BADGE = path.join(ROOT, 'webui', 'dist', 'badge.html');
+const SCREENSHOT = path.join(ROOT, 'docs', 'screenshots', 'badge.png');
+/** Run in the page (the test's own TypeScript has no DOM types). */
+const STORED_BADGE = "localStorage.getItem('postern.badge.v1')";
+
+function buildUiIfMissing(): void {
+  if (existsSync(DIST_BADGE)) return;
+  execFileSync('npx', ['vite', 'build', '--config', 'webui/vite.config.ts'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
+}
+
+/** The QR on the page, as text: a screenshot of the canvas, decoded. */
+async function readQr(page: Page): Promise<string> {
+  const texts = await decodeQrPng(await page.locator('#qr').screenshot());
+  expect(texts).toHaveLength(1);
+  return texts[0]!;
+}
+
+async function waitForCode(page: Page): Promise<void> {
+  await page.locator('#qr[data-step]').waitFor({ state: 'visible', timeout: 15_000 });
+}
+
+describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the badge page in Chromium' : 'the badge page: skipped: Chromium not installed', () => {
+  let site: ApiSite;
+  let context: BrowserContext;
+  let profile: string;
+  let credentialId: string;
+  let secret: Buffer;
+  let enrolUrl: string;
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`POSTERN_TEST_REQUIRE_ALL=1 but Chromium is not at ${CHROMIUM}`);
+    buildUiIfMissing();
+    site = await startApiSite();
+    ({ credential: { id: credentialId }, secret } = await site.controller.issuing.createCredential({ name: 'Ada Member', scope: 7 }, 'test'));
+    // What `postern credential create` does, on a second connection to the site's store.
+    const store = openStore({ dataDir: site.dataDir });
+    await store.start();
+    const audit = new AuditTrail({ store, controllerId: 'test-site/admin' });
+    await audit.start();
+    try {
+      enrolUrl = (await createEnrolment({ store, audit }, { credentialId, baseUrl: site.url, actor: 'test' })).url;
+    } finally {
+      await audit.stop();
+      await store.stop();
+    }
+    profile = await tempDir('postern-chromium-');
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 390, height: 760 },
+      serviceWorkers: 'allow',
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await site?.stop();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('serves the page with a strict content security policy', async () => {
+    const response = await fetch(`${site.url}/badge`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect((await fetch(`${site.url}/badge-sw.js`)).status).toBe(200);
+    expect((await fetch(`${site.url}/badge/manifest.webmanifest`)).status).toBe(200);
+  });
+
+  it('enrols, shows a QR the door grants once, and keeps showing codes offline', async () => {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const enrolRequests: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/badge/enrol')) enrolRequests.push(r.url());
+    });
+    await page.goto(enrolUrl);
+    await waitForCode(page);
+    expect(await page.locator('#holder').textContent()).toBe('Ada Member');
+    expect(await page.locator('#site').textContent()).toBe('Test site');
+    // The token left the address bar, and never travelled in a URL.
+    expect(new URL(page.url()).hash).toBe('');
+    expect(enrolRequests).toEqual([`${site.url}/badge/enrol`]);
+    const stored = JSON.parse(await page.evaluate<string>(STORED_BADGE));
+    expect(stored).toMatchObject({ credentialId, secret: secret.toString('hex'), name: 'Ada Member', site: 'Test site' });
+    expect(await page.locator('#countdown').textContent()).toMatch(/^New code in (1[0-5]|[1-9]) s$/);
+
+    const text = await readQr(page);
+    const decoded = decodeCredential(text)!;
+    expect(decoded).toMatchObject({ kind: 'rotating', issuer: 0, subject: BigInt(credentialId), b: 0, scope: 0 });
+    expect(encodeCredential(decoded, secret)).toBe(text);
+
+    const scanner = await ApiClient.connect(site.url, site.tokens.scanner);
+    try {
+      expect(await scanner.call('scanner.read', { text })).toMatchObject({ decided: true, verdict: 'grant', door: 'lab' });
+      expect(await scanner.call('scanner.read', { text })).toMatchObject({ decided: true, verdict: 'deny', reason: 'replayed' });
+    } finally {
+      scanner.close();
+    }
+
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+
+    // Offline: the service worker serves the page and its assets; the codes need no request.
+    await page.evaluate('navigator.serviceWorker.ready.then(() => true)');
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await waitForCode(page);
+      expect(await page.evaluate('navigator.serviceWorker.controller?.scriptURL')).toBe(`${site.url}/badge-sw.js`);
+      const offline = decodeCredential(await readQr(page))!;
+      expect(offline).toMatchObject({ kind: 'rotating', subject: BigInt(credentialId) });
+      expect(Math.abs(offline.a - decoded.a)).toBeLessThanOrEqual(2);
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+
+  it('forgets the badge when asked', async () => {
+    const page = context.pages()[0]!;
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('#forget').click();
+    await page.locator('#empty').waitFor({ state: 'visible' });
+    expect(await page.evaluate(STORED_BADGE)).toBeNull();
+    await page.reload();
+    await page.locator('#empty').waitFor({ state: 'visible' });
+  });
+});

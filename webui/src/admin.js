@@ -1,0 +1,346 @@
+/** Issuing pages: access links (with their QR), rotating credentials, partners. */
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { rpc } from './connection.js';
+import { dateTime, download, linkTime } from './format.js';
+import { can, state } from './store.js';
+import { ConfirmButton, ErrorText, useAction } from './ui.js';
+
+const PAGE = 200;
+/** Scopes from here up are door sets made for one link (docs/api.md, Link). */
+const FIRST_DOOR_SET_SCOPE = 1073741824;
+
+/** A list method's pages, reloaded when the connection comes back or `changes` moves. */
+function usePagedList(method, includeRevoked, changes) {
+  const [items, setItems] = useState([]);
+  const [more, setMore] = useState(false);
+  const [error, setError] = useState(null);
+  const load = async (offset) => {
+    const params = method === 'partners.list' ? {} : { includeRevoked, limit: PAGE, offset };
+    try {
+      const page = await rpc(method, params);
+      setItems((old) => (offset === 0 ? page : [...old, ...page]));
+      setMore(method !== 'partners.list' && page.length === PAGE);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  useEffect(() => {
+    if (state.connected) void load(0);
+  }, [includeRevoked, changes, state.refreshCount, state.connected]);
+  return { items, more, error, reload: () => load(0), loadMore: () => load(items.length) };
+}
+
+function toSeconds(local) {
+  return local ? Math.floor(new Date(local).getTime() / 1000) : undefined;
+}
+
+function scopeText(scope) {
+  return scope >= FIRST_DOOR_SET_SCOPE ? 'its own doors' : `scope ${scope}`;
+}
+
+function QrCode({ text }) {
+  const canvas = useRef(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let live = true;
+    import('qrcode')
+      .then((QRCode) => QRCode.toCanvas(canvas.current, text, { errorCorrectionLevel: 'M', margin: 2, width: 240 }))
+      .catch((e) => live && setError(e));
+    return () => void (live = false);
+  }, [text]);
+  return html`<div class="qr">
+    <canvas ref=${canvas} role="img" aria-label="QR code of the access link" data-code=${text}></canvas>
+    <${ErrorText} error=${error} />
+  </div>`;
+}
+
+function base64ToBlob(base64, type) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return new Blob([bytes], { type });
+}
+
+/** The link just made: its code and QR, once, with the email buttons when the role has them. */
+function CreatedLink({ created, onClose }) {
+  const { link, code } = created;
+  const [to, setTo] = useState(link.email ?? '');
+  const [sent, setSent] = useState(null);
+  const [run, busy, error] = useAction();
+  const recipient = () => (to.trim() && to.trim() !== link.email ? { to: to.trim() } : {});
+  const send = () =>
+    run(async () => {
+      setSent(null);
+      const result = await rpc('links.send', { id: link.id, ...recipient() });
+      setSent(`Sent to ${result?.to ?? to}.`);
+    });
+  const eml = () =>
+    run(async () => {
+      const result = await rpc('links.eml', { id: link.id, ...recipient() });
+      if (typeof result?.eml !== 'string') throw new Error('the controller answered no message');
+      download(base64ToBlob(result.eml, 'message/rfc822'), `access-${link.id}.eml`);
+    });
+  const mail = can('links.send') || can('links.eml');
+  return html`<section class="panel created" aria-labelledby="created-h" data-link=${link.id}>
+    <div class="panel-head">
+      <h2 id="created-h">Access link for ${link.name}</h2>
+      <button type="button" onClick=${onClose}>Done</button>
+    </div>
+    <p class="muted">The code is shown this once: send it now, or save the QR code.</p>
+    <div class="created-body">
+      <${QrCode} text=${code} />
+      <div>
+        <p><code class="code" data-testid="link-code">${code}</code></p>
+        <p>Valid ${linkTime(link.notBefore)} to ${linkTime(link.notAfter)}, ${scopeText(link.scope)}${link.onlineOnly ? ', online only' : ''}.</p>
+        ${mail && html`<label>Email to <input type="email" name="to" value=${to} placeholder="visitor@example.org" onInput=${(e) => setTo(e.currentTarget.value)} /></label>`}
+        <div class="buttons">
+          ${can('links.send') && html`<button type="button" class="primary" disabled=${busy || !to.trim()} onClick=${send}>Send by email</button>`}
+          ${can('links.eml') && html`<button type="button" disabled=${busy} onClick=${eml}>Download .eml</button>`}
+        </div>
+        ${sent && html`<p class="ok" role="status">${sent}</p>`}
+        <${ErrorText} error=${error} />
+      </div>
+    </div>
+  </section>`;
+}
+
+function LinkForm({ onCreated }) {
+  const [target, setTarget] = useState('doors');
+  const [doors, setDoors] = useState([]);
+  const [online, setOnline] = useState(false);
+  const [noEnd, setNoEnd] = useState(false);
+  const [run, busy, error, setError] = useAction();
+  const submit = (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const v = (name) => f.elements.namedItem(name)?.value?.trim() ?? '';
+    const params = { name: v('name') };
+    if (v('email')) params.email = v('email');
+    if (target === 'doors') {
+      if (doors.length === 0) return setError(new Error('Choose at least one door.'));
+      params.doors = doors;
+    } else params.scope = Number(v('scope'));
+    const notBefore = toSeconds(v('from'));
+    if (notBefore !== undefined) params.notBefore = notBefore;
+    if (noEnd) params.notAfter = null;
+    else if (v('until')) params.notAfter = toSeconds(v('until'));
+    if (online) {
+      params.onlineOnly = true;
+      if (v('maxUses')) params.maxUses = Number(v('maxUses'));
+    }
+    run(async () => {
+      const created = await rpc('links.create', params);
+      f.reset();
+      setDoors([]);
+      setOnline(false);
+      setNoEnd(false);
+      onCreated(created);
+    });
+  };
+  const toggleDoor = (id, on) => setDoors((list) => (on ? [...list, id] : list.filter((d) => d !== id)));
+  return html`<form class="panel form" onSubmit=${submit} aria-labelledby="newlink-h">
+    <h2 id="newlink-h">New access link</h2>
+    <div class="form-grid">
+      <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
+      <label>Email <input name="email" type="email" maxlength="320" autocomplete="off" placeholder="optional" /></label>
+      <fieldset>
+        <legend>Opens</legend>
+        <label class="check"><input type="radio" name="target" checked=${target === 'doors'} onChange=${() => setTarget('doors')} /> these doors</label>
+        <label class="check"><input type="radio" name="target" checked=${target === 'scope'} onChange=${() => setTarget('scope')} /> a scope of the site file</label>
+        ${target === 'doors'
+          ? html`<div class="door-checks">
+              ${state.doors.map(
+                (d) => html`<label class="check" key=${d.id}><input type="checkbox" name="door" value=${d.id} checked=${doors.includes(d.id)} onChange=${(e) => toggleDoor(d.id, e.currentTarget.checked)} /> ${d.name}</label>`,
+              )}
+            </div>`
+          : html`<label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>`}
+      </fieldset>
+      <label>Valid from <input name="from" type="datetime-local" /> <span class="muted small">empty: now</span></label>
+      <label>Valid until <input name="until" type="datetime-local" disabled=${noEnd} /> <span class="muted small">empty: 24 hours later</span></label>
+      <label class="check"><input type="checkbox" checked=${noEnd} onChange=${(e) => setNoEnd(e.currentTarget.checked)} /> no end</label>
+      <label class="check"><input type="checkbox" name="onlineOnly" checked=${online} onChange=${(e) => setOnline(e.currentTarget.checked)} /> online only (confirmed live at each use)</label>
+      ${online && html`<label>Most uses <input name="maxUses" type="number" min="1" step="1" placeholder="unlimited" /></label>`}
+    </div>
+    <${ErrorText} error=${error} />
+    <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Create link</button></div>
+  </form>`;
+}
+
+export function LinksPage() {
+  const [created, setCreated] = useState(null);
+  const [includeRevoked, setIncludeRevoked] = useState(false);
+  const list = usePagedList('links.list', includeRevoked, state.linkChanges);
+  return html`<div class="admin">
+    ${can('links.create') && (created ? html`<${CreatedLink} created=${created} onClose=${() => setCreated(null)} />` : html`<${LinkForm} onCreated=${setCreated} />`)}
+    <section class="panel" aria-labelledby="links-h">
+      <div class="panel-head">
+        <h2 id="links-h">Access links</h2>
+        <label class="check"><input type="checkbox" checked=${includeRevoked} onChange=${(e) => setIncludeRevoked(e.currentTarget.checked)} /> show revoked</label>
+      </div>
+      <${ErrorText} error=${list.error} />
+      <table class="list">
+        <thead><tr><th>name</th><th>email</th><th>opens</th><th>from</th><th>until</th><th>uses</th><th>created</th><th></th></tr></thead>
+        <tbody>
+          ${list.items.map(
+            (l) => html`<tr key=${l.id} data-link=${l.id} class=${l.revokedAt ? 'revoked' : ''}>
+              <td>${l.name}<br /><span class="muted small">${l.id}</span></td>
+              <td>${l.email ?? '—'}</td>
+              <td>${scopeText(l.scope)}${l.onlineOnly ? ', online only' : ''}</td>
+              <td>${linkTime(l.notBefore)}</td>
+              <td>${linkTime(l.notAfter)}</td>
+              <td>${l.onlineOnly ? `${l.uses}${l.maxUses ? ` of ${l.maxUses}` : ''}` : '—'}</td>
+              <td>${dateTime(l.createdAt)}<br /><span class="muted small">${l.createdBy}</span></td>
+              <td>
+                ${l.revokedAt
+                  ? html`<span class="muted">revoked ${dateTime(l.revokedAt)}</span>`
+                  : can('links.revoke') &&
+                    html`<${ConfirmButton} class="small danger" question=${`Revoke the link of ${l.name}? Its code stops opening doors at once.`} confirmLabel="Revoke" action=${() => rpc('links.revoke', { id: l.id }).then(list.reload)}>Revoke<//>`}
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${list.items.length === 0 && html`<p class="muted">No link.</p>`}
+      ${list.more && html`<button type="button" onClick=${list.loadMore}>More</button>`}
+    </section>
+  </div>`;
+}
+
+export function CredentialsPage() {
+  const [includeRevoked, setIncludeRevoked] = useState(false);
+  const [changes, setChanges] = useState(0);
+  const [secret, setSecret] = useState(null);
+  const [run, busy, error] = useAction();
+  const list = usePagedList('credentials.list', includeRevoked, changes);
+  const create = (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const name = f.elements.namedItem('name').value.trim();
+    const scope = Number(f.elements.namedItem('scope').value);
+    run(async () => {
+      const result = await rpc('credentials.create', { name, scope });
+      f.reset();
+      setSecret(result);
+      setChanges((n) => n + 1);
+    });
+  };
+  return html`<div class="admin">
+    ${can('credentials.create') &&
+    html`<form class="panel form" onSubmit=${create} aria-labelledby="newcred-h">
+      <h2 id="newcred-h">New rotating credential</h2>
+      <div class="form-grid">
+        <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
+        <label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>
+      </div>
+      <${ErrorText} error=${error} />
+      <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Create credential</button></div>
+      ${secret &&
+      html`<div class="secret" role="status">
+        <p>Secret of <strong>${secret.credential.name}</strong> (${secret.credential.id}), shown this once: put it into the member's badge now.</p>
+        <p><code class="code">${secret.secret}</code></p>
+        <button type="button" onClick=${() => setSecret(null)}>Done</button>
+      </div>`}
+    </form>`}
+    <section class="panel" aria-labelledby="creds-h">
+      <div class="panel-head">
+        <h2 id="creds-h">Rotating credentials</h2>
+        <label class="check"><input type="checkbox" checked=${includeRevoked} onChange=${(e) => setIncludeRevoked(e.currentTarget.checked)} /> show revoked</label>
+      </div>
+      <${ErrorText} error=${list.error} />
+      <table class="list">
+        <thead><tr><th>name</th><th>id</th><th>scope</th><th>created</th><th></th></tr></thead>
+        <tbody>
+          ${list.items.map(
+            (c) => html`<tr key=${c.id} data-credential=${c.id} class=${c.revokedAt ? 'revoked' : ''}>
+              <td>${c.name}</td>
+              <td>${c.id}</td>
+              <td>${c.scope}</td>
+              <td>${dateTime(c.createdAt)}<br /><span class="muted small">${c.createdBy}</span></td>
+              <td>
+                ${c.revokedAt
+                  ? html`<span class="muted">revoked ${dateTime(c.revokedAt)}</span>`
+                  : can('credentials.revoke') &&
+                    html`<${ConfirmButton} class="small danger" question=${`Revoke the credential of ${c.name}? Its codes stop opening doors at once.`} confirmLabel="Revoke" action=${() => rpc('credentials.revoke', { id: c.id }).then(list.reload)}>Revoke<//>`}
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${list.items.length === 0 && html`<p class="muted">No credential.</p>`}
+      ${list.more && html`<button type="button" onClick=${list.loadMore}>More</button>`}
+    </section>
+  </div>`;
+}
+
+function numbers(text) {
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
+export function PartnersPage() {
+  const [changes, setChanges] = useState(0);
+  const [secret, setSecret] = useState(null);
+  const [run, busy, error] = useAction();
+  const list = usePagedList('partners.list', false, changes);
+  const add = (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const v = (name) => f.elements.namedItem(name).value.trim();
+    const params = { id: Number(v('id')), name: v('name'), allowedScopes: numbers(v('scopes')) };
+    if (v('defaultScope')) params.defaultScope = Number(v('defaultScope'));
+    if (v('secret')) params.secret = v('secret');
+    run(async () => {
+      const result = await rpc('partners.add', params);
+      f.reset();
+      setSecret(result.secret ? result : null);
+      setChanges((n) => n + 1);
+    });
+  };
+  return html`<div class="admin">
+    ${can('partners.add') &&
+    html`<form class="panel form" onSubmit=${add} aria-labelledby="newpartner-h">
+      <h2 id="newpartner-h">Add a partner</h2>
+      <div class="form-grid">
+        <label>Issuer id <input name="id" type="number" min="1" max="65535" step="1" required /></label>
+        <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
+        <label>Allowed scopes <input name="scopes" required pattern="[0-9, ]+" placeholder="1, 2" /></label>
+        <label>Default scope <input name="defaultScope" type="number" min="1" step="1" placeholder="none" /></label>
+        <label>Shared secret <input name="secret" pattern="([0-9a-fA-F]{2}){32,128}" placeholder="empty: generate one" autocomplete="off" /></label>
+      </div>
+      <${ErrorText} error=${error} />
+      <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Add partner</button></div>
+      ${secret &&
+      html`<div class="secret" role="status">
+        <p>Shared secret of <strong>${secret.partner.name}</strong>, shown this once: give it to the partner now.</p>
+        <p><code class="code">${secret.secret}</code></p>
+        <button type="button" onClick=${() => setSecret(null)}>Done</button>
+      </div>`}
+    </form>`}
+    <section class="panel" aria-labelledby="partners-h">
+      <h2 id="partners-h">Partners</h2>
+      <${ErrorText} error=${list.error} />
+      <table class="list">
+        <thead><tr><th>id</th><th>name</th><th>allowed scopes</th><th>default scope</th><th>added</th><th></th></tr></thead>
+        <tbody>
+          ${list.items.map(
+            (p) => html`<tr key=${p.id} data-partner=${p.id}>
+              <td>${p.id}</td>
+              <td>${p.name}${p.enabled ? '' : ' (disabled)'}</td>
+              <td>${p.allowedScopes.join(', ')}</td>
+              <td>${p.defaultScope ?? '—'}</td>
+              <td>${dateTime(p.createdAt)}</td>
+              <td>
+                ${can('partners.remove') &&
+                html`<${ConfirmButton} class="small danger" question=${`Remove partner ${p.name}? Its codes stop opening doors at once.`} confirmLabel="Remove" action=${() => rpc('partners.remove', { id: p.id }).then(list.reload)}>Remove<//>`}
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${list.items.length === 0 && html`<p class="muted">No partner.</p>`}
+    </section>
+  </div>`;
+}
+
