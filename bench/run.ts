@@ -5,12 +5,14 @@
 import { runApiFanout } from './apiFanout.ts';
 import { runDecisionLatency } from './decisionLatency.ts';
 import { runLargeStore } from './largeStore.ts';
+import { runUiMeasures } from './uiMeasures.ts';
 import { dropAll } from './lib/postgres.ts';
 
 const benchmarks: Record<string, () => Promise<void>> = {
   latency: runDecisionLatency,
   'large-store': runLargeStore,
   'api-fanout': runApiFanout,
+  ui: runUiMeasures,
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');
