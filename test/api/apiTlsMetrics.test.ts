@@ -1,30 +1,15 @@
 /** TLS when a certificate is configured, and what /metrics exposes. */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { startApiSite } from '../support/apiSite.ts';
-import { tempDir } from '../support/testSite.ts';
+import { hasOpenssl, makeTestCertificate, skipWithoutOpenssl } from '../support/testCertificate.ts';
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const requireAll = process.env.POSTERN_TEST_REQUIRE_ALL === '1';
-
-describe.skipIf(!hasOpenssl && !requireAll)(hasOpenssl ? 'API over TLS' : 'API over TLS (skipped: no openssl to make a test certificate)', () => {
+describe.skipIf(skipWithoutOpenssl)(hasOpenssl ? 'API over TLS' : 'API over TLS (skipped: no openssl to make a test certificate)', () => {
   it('speaks HTTPS and WSS with the configured certificate', async () => {
-    const dir = await tempDir('postern-tls-');
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { cert, key } = await makeTestCertificate();
     const site = await startApiSite((c) => void (c.api = { port: 0, tls: { cert, key } }));
     try {
       expect(site.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);

@@ -1,28 +1,15 @@
 /** Over TLS the session cookie is Secure, and socket.io works on the same HTTPS server. */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import path from 'node:path';
 import { io } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../support/testSite.ts';
+import { makeTestCertificate, skipWithoutOpenssl } from '../support/testCertificate.ts';
 import { startWebSite, USERS } from '../support/webSite.ts';
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
-describe.skipIf(!hasOpenssl && process.env.POSTERN_TEST_REQUIRE_ALL !== '1')('web UI over TLS', () => {
+describe.skipIf(skipWithoutOpenssl)('web UI over TLS', () => {
   it('sets a Secure cookie and accepts socket.io over HTTPS', async () => {
-    const dir = await tempDir('postern-web-tls-');
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { cert, key } = await makeTestCertificate();
     const ca = readFileSync(cert, 'utf8');
     const site = await startWebSite({ patch: (c) => void (c.api = { port: 0, tls: { cert, key } }) });
     try {
