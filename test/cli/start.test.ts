@@ -2,13 +2,15 @@
  * `postern start` as a real process: the demo site that README tells a new user to try, clean
  * stops on SIGTERM and SIGINT, and clear refusals for a broken config or store.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { chmodSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ROOT, runCli, spawnCli } from '../support/runCli.ts';
+import { runCli, spawnCli } from '../support/runCli.ts';
 import { tempDir, testSiteInput } from '../support/testSite.ts';
 
 /** Collects a child's standard output and waits for lines in it. */
@@ -117,36 +119,29 @@ describe('postern start', () => {
 });
 
 describe('postern start on a read-only store', () => {
-  // chmod does not stop root; as root the controller is run as "nobody", as a service user would be.
+  // chmod does not stop root: as root the file and its folder are made immutable instead, which
+  // refuses every write, root's too (as a read-only mount would).
   const asRoot = process.getuid?.() === 0;
-  const dropPrivileges = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : [];
+  const lock = (paths: string[]) => (asRoot ? execFileSync('chattr', ['+i', ...paths]) : paths.forEach((p) => chmodSync(p, 0o555)));
+  const unlock = (paths: string[]) => (asRoot ? execFileSync('chattr', ['-i', ...paths]) : paths.forEach((p) => chmodSync(p, 0o755)));
 
   it('stops with a message naming the read-only file, never a half-open door', async () => {
-    const { chmod, mkdir } = await import('node:fs/promises');
-    const parent = await tempDir('postern-ro-');
-    const dataDir = path.join(parent, 'data');
-    await mkdir(dataDir);
+    const dataDir = await tempDir('postern-ro-');
     // A store made and migrated by an earlier run, then made read-only.
     const made = await runCli(['audit', 'tail'], { POSTERN_DATA_DIR: dataDir });
     expect(made.code).toBe(0);
-    const file = path.join(dataDir, 'postern.sqlite');
-    await chmod(parent, 0o755);
-    await chmod(file, 0o444);
-    await chmod(dataDir, 0o555);
-    const { spawn } = await import('node:child_process');
-    const [command, ...args] = [...dropPrivileges, process.execPath, '--import', 'tsx', 'controller/bin/postern.ts', 'start', '--demo'];
-    const child = spawn(command!, args, { cwd: ROOT, env: { ...process.env, POSTERN_DATA_DIR: dataDir, DATABASE_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [exitCode] = await once(child, 'exit');
-    await chmod(dataDir, 0o755);
-    expect(stderr).toContain('POSTERN_ERR_STORE_READ_ONLY');
-    expect(stderr).toContain(dataDir);
-    expect(stderr).not.toMatch(/\n\s+at /);
-    expect(exitCode).toBe(1);
-    expect(stdout).not.toContain('GRANT');
+    const locked = [path.join(dataDir, 'postern.sqlite'), dataDir];
+    lock(locked);
+    try {
+      const result = await runCli(['start', '--demo'], { POSTERN_DATA_DIR: dataDir });
+      expect(result.stderr).toContain('POSTERN_ERR_STORE_READ_ONLY');
+      expect(result.stderr).toContain(dataDir);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(result.code).toBe(1);
+      expect(result.stdout).not.toContain('GRANT');
+    } finally {
+      unlock(locked);
+    }
   });
 });
 
