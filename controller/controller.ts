@@ -201,7 +201,7 @@ export class Controller {
       this.latency.set(door.id, new LatencyWindow());
     }
     for (const scanner of this.config.scanners) {
-      this.scannerDrivers.set(scanner.id, await createScannerDriver(scanner, this.options.terminal ?? process.stdin));
+      this.scannerDrivers.set(scanner.id, await createScannerDriver(scanner, this.options.terminal ?? process.stdin, this.logger));
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { DoorConfig, ScannerConfig } from '../controller/config/configSchema.ts';
+import type { Logger } from '../controller/logger.ts';
 import type { DoorIo } from './doorIo/doorIo.ts';
 import { SimulatedDoorIo } from './doorIo/simulatedDoorIo.ts';
 import type { ScannerDriver } from './scanners/scannerDriver.ts';
@@ -15,10 +16,15 @@ export async function createDoorIo(door: DoorConfig): Promise<DoorIo> {
   switch (door.io.driver) {
     case 'simulated':
       return new SimulatedDoorIo({ autoWalkThrough: door.io.autoWalkThrough });
+    case 'hid-relay': {
+      const { HidRelayBoard } = await import('./doorIo/hidRelayBoard.ts');
+      const { serial, path, channel, energizeToUnlock } = door.io;
+      return new HidRelayBoard({ serial, path, channel, energizeToUnlock });
+    }
   }
 }
 
-export async function createScannerDriver(scanner: ScannerConfig, terminal: Readable): Promise<ScannerDriver> {
+export async function createScannerDriver(scanner: ScannerConfig, terminal: Readable, log?: Logger): Promise<ScannerDriver> {
   switch (scanner.driver) {
     case 'terminal':
       return new TerminalScanner(terminal);
@@ -26,5 +32,9 @@ export async function createScannerDriver(scanner: ScannerConfig, terminal: Read
       return new SimulatedScanner();
     case 'network':
       return new NetworkScanner();
+    case 'hid': {
+      const { HidScanner } = await import('./scanners/hidScanner.ts');
+      return new HidScanner(scanner.options, undefined, (drop) => log?.warn({ scanner: scanner.id, ...drop }, 'HID scanner read dropped'));
+    }
   }
 }

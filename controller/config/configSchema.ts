@@ -16,6 +16,18 @@ const doorIo = z.discriminatedUnion('driver', [
     /** The simulated door opens after a grant, like a person walking through, unless false. */
     autoWalkThrough: z.boolean().default(false),
   }),
+  /** A USB HID relay board ("USBRelay", 16c0:05df), chosen by its 5-character serial or its hidraw path. */
+  z
+    .strictObject({
+      driver: z.literal('hid-relay'),
+      serial: z.string().regex(/^[\x21-\x7e]{1,5}$/, 'must be the 1-5 character id the board reports').optional(),
+      path: z.string().min(1).optional(),
+      /** The relay of this door on the board. */
+      channel: z.number().int().min(1).max(8),
+      /** true: energised = unlocked (fail-secure strike); false: energised = locked (maglock). */
+      energizeToUnlock: z.boolean().default(true),
+    })
+    .refine((io) => io.serial !== undefined || io.path !== undefined, { message: 'give serial or path', path: ['serial'] }),
 ]);
 
 const door = z.strictObject({
@@ -34,6 +46,28 @@ const scannerCommon = {
   debounceMs: z.number().int().min(0).max(60_000).default(1500),
 };
 
+const usbId = z.number().int().min(0).max(0xffff);
+
+const hidScannerOptions = z
+  .strictObject({
+    vendorId: usbId.optional(),
+    productId: usbId.optional(),
+    /** Picks one of several scanners with the same vendorId and productId. */
+    serial: z.string().min(1).optional(),
+    /** A hidraw path (e.g. /dev/hidraw3), instead of vendorId and productId. */
+    path: z.string().min(1).optional(),
+    mode: z.enum(['keyboard', 'pos']).default('keyboard'),
+    /** The keyboard-country setting of the scanner (keyboard mode). */
+    layout: z.enum(['us', 'uk', 'de', 'fr']).default('us'),
+    /** The key the scanner ends each code with (keyboard mode). */
+    suffix: z.enum(['enter', 'tab']).default('enter'),
+    /** A read with no key for this long before its suffix is dropped (keyboard mode). */
+    interCharTimeoutMs: z.number().int().min(1).max(10_000).default(50),
+  })
+  .refine((o) => o.path !== undefined || (o.vendorId !== undefined && o.productId !== undefined), {
+    message: 'give vendorId and productId, or path',
+  });
+
 const scanner = z.discriminatedUnion('driver', [
   /** A line typed or pasted on standard input is a scan, as a keyboard-wedge scanner types it. */
   z.strictObject({ ...scannerCommon, driver: z.literal('terminal'), options: z.strictObject({}).default({}) }),
@@ -41,6 +75,8 @@ const scanner = z.discriminatedUnion('driver', [
   z.strictObject({ ...scannerCommon, driver: z.literal('simulated'), options: z.strictObject({}).default({}) }),
   /** A device on the network that sends reads over the API with its own token (`scanner.read`). */
   z.strictObject({ ...scannerCommon, driver: z.literal('network'), options: z.strictObject({}).default({}) }),
+  /** A USB HID scanner read through hidraw, in keyboard emulation or HID POS mode (docs/drivers.md). */
+  z.strictObject({ ...scannerCommon, driver: z.literal('hid'), options: hidScannerOptions }),
 ]);
 
 const rate = z.strictObject({ rate: z.number().positive().max(100_000), burst: z.number().int().min(1).max(100_000) });

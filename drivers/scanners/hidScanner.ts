@@ -1,0 +1,198 @@
+/**
+ * A USB HID barcode scanner, read through hidraw (node-hid), in one of two modes:
+ *
+ * - keyboard: the scanner emulates a keyboard and "types" each code followed by a suffix key
+ *   (Enter or Tab). Boot keyboard reports are decoded with the layout the scanner is set to
+ *   (hid/keyboardReports.ts, hid/keyboardLayouts.ts). A read is the characters typed before the
+ *   suffix; if no key comes for interCharTimeoutMs before the suffix, the partial read is dropped
+ *   (reported through onDrop), never passed on half-typed.
+ * - pos: the scanner is a HID POS Bar Code Scanner and sends each code in one report
+ *   (hid/posReports.ts).
+ *
+ * node-hid is imported when connecting, so a site without HID scanners starts where the native
+ * library (libusb / hidraw support) is absent.
+ */
+import type { KeyboardLayoutName } from './hid/keyboardLayouts.ts';
+import { KeyboardReportDecoder } from './hid/keyboardReports.ts';
+import { decodePosReport } from './hid/posReports.ts';
+import { MAX_READ_CHARS, ScannerDriverBase } from './scannerDriver.ts';
+
+/** What the driver needs of an open device: node-hid's HID / HIDAsync fit it. */
+export interface HidDevice {
+  on(event: 'data', listener: (data: Buffer) => void): unknown;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  close(): unknown;
+}
+
+export interface HidScannerOptions {
+  vendorId?: number;
+  productId?: number;
+  serial?: string;
+  path?: string;
+  mode: 'keyboard' | 'pos';
+  layout: KeyboardLayoutName;
+  suffix: 'enter' | 'tab';
+  interCharTimeoutMs: number;
+}
+
+export type HidDeviceFactory = (options: HidScannerOptions) => Promise<HidDevice> | HidDevice;
+
+/** Why a read was not passed on; `chars` is how many characters had been typed. */
+export interface HidDrop {
+  reason: string;
+  chars: number;
+}
+
+export class HidScanner extends ScannerDriverBase {
+  private device: HidDevice | null = null;
+  /** Bumped on every connect and disconnect: events of a device from before are ignored. */
+  private generation = 0;
+  private connecting = false;
+  private readonly keyboard: KeyboardReportDecoder;
+  private pending = '';
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly options: HidScannerOptions,
+    private readonly openDevice: HidDeviceFactory = openNodeHidDevice,
+    private readonly onDrop: (drop: HidDrop) => void = () => {},
+  ) {
+    super();
+    this.keyboard = new KeyboardReportDecoder(options.layout);
+  }
+
+  connect(): void {
+    if (this.device !== null || this.connecting) return;
+    this.connecting = true;
+    const generation = ++this.generation;
+    void (async () => {
+      let device: HidDevice;
+      try {
+        device = await this.openDevice(this.options);
+      } catch (error) {
+        if (generation !== this.generation) return;
+        this.connecting = false;
+        this.emit({ type: 'disconnected', reason: `cannot open HID scanner ${describe(this.options)}: ${message(error)}` });
+        return;
+      }
+      if (generation !== this.generation) {
+        // disconnect() came while opening.
+        closeQuietly(device);
+        return;
+      }
+      this.connecting = false;
+      this.device = device;
+      device.on('data', (data) => {
+        if (generation === this.generation) this.take(data);
+      });
+      device.on('error', (error) => this.lost(generation, message(error)));
+      device.on('close', () => this.lost(generation, 'device closed'));
+      this.emit({ type: 'connected' });
+    })();
+  }
+
+  disconnect(): void {
+    this.generation++;
+    this.connecting = false;
+    this.release();
+  }
+
+  private lost(generation: number, reason: string): void {
+    if (generation !== this.generation) return;
+    this.generation++;
+    this.release();
+    this.emit({ type: 'disconnected', reason: `HID scanner ${describe(this.options)}: ${reason}` });
+  }
+
+  private release(): void {
+    const device = this.device;
+    this.device = null;
+    if (device !== null) closeQuietly(device);
+    this.clearTimer();
+    this.pending = '';
+    this.keyboard.reset();
+  }
+
+  private take(data: Buffer): void {
+    if (this.options.mode === 'pos') {
+      const text = decodePosReport(data);
+      if (text.length > 0) this.emitRead(text);
+      return;
+    }
+    for (const press of this.keyboard.decode(data)) {
+      if (press.kind === this.options.suffix) {
+        this.clearTimer();
+        const text = this.pending;
+        this.pending = '';
+        if (text.length > 0) this.emitRead(text);
+        continue;
+      }
+      if (press.kind === 'char' && this.pending.length <= MAX_READ_CHARS) this.pending += press.char;
+      // Any key press (known or not) keeps the read alive; silence ends it.
+      if (this.pending.length > 0) this.armTimer();
+    }
+  }
+
+  private armTimer(): void {
+    if (this.timer !== null) {
+      this.timer.refresh();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const chars = this.pending.length;
+      this.pending = '';
+      if (chars > 0) this.onDrop({ reason: `no ${this.options.suffix} within ${this.options.interCharTimeoutMs} ms of the last key`, chars });
+    }, this.options.interCharTimeoutMs);
+    this.timer.unref?.();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+function describe(options: HidScannerOptions): string {
+  if (options.path !== undefined) return options.path;
+  const hex = (n: number | undefined): string => (n ?? 0).toString(16).padStart(4, '0');
+  return `${hex(options.vendorId)}:${hex(options.productId)}${options.serial !== undefined ? ` serial ${options.serial}` : ''}`;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function closeQuietly(device: HidDevice): void {
+  try {
+    void Promise.resolve(device.close()).catch(() => {});
+  } catch {
+    // Closing an unplugged device may throw; it is gone either way.
+  }
+}
+
+/** HID usage pages: Generic Desktop (keyboard = usage 6) and Bar Code Scanner (POS). */
+const GENERIC_DESKTOP = 0x01;
+const KEYBOARD_USAGE = 0x06;
+const BAR_CODE_SCANNER = 0x8c;
+
+/**
+ * Opens the device with node-hid, imported here so that it is loaded only by sites that use it.
+ * With vendorId/productId the interface matching the mode is preferred (a scanner may offer
+ * keyboard and POS interfaces at once); serial picks one of several identical scanners.
+ */
+export async function openNodeHidDevice(options: HidScannerOptions): Promise<HidDevice> {
+  const hid = await import('node-hid');
+  if (options.path !== undefined) return hid.HIDAsync.open(options.path);
+  const { vendorId, productId } = options;
+  if (vendorId === undefined || productId === undefined) throw new Error('needs vendorId and productId, or path');
+  const candidates = (await hid.devicesAsync(vendorId, productId)).filter(
+    (d) => d.path !== undefined && (options.serial === undefined || d.serialNumber === options.serial),
+  );
+  const wanted = (d: (typeof candidates)[number]): boolean =>
+    options.mode === 'pos' ? d.usagePage === BAR_CODE_SCANNER : d.usagePage === GENERIC_DESKTOP && d.usage === KEYBOARD_USAGE;
+  const device = candidates.find(wanted) ?? candidates[0];
+  if (device === undefined) throw new Error('no such device is plugged in');
+  return hid.HIDAsync.open(device.path!);
+}
