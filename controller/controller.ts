@@ -12,6 +12,8 @@ import { createDoorIo, createScannerDriver } from '../drivers/createDrivers.ts';
 import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
 import { NetworkScanner } from '../drivers/scanners/networkScanner.ts';
 import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scannerDriver.ts';
+import type { DecoderPool } from '../drivers/scanners/camera/decoderPool.ts';
+import { defaultDecodeWorkers } from './config/cameraSchema.ts';
 import { Accounts } from './accounts/accounts.ts';
 import { ApiServer, type HttpRoute } from './api/apiServer.ts';
 import { EventHub } from './api/eventHub.ts';
@@ -76,6 +78,7 @@ export class Controller {
   private running: Running | undefined;
   private readonly doorIos = new Map<string, DoorIo>();
   private readonly scannerDrivers = new Map<string, ScannerDriver>();
+  private decoderPool: Promise<DecoderPool> | undefined;
   private readonly latency = new Map<string, LatencyWindow>();
   private readonly decisionListeners = new Set<(decision: Decision) => void>();
   private readonly doorChangeListeners = new Set<(change: DoorChange) => void>();
@@ -200,9 +203,23 @@ export class Controller {
       this.doorIos.set(door.id, io);
       this.latency.set(door.id, new LatencyWindow());
     }
+    const context = { terminal: this.options.terminal ?? process.stdin, logger: this.logger, decoderPool: () => this.startDecoderPool() };
     for (const scanner of this.config.scanners) {
-      this.scannerDrivers.set(scanner.id, await createScannerDriver(scanner, this.options.terminal ?? process.stdin, this.logger));
+      this.scannerDrivers.set(scanner.id, await createScannerDriver(scanner, context));
     }
+  }
+
+  /** Started by the first camera or kiosk scanner; a site without one runs no decode worker. */
+  private startDecoderPool(): Promise<DecoderPool> {
+    this.decoderPool ??= (async () => {
+      const { DecoderPool } = await import('../drivers/scanners/camera/decoderPool.ts');
+      const log = this.logger.child({ component: 'decoder' });
+      const pool = new DecoderPool({ workers: this.config.decoder.workers ?? defaultDecodeWorkers(), onWorkerError: (err) => log.error({ err }, 'QR decode worker failed; replacing it') });
+      await pool.start();
+      log.info({ workers: pool.size }, 'QR decode workers ready');
+      return pool;
+    })();
+    return this.decoderPool;
   }
 
   private createDecisionService(siteKey: Buffer, store: Store, audit: AuditTrail, clock: () => number, running: Running): DecisionService {
@@ -380,6 +397,9 @@ export class Controller {
     running.site?.stop();
     for (const driver of this.scannerDrivers.values()) driver.disconnect();
     this.scannerDrivers.clear();
+    const decoderPool = this.decoderPool;
+    this.decoderPool = undefined;
+    await decoderPool?.then((pool) => pool.stop(), () => undefined);
     for (const io of this.doorIos.values()) await io.stop();
     this.doorIos.clear();
     await running.audit.stop();
@@ -408,5 +428,7 @@ function scannerEvent(event: ScannerDriverEvent): ScannerEvent {
       return { type: 'DRIVER.CONNECTED' };
     case 'disconnected':
       return { type: 'DRIVER.DISCONNECTED', reason: event.reason };
+    case 'health':
+      return { type: 'DRIVER.HEALTH', health: event.health };
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { DoorActorRef, DoorSnapshot } from '../machines/doorMachine.ts';
 import type { ScannerActorRef, ScannerSnapshot } from '../machines/scannerMachine.ts';
+import type { DriverHealth } from '../drivers/scanners/scannerDriver.ts';
 import type { AuditTrail } from './audit/auditTrail.ts';
 import type { SiteConfig } from './config/configSchema.ts';
 import type { Logger } from './logger.ts';
@@ -32,6 +33,8 @@ export interface ScannerStatus {
   reads: number;
   dropped: number;
   since: number;
+  /** The driver's own measures (cameras), null for drivers that report none. */
+  health: DriverHealth | null;
 }
 
 export interface DoorChange {
@@ -89,8 +92,9 @@ export class SiteMonitor {
       const subscription = ref.subscribe((snapshot) => {
         const previous = this.scannerStatus.get(scanner.id)!;
         const status = toScannerStatus(scanner.driver, snapshot, clock());
-        // Reads are counted in the record but are no change worth telling anyone about.
-        if (status.state === previous.state && status.lastError === previous.lastError) {
+        // Reads are counted in the record but are no change worth telling anyone about; a health
+        // report is (about once a second per camera), so that the UI shows frame rates live.
+        if (status.state === previous.state && status.lastError === previous.lastError && status.health === previous.health) {
           this.scannerStatus.set(scanner.id, { ...status, since: previous.since });
           return;
         }
@@ -153,5 +157,5 @@ function sameDoorStatus(a: DoorStatus, b: DoorStatus): boolean {
 function toScannerStatus(driver: string, snapshot: ScannerSnapshot, since: number): ScannerStatus {
   const c = snapshot.context;
   const state = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
-  return { id: c.id, door: c.door, driver, state, lastError: c.lastError, reads: c.reads, dropped: c.dropped, since };
+  return { id: c.id, door: c.door, driver, state, lastError: c.lastError, reads: c.reads, dropped: c.dropped, since, health: c.health };
 }

@@ -11,6 +11,7 @@ import type { ScannerDriver } from './scanners/scannerDriver.ts';
 import { NetworkScanner } from './scanners/networkScanner.ts';
 import { SimulatedScanner } from './scanners/simulatedScanner.ts';
 import { TerminalScanner } from './scanners/terminalScanner.ts';
+import type { DecoderPool } from './scanners/camera/decoderPool.ts';
 
 export async function createDoorIo(door: DoorConfig): Promise<DoorIo> {
   switch (door.io.driver) {
@@ -24,7 +25,15 @@ export async function createDoorIo(door: DoorConfig): Promise<DoorIo> {
   }
 }
 
-export async function createScannerDriver(scanner: ScannerConfig, terminal: Readable, log?: Logger): Promise<ScannerDriver> {
+export interface ScannerDriverContext {
+  /** Where a terminal scanner reads. */
+  terminal: Readable;
+  logger?: Logger;
+  /** The decoder pool cameras and kiosks share, started on first use. */
+  decoderPool(): Promise<DecoderPool>;
+}
+
+export async function createScannerDriver(scanner: ScannerConfig, { terminal, logger: log, decoderPool }: ScannerDriverContext): Promise<ScannerDriver> {
   switch (scanner.driver) {
     case 'terminal':
       return new TerminalScanner(terminal);
@@ -35,6 +44,16 @@ export async function createScannerDriver(scanner: ScannerConfig, terminal: Read
     case 'hid': {
       const { HidScanner } = await import('./scanners/hidScanner.ts');
       return new HidScanner(scanner.options, undefined, (drop) => log?.warn({ scanner: scanner.id, ...drop }, 'HID scanner read dropped'));
+    }
+    case 'camera': {
+      const { CameraScanner } = await import('./scanners/cameraScanner.ts');
+      const { device, url, loop, realtime, ...frames } = scanner.options;
+      const input = device !== undefined ? { device } : { url: url!, loop, realtime };
+      return new CameraScanner({ ...frames, input, debounceMs: scanner.debounceMs }, await decoderPool());
+    }
+    case 'kiosk': {
+      const { KioskScanner } = await import('./scanners/kioskScanner.ts');
+      return new KioskScanner(await decoderPool(), scanner.debounceMs);
     }
   }
 }

@@ -4,6 +4,7 @@
 // `connect` / `disconnect`, and scans leave through `forwardScan`, whose default sends them to the
 // parent (the site), so a controller that provides only `connect`/`disconnect` keeps scans flowing.
 import { assign, enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import type { DriverHealth } from '../drivers/scanners/scannerDriver.ts';
 
 export interface ScannerBackoff {
   initialMs: number;
@@ -32,6 +33,8 @@ export interface ScannerContext {
   lastError: string | null;
   /** The text forwarded last, while its debounce window is open; null otherwise. */
   lastText: string | null;
+  /** What the driver last said of itself (cameras: frame rate, decode time, dropped frames). */
+  health: DriverHealth | null;
 }
 
 export type ScannerEvent =
@@ -39,6 +42,7 @@ export type ScannerEvent =
   | { type: 'DRIVER.DISCONNECTED'; reason: string }
   /** `ref` is the driver's own handle on the read, carried through to the decision untouched. */
   | { type: 'DRIVER.READ'; text: string; ref?: number }
+  | { type: 'DRIVER.HEALTH'; health: DriverHealth }
   | { type: 'STOP' };
 
 export interface ScanParams {
@@ -110,12 +114,14 @@ export const scannerMachine = setup({
     dropped: 0,
     lastError: null,
     lastText: null,
+    health: null,
   }),
   initial: 'connecting',
   on: {
     // A read while not ready comes from a driver we do not hold as connected (stale buffer,
     // half-open device): drop it, but count it so that a misbehaving driver shows.
     'DRIVER.READ': { actions: ['countRead', 'countDrop', { type: 'dropRead', params: ({ context, event }) => dropParams(context, event, 'not-ready') }] },
+    'DRIVER.HEALTH': { actions: assign({ health: ({ event }) => event.health }) },
     STOP: { target: '.stopped' },
   },
   states: {

@@ -19,6 +19,9 @@ import { RpcConnection } from './rpcConnection.ts';
 import { TokenBucket } from './tokenBucket.ts';
 
 /** An HTTP route another part of the controller serves on this server (the web UI, the badge). */
+/** The WebSocket subprotocol a browser names beside its `bearer.<token>` entry. */
+export const API_SUBPROTOCOL = 'postern.v1';
+
 export interface HttpRoute {
   /** Exact path, or a prefix when `prefix` is set ('/assets/'). */
   path: string;
@@ -58,7 +61,13 @@ export class ApiServer {
     const { config } = this.deps;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.http(req, res);
     const server = config.tls ? createHttpsServer({ cert: readTlsFile(config.tls.cert), key: readTlsFile(config.tls.key) }, handler) : createHttpServer(handler);
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, clientTracking: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.maxMessageBytes,
+      clientTracking: false,
+      // Never the bearer.<token> entry: only the protocol name goes back.
+      handleProtocols: (protocols) => (protocols.has(API_SUBPROTOCOL) ? API_SUBPROTOCOL : false),
+    });
     server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
@@ -204,10 +213,8 @@ export class ApiServer {
 
   /** undefined: no valid token; rejects when the token cannot be checked (store down). */
   private async principalOf(req: IncomingMessage): Promise<Principal | undefined> {
-    const header = req.headers.authorization;
-    const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header);
-    if (match === null) return undefined;
-    return this.deps.authenticate(match[1]!);
+    const token = bearerToken(req);
+    return token === undefined ? undefined : this.deps.authenticate(token);
   }
 
   /**
@@ -218,6 +225,23 @@ export class ApiServer {
     const principal = await this.deps.reauthenticate(connection.principal).catch(() => connection.principal);
     if (principal === undefined) connection.close(1008, 'credentials revoked');
   }
+}
+
+/**
+ * The token from `Authorization: Bearer <token>`, or, for browsers, which cannot set that header on
+ * a WebSocket, from the subprotocol list `postern.v1, bearer.<token>` (a header too, so the token
+ * stays out of URLs and logs).
+ */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined) return /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header)?.[1];
+  const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  if (!protocols.includes(API_SUBPROTOCOL)) return undefined;
+  for (const protocol of protocols) {
+    const match = /^bearer\.([A-Za-z0-9_-]{1,200})$/.exec(protocol);
+    if (match !== null) return match[1];
+  }
+  return undefined;
 }
 
 function readTlsFile(file: string): Buffer {

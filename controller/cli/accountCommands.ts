@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
 import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
 import { ErrorCodes, PosternError } from '../errors.ts';
+import { badgeBaseUrl } from '../badge/enrolment.ts';
 import { parse, requirePositional, requireString, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
@@ -29,10 +30,15 @@ postern user remove NAME
 postern user list [--json]
   ROLE is one of ${USER_ROLES}.`;
 
+/** The token travels in the fragment, which the browser never sends; the page moves it to storage. */
+export function kioskUrl(baseUrl: string, token: string): string {
+  return `${baseUrl}/kiosk#token=${token}`;
+}
+
 export const TOKEN_USAGE = `postern token create --name NAME --role ROLE [--scanner ID]   (prints the token, once)
 postern token list [--json]
 postern token revoke ID
-  ROLE is one of ${ROLES.join(', ')}; a scanner token names its scanner with --scanner.`;
+  ROLE is one of ${ROLES.join(', ')}; a scanner token names its network or kiosk scanner with --scanner.`;
 
 /** The longest password line read; more is refused rather than buffered. */
 const MAX_LINE_BYTES = 64 * 1024;
@@ -154,10 +160,11 @@ async function createToken(args: string[], io: CliEnvironment): Promise<void> {
   const name = requireString(values.name, 'name');
   const tokenRole = requireString(values.role, 'role') as Role;
   await withAccounts(values.config, io, async (accounts, ctx) => {
-    // Only a network scanner reads over the API: a token for any other kind could do nothing.
-    if (values.scanner !== undefined && !ctx.config.scanners.some((s) => s.id === values.scanner && s.driver === 'network')) {
-      const known = ctx.config.scanners.filter((s) => s.driver === 'network').map((s) => s.id).join(', ') || 'none';
-      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no network scanner "${values.scanner}" in this site; it has ${known}`, {
+    // Only network and kiosk scanners read over the API: a token for any other kind could do nothing.
+    const reader = values.scanner === undefined ? undefined : ctx.config.scanners.find((s) => s.id === values.scanner && (s.driver === 'network' || s.driver === 'kiosk'));
+    if (values.scanner !== undefined && reader === undefined) {
+      const known = ctx.config.scanners.filter((s) => s.driver === 'network' || s.driver === 'kiosk').map((s) => s.id).join(', ') || 'none';
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no network or kiosk scanner "${values.scanner}" in this site; it has ${known}`, {
         details: { field: 'scanner' },
       });
     }
@@ -168,6 +175,7 @@ async function createToken(args: string[], io: CliEnvironment): Promise<void> {
     );
     io.stdout.write(`${token}\n`);
     io.stderr.write('This token is shown once and cannot be read back. Store it somewhere safe now.\n');
+    if (reader?.driver === 'kiosk') io.stderr.write(`Open the kiosk page on the tablet at the door: ${kioskUrl(badgeBaseUrl(ctx.config), token)}\n`);
   });
 }
 

@@ -2,6 +2,7 @@
  * The site file: one schema, validated once at start. Every problem is reported with its path.
  */
 import { z } from 'zod';
+import { cameraScannerOptions, decoderSchema } from './cameraSchema.ts';
 
 /** Scope ids at or above this are door sets made by the store for links issued with a door list. */
 export const FIRST_DOOR_SET_SCOPE = 0x40000000;
@@ -77,6 +78,10 @@ const scanner = z.discriminatedUnion('driver', [
   z.strictObject({ ...scannerCommon, driver: z.literal('network'), options: z.strictObject({}).default({}) }),
   /** A USB HID scanner read through hidraw, in keyboard emulation or HID POS mode (docs/drivers.md). */
   z.strictObject({ ...scannerCommon, driver: z.literal('hid'), options: hidScannerOptions }),
+  /** A webcam or video stream through ffmpeg, decoded in worker threads (docs/drivers.md). */
+  z.strictObject({ ...scannerCommon, driver: z.literal('camera'), options: cameraScannerOptions }),
+  /** A tablet running the kiosk page (/kiosk), sending camera frames over the API with its own token. */
+  z.strictObject({ ...scannerCommon, driver: z.literal('kiosk'), options: z.strictObject({}).default({}) }),
 ]);
 
 const rate = z.strictObject({ rate: z.number().positive().max(100_000), burst: z.number().int().min(1).max(100_000) });
@@ -180,6 +185,8 @@ export const configSchema = z
     scopes: z.array(scope).default([]),
     doors: z.array(door).min(1),
     scanners: z.array(scanner).default([]),
+    /** The worker threads that decode camera and kiosk frames. */
+    decoder: decoderSchema.prefault({}),
     email,
   })
   .superRefine((config, ctx) => {

@@ -79,13 +79,14 @@ export interface StaticFilesOptions {
 
 export function staticFileRoutes({ distDir, logger }: StaticFilesOptions): HttpRoute[] {
   const root = path.resolve(distDir);
-  const index = (req: IncomingMessage, res: ServerResponse) => {
+  const page = (name: string) => (req: IncomingMessage, res: ServerResponse) => {
     if (!methodAllowed(req, res)) return;
-    const file = resolveInside(root, 'index.html');
+    const file = resolveInside(root, name);
     const stats = file === undefined ? undefined : regularFile(file);
     if (file === undefined || stats === undefined) return send(req, res, 200, NOT_BUILT_PAGE, 'text/html; charset=utf-8');
     return stream(req, res, file, stats, PAGE_CACHE, logger);
   };
+  const index = page('index.html');
   const asset = (req: IncomingMessage, res: ServerResponse) => {
     if (!methodAllowed(req, res)) return;
     const relative = decodePath((req.url ?? '').split('?')[0]!.slice(1));
@@ -97,6 +98,8 @@ export function staticFileRoutes({ distDir, logger }: StaticFilesOptions): HttpR
   const routes: HttpRoute[] = [
     { path: '/', handle: index },
     { path: '/index.html', handle: index },
+    // The kiosk page for tablets at doors (webui/kiosk.html), by a name an installer can type.
+    { path: '/kiosk', handle: page('kiosk.html') },
     { path: '/assets/', prefix: true, handle: asset },
   ];
   for (const name of topLevelFiles(root)) routes.push({ path: `/${name}`, handle: asset });

@@ -262,9 +262,9 @@ describe('postern token', { timeout: 90_000 }, () => {
       cli(['token', 'create', '--name', 'x', '--role', 'scanner', '--scanner', 'front-in']),
     ]);
     expect(unknownScanner.code).toBe(1);
-    expect(unknownScanner.stderr).toContain('no network scanner "back-door" in this site; it has front-net');
+    expect(unknownScanner.stderr).toContain('no network or kiosk scanner "back-door" in this site; it has front-net');
     expect(notNetwork.code).toBe(1);
-    expect(notNetwork.stderr).toContain('no network scanner "front-in"');
+    expect(notNetwork.stderr).toContain('no network or kiosk scanner "front-in"');
     expect(noScanner.code).toBe(1);
     expect(noScanner.stderr).toContain("scanner: a token with role 'scanner' needs the id of its scanner");
     expect(scannerOnViewer.code).toBe(1);

@@ -286,7 +286,7 @@ describe('HID scanner config', () => {
 
   it('is created by createScannerDriver without opening the device', async () => {
     const config = configSchema.parse(site({ path: '/dev/hidraw-none' }));
-    const driver = await createScannerDriver(config.scanners[0]!, new PassThrough());
+    const driver = await createScannerDriver(config.scanners[0]!, { terminal: new PassThrough(), decoderPool: () => Promise.reject(new Error('no decoder pool for a HID scanner')) });
     expect(driver).toBeInstanceOf(HidScanner);
   });
 });

@@ -20,12 +20,23 @@ export function Scanners({ scanners, doors }) {
             <strong>${s.id}</strong> <span class="muted">${s.driver} at ${doorName(s.door)}</span><br />
             <span class="sc-state">${SCANNER_LABELS[s.state] ?? s.state}</span>
             <span class="muted" title=${dateTime(s.since)}> for ${ago(now - s.since)} · ${s.reads} reads${s.dropped ? `, ${s.dropped} dropped` : ''}</span>
+            ${s.health && html`<br /><${Health} health=${s.health} />`}
             ${s.lastError && html`<br /><span class="muted small">last error: ${s.lastError}</span>`}
           </span>
         </li>`,
       )}
     </ul>
   </section>`;
+}
+
+/** What a camera or kiosk says of itself: frame rate, decode time, frames dropped or bad. */
+function Health({ health: h }) {
+  const parts = [];
+  if (h.framesPerSecond !== undefined) parts.push(`${h.framesPerSecond} fps`);
+  if (h.decodeMs !== undefined) parts.push(`decode ${h.decodeMs} ms`);
+  if (h.droppedFrames) parts.push(`${h.droppedFrames} frames skipped`);
+  if (h.badFrames) parts.push(`${h.badFrames} bad frames`);
+  return html`<span class="muted small sc-health" data-health>${parts.join(' · ')}</span>${h.warning && html`<br /><span class="muted small">warning: ${h.warning}</span>`}`;
 }
 
 export function SyncPanel() {

@@ -4,6 +4,11 @@ import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { notFound } from './common.ts';
 import { ErrorCodes } from '../../errors.ts';
+import type { Principal } from '../../accounts/accountTypes.ts';
+import { KioskScanner } from '../../../drivers/scanners/kioskScanner.ts';
+import type { NetworkScanner } from '../../../drivers/scanners/networkScanner.ts';
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function scannerMethods(api: ApiServices): MethodTable {
   return {
@@ -20,25 +25,50 @@ export function scannerMethods(api: ApiServices): MethodTable {
     'scanner.read': method({
       role: 'scanner',
       params: z.strictObject({ text: z.string().max(4096), scanner: z.string().min(1).max(64).optional() }),
-      handler: async ({ text, scanner }, { principal }) => {
-        const id = principal.role === 'scanner' ? principal.scanner : scanner;
-        if (principal.role === 'scanner' && scanner !== undefined && scanner !== id) {
-          throw new RpcError(RpcErrorCodes.forbidden, `forbidden: this token reads for scanner "${id}" only`, { code: ErrorCodes.FORBIDDEN });
+      handler: ({ text, scanner }, { principal }) => {
+        const { id, driver } = networkScannerFor(principal, scanner);
+        return standIn(principal, driver, async () => ({ scanner: id, ...(await driver.read(text)) }));
+      },
+    }),
+    /**
+     * A camera frame from a kiosk page, as a JPEG or PNG in base64. The answer says whether it held
+     * a code and, when that code was passed on, the door's verdict; never the code itself.
+     */
+    'scanner.frame': method({
+      role: 'scanner',
+      params: z.strictObject({ image: z.string().min(4).max(api.config.api.maxMessageBytes).regex(BASE64, 'must be base64'), scanner: z.string().min(1).max(64).optional() }),
+      handler: ({ image, scanner }, { principal }) => {
+        const { id, driver } = networkScannerFor(principal, scanner);
+        if (!(driver instanceof KioskScanner)) {
+          throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is not a kiosk scanner`, { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
         }
-        if (id == null) throw new RpcError(RpcErrorCodes.invalidParams, 'scanner: name the network scanner to read for', { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
-        const driver = api.networkScanners.get(id);
-        if (driver === undefined) {
-          if (api.monitor.scanner(id) === undefined) notFound('scanner', id);
-          throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is not a network scanner`, { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
-        }
-        // An integrator reading for the scanner stands in for its device during the read.
-        const detach = principal.role === 'scanner' ? undefined : driver.attach();
-        try {
-          return { scanner: id, ...(await driver.read(text)) };
-        } finally {
-          detach?.();
-        }
+        return standIn(principal, driver, async () => ({ scanner: id, ...(await driver.frame(Buffer.from(image, 'base64'))) }));
       },
     }),
   };
+
+  /** A scanner device's token reads for its own scanner; an integrator names the one it reads for. */
+  function networkScannerFor(principal: Principal, scanner: string | undefined): { id: string; driver: NetworkScanner } {
+    const id = principal.role === 'scanner' ? principal.scanner : scanner;
+    if (principal.role === 'scanner' && scanner !== undefined && scanner !== id) {
+      throw new RpcError(RpcErrorCodes.forbidden, `forbidden: this token reads for scanner "${id}" only`, { code: ErrorCodes.FORBIDDEN });
+    }
+    if (id == null) throw new RpcError(RpcErrorCodes.invalidParams, 'scanner: name the network scanner to read for', { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
+    const driver = api.networkScanners.get(id);
+    if (driver === undefined) {
+      if (api.monitor.scanner(id) === undefined) notFound('scanner', id);
+      throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is not a network scanner`, { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
+    }
+    return { id, driver };
+  }
+}
+
+/** An integrator reading for a scanner stands in for its device during the read. */
+async function standIn<T>(principal: Principal, driver: NetworkScanner, read: () => Promise<T>): Promise<T> {
+  const detach = principal.role === 'scanner' ? undefined : driver.attach();
+  try {
+    return await read();
+  } finally {
+    detach?.();
+  }
 }

@@ -1,0 +1,205 @@
+/**
+ * The webcam scanner on real ffmpeg and real zxing-wasm decode workers: videos of a phone showing a
+ * code, made by the test with ffmpeg, are read as a camera would deliver them. Bad sources (ffmpeg
+ * missing, a file that does not exist, a stream that stops, a truncated file, ffmpeg killed) each
+ * end in a clear reason, and the scanner actor brings the camera back. Skipped without ffmpeg,
+ * unless POSTERN_TEST_REQUIRE_ALL=1.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Controller } from '../../controller/controller.ts';
+import type { Decision } from '../../controller/decision/decisionService.ts';
+import { DecoderPool } from '../../drivers/scanners/camera/decoderPool.ts';
+import { ffmpegArguments } from '../../drivers/scanners/camera/ffmpegFrameSource.ts';
+import { CameraScanner, type CameraScannerOptions } from '../../drivers/scanners/cameraScanner.ts';
+import type { ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
+import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
+import { FFMPEG, ffmpegSuite, makeQrVideo, skipWithoutFfmpeg } from '../support/qrVideo.ts';
+import { tempDir, testSite } from '../support/testSite.ts';
+import { vectors } from '../support/vectors.ts';
+
+/** A P1 code from the shared test vectors: any valid text will do for the driver. */
+const CODE = vectors.vectors[0]!.code;
+
+function cameraOptions(overrides: Partial<CameraScannerOptions>): CameraScannerOptions {
+  return { ffmpegPath: FFMPEG, input: { url: '/nonexistent', loop: false, realtime: true }, width: 640, height: 480, fps: 15, downscale: 1, stallTimeoutMs: 5000, debounceMs: 1000, ...overrides };
+}
+
+/** Collects a driver's events until `until` says stop (or the timeout passes). */
+async function eventsOf(driver: CameraScanner, until: (events: ScannerDriverEvent[]) => boolean, timeoutMs = 20_000): Promise<ScannerDriverEvent[]> {
+  const events: ScannerDriverEvent[] = [];
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    driver.onEvent((event) => {
+      events.push(event);
+      if (until(events)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  driver.connect();
+  await done;
+  driver.disconnect();
+  return events;
+}
+
+const disconnected = (events: ScannerDriverEvent[]) => events.some((e) => e.type === 'disconnected');
+const reasonOf = (events: ScannerDriverEvent[]) => events.find((e): e is Extract<ScannerDriverEvent, { type: 'disconnected' }> => e.type === 'disconnected')?.reason;
+const readsOf = (events: ScannerDriverEvent[]) => events.filter((e) => e.type === 'read').map((e) => (e as { text: string }).text);
+
+describe('ffmpeg arguments', () => {
+  it('asks a V4L2 camera for its size and rate, and crops and shrinks in ffmpeg', () => {
+    const args = ffmpegArguments({ ...cameraOptions({}), input: { device: '/dev/video2' }, region: { x: 100, y: 60, width: 400, height: 300 }, downscale: 2 });
+    expect(args.join(' ')).toContain('-f v4l2 -framerate 15 -video_size 640x480 -i /dev/video2');
+    expect(args).toContain('scale=640:480,crop=400:300:100:60,scale=200:150,fps=15,format=gray');
+    expect(args.slice(-5)).toEqual(['-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1']);
+  });
+
+  it('replays a file in a loop at its own rate when asked', () => {
+    const args = ffmpegArguments(cameraOptions({ input: { url: 'clip.mp4', loop: true, realtime: true } }));
+    expect(args.join(' ')).toContain('-re -stream_loop -1 -i clip.mp4');
+  });
+});
+
+describe.skipIf(skipWithoutFfmpeg)(ffmpegSuite('the camera scanner on ffmpeg and zxing-wasm workers'), () => {
+  let dir: string;
+  let video: string;
+  let pool: DecoderPool;
+
+  beforeAll(async () => {
+    dir = await tempDir('postern-camera-');
+    video = await makeQrVideo(dir, 'phone', CODE, { leadIn: 0.4, shown: 2.6 });
+    pool = new DecoderPool({ workers: 1 });
+    await pool.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await pool?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the code once per debounce window and reports its health', async () => {
+    const camera = new CameraScanner(cameraOptions({ input: { url: video, loop: false, realtime: true }, debounceMs: 1000 }), pool);
+    const events = await eventsOf(camera, disconnected);
+    expect(events[0]).toEqual({ type: 'connected' });
+    const reads = readsOf(events);
+    // 2.6 s of code with a 1 s window: read at its first sight, then once a second, never more.
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    expect(reads.length).toBeLessThanOrEqual(3);
+    expect(new Set(reads)).toEqual(new Set([CODE]));
+    const health = events.filter((e) => e.type === 'health').map((e) => (e as Extract<ScannerDriverEvent, { type: 'health' }>).health);
+    expect(health.length).toBeGreaterThanOrEqual(2);
+    const last = health.at(-1)!;
+    expect(last.frames).toBeGreaterThanOrEqual(40);
+    expect(last.badFrames).toBe(0);
+    expect(health.some((h) => h.framesPerSecond! > 5 && h.decodeMs! > 0)).toBe(true);
+    expect(reasonOf(events)).toBe('ffmpeg reached the end of the input');
+  }, 30_000);
+
+  it('decodes only the region of interest, shrunk', async () => {
+    // The code is in the middle of the frame: a strip along the top never shows it.
+    const top = new CameraScanner(cameraOptions({ input: { url: video, loop: false, realtime: true }, region: { x: 0, y: 0, width: 640, height: 100 } }), pool);
+    expect(readsOf(await eventsOf(top, disconnected))).toEqual([]);
+    const middle = new CameraScanner(cameraOptions({ input: { url: video, loop: false, realtime: true }, region: { x: 160, y: 80, width: 320, height: 320 }, downscale: 2, debounceMs: 60_000 }), pool);
+    expect(readsOf(await eventsOf(middle, disconnected))).toEqual([CODE]);
+  }, 30_000);
+
+  it('says so when ffmpeg is missing', async () => {
+    const camera = new CameraScanner(cameraOptions({ ffmpegPath: path.join(dir, 'no-ffmpeg-here') }), pool);
+    expect(reasonOf(await eventsOf(camera, disconnected))).toMatch(/^ffmpeg not found as ".*no-ffmpeg-here": install the ffmpeg package or set options.ffmpegPath$/);
+  });
+
+  it('passes on what ffmpeg says when it cannot open the input', async () => {
+    const camera = new CameraScanner(cameraOptions({ input: { url: path.join(dir, 'missing.mp4'), loop: false, realtime: true } }), pool);
+    expect(reasonOf(await eventsOf(camera, disconnected))).toMatch(/^ffmpeg exited with code \d+: .*No such file or directory/);
+  });
+
+  it('notices a stream that stops sending frames', async () => {
+    // A pipe that gets a few raw frames, then nothing, but stays open: a camera gone quiet.
+    const fifo = path.join(dir, 'quiet.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const camera = new CameraScanner(cameraOptions({ input: { url: fifo, loop: false, realtime: false }, stallTimeoutMs: 800 }), pool);
+    const writer = (async () => {
+      const handle = await open(fifo, 'w');
+      const header = Buffer.from('YUV4MPEG2 W64 H48 F15:1 Ip A1:1 C420jpeg\n');
+      const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.alloc(64 * 48 * 1.5, 128)]);
+      await handle.write(Buffer.concat([header, frame, frame, frame]));
+      return handle;
+    })();
+    const events = await eventsOf(camera, disconnected);
+    await (await writer).close();
+    expect(events[0]).toEqual({ type: 'connected' });
+    expect(reasonOf(events)).toBe('no frame for 0.8 s: the camera or stream stopped sending');
+  });
+
+  it('reads a truncated file up to where it breaks off', async () => {
+    const y4m = await makeQrVideo(dir, 'cut', CODE, { format: 'y4m', leadIn: 0, shown: 1, width: 320, height: 240, codeSize: 150 });
+    const whole = await readFile(y4m);
+    const cut = path.join(dir, 'cut-short.y4m');
+    // Half a file: ends in the middle of a frame.
+    await writeFile(cut, whole.subarray(0, Math.floor(whole.length / 2) + 1234));
+    expect((await stat(cut)).size).toBeLessThan(whole.length);
+    // At the file's own rate, as from a camera: read as fast as possible, frames would be dropped
+    // for newer ones, and the last ones go with ffmpeg when it exits.
+    const camera = new CameraScanner(cameraOptions({ input: { url: cut, loop: false, realtime: true }, width: 320, height: 240 }), pool);
+    const events = await eventsOf(camera, disconnected);
+    expect(readsOf(events)).toEqual([CODE]);
+    expect(reasonOf(events)).toMatch(/^ffmpeg /);
+  });
+});
+
+describe.skipIf(skipWithoutFfmpeg)(ffmpegSuite('a camera scanner in a running controller'), () => {
+  let controller: Controller;
+  let dir: string;
+  let code: string;
+
+  beforeAll(async () => {
+    dir = await tempDir('postern-camera-site-');
+    controller = new Controller({
+      config: testSite(dir, (input) => {
+        input.scanners!.push({ id: 'lab-cam', door: 'lab', driver: 'camera', debounceMs: 2000, options: { url: path.join(dir, 'lab.mp4'), loop: true, stallTimeoutMs: 3000 } });
+        input.decoder = { workers: 1 };
+      }),
+      terminal: new PassThrough(),
+    });
+    await controller.start();
+    // The video is made after the start: the camera retries until its input exists.
+    ({ code } = await controller.issuing.createLink({ name: 'Camera visitor', doors: ['lab'] }, 'test'));
+    await makeQrVideo(dir, 'lab', code, { leadIn: 0.5, shown: 1.5 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await controller?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('opens the door for a code shown to the camera, and recovers when ffmpeg is killed', async () => {
+    const decisions: Decision[] = [];
+    controller.onDecision((d) => decisions.push(d));
+    await expect.poll(() => decisions.find((d) => d.scanner === 'lab-cam'), { timeout: 30_000, interval: 100 }).toMatchObject({ verdict: 'grant', door: 'lab', kind: 'link' });
+    const status = controller.scannerStatus('lab-cam')!;
+    expect(status).toMatchObject({ driver: 'camera', state: 'ready' });
+    await expect.poll(() => controller.scannerStatus('lab-cam')?.health?.framesPerSecond ?? 0, { timeout: 5000 }).toBeGreaterThan(0);
+
+    // Another scanner is decided as usual while the camera runs.
+    const granted = new Promise<Decision>((resolve) => controller.onDecision((d) => d.scanner === 'lab-in' && resolve(d)));
+    (controller.scannerDriver('lab-in') as SimulatedScanner).read(code);
+    expect(await granted).toMatchObject({ verdict: 'grant', door: 'lab' });
+
+    // The camera's ffmpeg dies: the scanner goes disconnected with the reason, then comes back.
+    const states: string[] = [];
+    const killed = spawn('pkill', ['-KILL', '-f', path.join(dir, 'lab.mp4')]);
+    await new Promise((resolve) => killed.on('close', resolve));
+    await expect.poll(() => {
+      const s = controller.scannerStatus('lab-cam')!;
+      states.push(s.state);
+      return s.lastError;
+    }, { timeout: 10_000, interval: 20 }).toBe('ffmpeg was killed by SIGKILL');
+    await expect.poll(() => controller.scannerStatus('lab-cam')?.state, { timeout: 15_000, interval: 100 }).toBe('ready');
+    expect(states).toContain('disconnected');
+  }, 60_000);
+});

@@ -1,0 +1,171 @@
+// The kiosk page: a tablet at the door shows its camera to visitors and sends what it sees to the
+// controller, one frame at a time, over the API's WebSocket with the kiosk's scanner token. The
+// controller decodes the frames (the same decoder as its webcams) and answers with the door's
+// verdict, which the page shows. It sends the next frame only when the answer is in, so it always
+// sends the camera's newest picture and never queues stale ones.
+import './kiosk.css';
+
+const STORAGE_KEY = 'postern.kiosk.token';
+/** Frames are cropped to the middle square of the camera and scaled to this side. */
+const FRAME_SIDE = 480;
+/** The API's default message limit is 64 KiB; the JPEG is made smaller until it fits well under. */
+const MAX_FRAME_CHARS = 56 * 1024;
+/** No more frames than this per second: enough to catch a phone, easy on a tablet's battery. */
+const MAX_FPS = 8;
+/** How long a verdict stays on screen. */
+const VERDICT_MS = 3000;
+
+const REASONS = {
+  'unknown-format': 'This is not a door code',
+  'bad-mac': 'This code is not valid',
+  'unknown-issuer': 'This code is not valid here',
+  'not-yet-valid': 'This code is not valid yet',
+  expired: 'This code has expired',
+  revoked: 'This code was withdrawn',
+  'out-of-scope': 'This code does not open this door',
+  replayed: 'This code was used already',
+  'used-up': 'This code has been used up',
+  throttled: 'Too many tries: wait a moment',
+  lockdown: 'The building is locked down',
+  'door-fault': 'The door is out of order',
+};
+
+const video = document.getElementById('video');
+const verdict = document.getElementById('verdict');
+const link = document.getElementById('link');
+const forget = document.getElementById('forget');
+
+function takeToken() {
+  // The link carries the token in its fragment (never sent to a server); keep it, then hide it.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fresh = fragment.get('token');
+  if (fresh) {
+    localStorage.setItem(STORAGE_KEY, fresh);
+    history.replaceState(null, '', location.pathname);
+  }
+  return localStorage.getItem(STORAGE_KEY);
+}
+
+function show(text, kind = '') {
+  verdict.textContent = text;
+  verdict.className = `verdict ${kind}`;
+}
+
+let verdictUntil = 0;
+function idle() {
+  if (Date.now() >= verdictUntil) show('Show your code to the camera');
+}
+
+/** A JSON-RPC 2.0 connection to /api that reconnects by itself. */
+function connect(token, onOpen) {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  let socket;
+  let nextId = 1;
+  let retryMs = 1000;
+  const pending = new Map();
+  const open = () => {
+    // Browsers cannot set Authorization on a WebSocket: the token rides in the subprotocol list.
+    socket = new WebSocket(`${scheme}://${location.host}/api`, ['postern.v1', `bearer.${token}`]);
+    socket.onopen = () => {
+      retryMs = 1000;
+      link.textContent = 'connected';
+      onOpen();
+    };
+    socket.onmessage = (message) => {
+      const answer = JSON.parse(message.data);
+      const waiting = pending.get(answer.id);
+      if (!waiting) return;
+      pending.delete(answer.id);
+      if (answer.error) waiting.reject(Object.assign(new Error(answer.error.message), { rpc: answer.error }));
+      else waiting.resolve(answer.result);
+    };
+    socket.onclose = (event) => {
+      for (const waiting of pending.values()) waiting.reject(new Error('connection closed'));
+      pending.clear();
+      link.textContent = event.code === 1008 ? 'the kiosk token was revoked' : `not connected (retrying in ${retryMs / 1000} s)`;
+      setTimeout(open, retryMs);
+      retryMs = Math.min(retryMs * 2, 30_000);
+    };
+  };
+  open();
+  return {
+    call(method, params) {
+      if (socket.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected'));
+      const id = nextId++;
+      socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+      return new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+    },
+  };
+}
+
+const canvas = document.createElement('canvas');
+canvas.width = FRAME_SIDE;
+canvas.height = FRAME_SIDE;
+const context = canvas.getContext('2d', { willReadFrequently: false });
+let quality = 0.8;
+
+/** The middle square of the camera as a grey JPEG, base64, small enough for one API message. */
+function grabFrame() {
+  const side = Math.min(video.videoWidth, video.videoHeight);
+  if (side === 0) return null;
+  context.filter = 'grayscale(1)';
+  context.drawImage(video, (video.videoWidth - side) / 2, (video.videoHeight - side) / 2, side, side, 0, 0, FRAME_SIDE, FRAME_SIDE);
+  for (;;) {
+    const base64 = canvas.toDataURL('image/jpeg', quality).slice('data:image/jpeg;base64,'.length);
+    if (base64.length <= MAX_FRAME_CHARS || quality <= 0.3) return base64;
+    quality -= 0.1;
+  }
+}
+
+function showAnswer(answer) {
+  if (!answer.code || !answer.read) return idle();
+  const { outcome } = answer;
+  if (!outcome.decided) return idle();
+  verdictUntil = Date.now() + VERDICT_MS;
+  if (outcome.verdict === 'grant') show('Welcome: the door is open', 'grant');
+  else show(REASONS[outcome.reason] ?? 'Not allowed', 'deny');
+}
+
+async function main() {
+  const token = takeToken();
+  if (!token) {
+    show('This kiosk is not set up: open the link printed by "postern token create --role scanner --scanner <kiosk id>".', 'problem');
+    return;
+  }
+  forget.hidden = false;
+  forget.addEventListener('click', () => {
+    localStorage.removeItem(STORAGE_KEY);
+    location.reload();
+  });
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (error) {
+    show(`No camera: ${error.message}. This page needs HTTPS and camera permission.`, 'problem');
+    return;
+  }
+  let running = false;
+  const api = connect(token, () => {
+    idle();
+    if (!running) void loop();
+  });
+  async function loop() {
+    running = true;
+    for (;;) {
+      const started = performance.now();
+      const image = grabFrame();
+      if (image !== null) {
+        try {
+          showAnswer(await api.call('scanner.frame', { image }));
+        } catch (error) {
+          if (error.message === 'not connected' || error.message === 'connection closed') break;
+          show(error.message, 'problem');
+        }
+      }
+      const wait = 1000 / MAX_FPS - (performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+    }
+    running = false;
+  }
+}
+
+void main();
