@@ -71,6 +71,12 @@ export interface HidRelayBoardOptions extends HidRelaySelector {
   open?: HidRelayOpener;
   /** After an unplug, how often to try to open the board again (ms; 0 = never). Default 2000. */
   reconnectMs?: number;
+  /**
+   * How often to read the board's state between commands (ms; 0 = never). Default 1000. A door
+   * may stay locked for hours: without this, an unplugged board or a relay that dropped out would
+   * only show at the next scan.
+   */
+  checkMs?: number;
 }
 
 /** The report that turns relay `channel` on (energised) or off. */
@@ -145,6 +151,7 @@ export class HidRelayBoard implements DoorIo {
   private unlocked: boolean | undefined;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HidRelayBoardOptions) {
     if (!Number.isInteger(options.channel) || options.channel < 1 || options.channel > 8) {
@@ -157,7 +164,10 @@ export class HidRelayBoard implements DoorIo {
     this.energizeToUnlock = options.energizeToUnlock ?? true;
     this.opener = options.open ?? openWithNodeHid;
     this.reconnectMs = options.reconnectMs ?? 2000;
+    this.checkMs = options.checkMs ?? 1000;
   }
+
+  private readonly checkMs: number;
 
   private get label(): string {
     return this.options.serial !== undefined ? `board ${this.options.serial}` : `board at ${this.options.path}`;
@@ -173,6 +183,32 @@ export class HidRelayBoard implements DoorIo {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.detach();
+  }
+
+  /**
+   * Reads the board between commands. A read that fails is an unplug (node-hid reports no error
+   * event for a device nobody writes to); a channel that no longer holds the last command (the
+   * board lost power and came back released) gets the command again, verified as any write.
+   */
+  private check(device: HidRelayDevice): void {
+    let relays: number;
+    try {
+      relays = parseStateReport(device.getFeatureReport(HID_RELAY_STATE_REPORT_ID, HID_RELAY_REPORT_LENGTH)).relays;
+    } catch (error) {
+      this.lose(device, error);
+      return;
+    }
+    if (this.unlocked === undefined) return;
+    const energised = this.unlocked === this.energizeToUnlock;
+    if (((relays & (1 << (this.channel - 1))) !== 0) !== energised) this.write(device, this.unlocked);
+  }
+
+  /** The board is gone: release it, say so, and try to open it again. */
+  private lose(device: HidRelayDevice, error: unknown): void {
+    if (this.device !== device) return;
+    this.detach();
+    this.report(`HID relay ${this.label} unplugged or failed: ${message(error)}`);
+    this.scheduleReconnect();
   }
 
   setRelay(unlocked: boolean): void {
@@ -237,17 +273,18 @@ export class HidRelayBoard implements DoorIo {
 
   private attach(device: HidRelayDevice): void {
     this.device = device;
-    device.on('error', (error) => {
-      if (this.device !== device) return;
-      this.detach();
-      this.report(`HID relay ${this.label} unplugged or failed: ${message(error)}`);
-      this.scheduleReconnect();
-    });
+    device.on('error', (error) => this.lose(device, error));
+    if (this.checkMs > 0) {
+      this.checkTimer = setInterval(() => this.check(device), this.checkMs);
+      this.checkTimer.unref();
+    }
   }
 
   private detach(): void {
     const device = this.device;
     this.device = null;
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.checkTimer = null;
     try {
       device?.close();
     } catch {

@@ -40,8 +40,12 @@ class FakeBoard extends EventEmitter implements HidRelayDevice {
     return bytes.length;
   }
 
+  /** When set, reads fail as they do once the board is unplugged. */
+  gone = false;
+
   getFeatureReport(reportId: number, length: number): number[] {
     expect([reportId, length]).toEqual([0x01, 9]);
+    if (this.gone) throw new Error('could not get feature report from device');
     return [...SERIAL, 0x00, 0x00, this.relays, 0x00];
   }
 
@@ -128,6 +132,24 @@ describe('HidRelayBoard', () => {
     expect(events[1]).toEqual({ type: 'fault', reason: 'HID relay board QWERT is not connected' });
     expect(second.sent).toEqual([CH1_OFF]);
     expect(open).toHaveBeenCalledTimes(3);
+  });
+
+  it('notices an unplug between commands, and re-applies the last command to a board that came back released', async () => {
+    const first = new FakeBoard();
+    const second = new FakeBoard();
+    const open = vi.fn<() => HidRelayDevice>().mockReturnValueOnce(first).mockReturnValue(second);
+    const { board, events } = await started({ open, reconnectMs: 5, checkMs: 5 }, first);
+    board.setRelay(true);
+    // Nobody writes: the check's read finds the board gone.
+    first.gone = true;
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toEqual(['fault', 'ok']));
+    expect(events[0]).toEqual({ type: 'fault', reason: expect.stringMatching(/board QWERT unplugged or failed: could not get feature report/) });
+    expect(first.closed).toBe(true);
+    expect(second.sent).toEqual([CH1_ON]);
+    // The board loses power and comes back with its relays released: the check puts the command back.
+    second.relays = 0;
+    await vi.waitFor(() => expect(second.sent).toEqual([CH1_ON, CH1_ON]));
+    expect(second.relays).toBe(1);
   });
 
   it('stop() closes the device', async () => {
