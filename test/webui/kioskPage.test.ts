@@ -89,7 +89,17 @@ describe.skipIf(!runs)(title, () => {
       expect(status.state).toBe('ready');
       expect(status.reads).toBeGreaterThanOrEqual(1);
       await expect.poll(() => site.controller.scannerStatus('lab-kiosk')?.health?.frames ?? 0, { timeout: 5000 }).toBeGreaterThan(3);
-      expect(site.controller.scannerStatus('lab-kiosk')!.health!.decodeMs).toBeGreaterThan(0);
+      // Integrators see the same over the API.
+      const viewer = await ApiClient.connect(site.url, site.tokens.viewer);
+      try {
+        const viaApi = await viewer.call('scanners.get', { scanner: 'lab-kiosk' });
+        expect(viaApi).toMatchObject({ id: 'lab-kiosk', driver: 'kiosk', state: 'ready', health: { badFrames: 0, warning: null } });
+        expect(viaApi.health.frames).toBeGreaterThan(3);
+        expect(viaApi.health.decodeMs).toBeGreaterThan(0);
+        expect(viaApi.health.framesPerSecond).toBeGreaterThan(0);
+      } finally {
+        viewer.close();
+      }
     } finally {
       stopDecisions();
       stopDoors();
