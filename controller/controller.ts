@@ -28,6 +28,7 @@ import { ScanThrottle } from './credentials/scanThrottle.ts';
 import { ScopeDirectory } from './credentials/scopeDirectory.ts';
 import { Verifier } from './credentials/verifier.ts';
 import { DecisionService, type Decision, type DoorRefusal } from './decision/decisionService.ts';
+import { WebhookDelegation } from './delegation/webhookDelegation.ts';
 import { LatencyWindow } from './decision/latencyWindow.ts';
 import { LocalHub } from './decision/localHub.ts';
 import { DoorOperator } from './doorOperator.ts';
@@ -224,6 +225,9 @@ export class Controller {
 
   private createDecisionService(siteKey: Buffer, store: Store, audit: AuditTrail, clock: () => number, running: Running): DecisionService {
     const { throttle } = this.config;
+    // Text that is no Postern code goes to a partner's webhook where the site file says so.
+    const delegation = WebhookDelegation.fromConfig(this.config, { logger: this.logger.child({ component: 'delegation' }), clock });
+    if (delegation) running.cleanups.push(() => delegation.stop());
     const verifier = new Verifier({
       siteKey,
       store,
@@ -237,6 +241,7 @@ export class Controller {
       }),
       onlineLinks: new LocalHub(store),
       siteDefaultScope: this.config.site.defaultScope,
+      delegation,
     });
     const decisions = new DecisionService({
       verifier,

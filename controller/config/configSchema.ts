@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { cameraScannerOptions, decoderSchema } from './cameraSchema.ts';
+import { checkDelegation, delegationOverrideSchema, siteDelegationSchema } from './delegationSchema.ts';
 
 /** Scope ids at or above this are door sets made by the store for links issued with a door list. */
 export const FIRST_DOOR_SET_SCOPE = 0x40000000;
@@ -39,12 +40,16 @@ const door = z.strictObject({
   heldOpenSeconds: z.number().positive().max(86_400).default(30),
   failMode: z.enum(['secure', 'safe']).default('secure'),
   rexUnlocks: z.boolean().default(true),
+  /** Delegated evaluation for this door's scanners (delegationSchema.ts). */
+  delegation: delegationOverrideSchema.optional(),
 });
 
 const scannerCommon = {
   id,
   door: id,
   debounceMs: z.number().int().min(0).max(60_000).default(1500),
+  /** Delegated evaluation for this scanner, over its door's and the site's (delegationSchema.ts). */
+  delegation: delegationOverrideSchema.optional(),
 };
 
 const usbId = z.number().int().min(0).max(0xffff);
@@ -188,6 +193,8 @@ export const configSchema = z
     /** The worker threads that decode camera and kiosk frames. */
     decoder: decoderSchema.prefault({}),
     email,
+    /** Text that is no Postern code, decided by a partner's webhook (delegationSchema.ts). */
+    delegation: siteDelegationSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const doorIds = new Set<string>();
@@ -216,6 +223,7 @@ export const configSchema = z
     if (defaultScope !== null && !scopeIds.has(defaultScope)) {
       ctx.addIssue({ code: 'custom', path: ['site', 'defaultScope'], message: `no scope ${defaultScope}` });
     }
+    checkDelegation(config, ctx);
   });
 
 export type SiteConfigInput = z.input<typeof configSchema>;
@@ -226,3 +234,4 @@ export type ScopeConfig = SiteConfig['scopes'][number];
 export type ApiConfig = SiteConfig['api'];
 export type WebConfig = SiteConfig['web'];
 export type EmailConfig = NonNullable<SiteConfig['email']>;
+export type DelegationConfig = NonNullable<SiteConfig['delegation']>;

@@ -30,17 +30,32 @@ export type DenyReason =
   | 'offline'
   | 'used-up'
   | 'throttled'
-  | 'store-unavailable';
+  | 'store-unavailable'
+  | DelegatedDenial;
+
+/** Why a webhook's decision is a denial: it said no, it did not answer in time, or its answer is no answer. */
+export type DelegatedDenial = 'delegate-denied' | 'delegate-timeout' | 'delegate-error';
 
 export type Outcome = 'grant' | DenyReason;
 
 export interface Verification {
   outcome: Outcome;
-  kind: CredentialKindName | 'unknown';
+  /** 'delegated': no Postern code, decided by a webhook */
+  kind: CredentialKindName | 'unknown' | 'delegated';
   issuer: number | null;
   /** decimal subject id, null when the text is no Postern code */
   subject: string | null;
   scope: number | null;
+  /** Delegated decisions: what the audit event records of the webhook's answer (no secret, no text). */
+  delegation?: Record<string, unknown>;
+}
+
+/**
+ * Decides text that is no Postern code by asking a partner's webhook (controller/delegation).
+ * Returns undefined when no webhook decides this scanner's reads; the promise never rejects.
+ */
+export interface ScanDelegation {
+  delegate(scan: ScanContext): Promise<{ outcome: 'grant' | DelegatedDenial; audit: Record<string, unknown> }> | undefined;
 }
 
 /** Live confirmation of an online-only link; the standalone hub answers from the store. */
@@ -57,6 +72,8 @@ export interface VerifierDependencies {
   onlineLinks: OnlineLinkConfirmer;
   /** Scope that code scope 0 of the site issuer means (site file `site.defaultScope`). */
   siteDefaultScope: number | null;
+  /** Text that is no Postern code goes here where a webhook is configured (shared spec, "Text form"). */
+  delegation?: ScanDelegation;
 }
 
 export interface ScanContext {
@@ -78,7 +95,11 @@ export class Verifier {
     const credential = decodeCredential(scan.text);
     let result: Verification;
     if (credential === undefined) {
-      result = { outcome: 'unknown-format', kind: 'unknown', issuer: null, subject: null, scope: null };
+      // Only text that is no Postern code is delegated; a Postern code failing a check keeps its own reason.
+      const delegated = await this.deps.delegation?.delegate(scan);
+      result = delegated
+        ? { outcome: delegated.outcome, kind: 'delegated', issuer: null, subject: null, scope: null, delegation: delegated.audit }
+        : { outcome: 'unknown-format', kind: 'unknown', issuer: null, subject: null, scope: null };
     } else {
       const outcome = await this.check(credential, scan).catch((): Outcome => 'store-unavailable');
       result = {

@@ -1,6 +1,8 @@
 /**
  * The hot path: scan text → verify → door → relay, with the audit event in the store in the same
- * step. Nothing here calls the network except what the verifier must (online-only links).
+ * step. Nothing here calls the network except what the verifier must (online-only links, and
+ * webhooks for text that is no Postern code): that wait happens inside the scanner's own queue,
+ * so it holds back that scanner's next read and never another scanner's.
  */
 import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { Logger } from '../logger.ts';
@@ -102,7 +104,9 @@ export class DecisionService {
       verdict: granted ? 'grant' : 'deny',
       reason,
       actor: null,
-      data: verification.kind === 'unknown' ? { length: scan.text.length } : null,
+      // Text that is no Postern code is recorded by its length only; a webhook's answer by what the
+      // delegation chose to keep of it (subject name, reason, failure detail; never text or secret).
+      data: verification.delegation ? { length: scan.text.length, delegation: verification.delegation } : verification.kind === 'unknown' ? { length: scan.text.length } : null,
     });
     if (granted) this.deps.openDoor(scan.door);
     const decision: Decision = {
