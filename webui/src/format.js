@@ -43,11 +43,18 @@ export function stateWord(state) {
   return STATE_WORDS[state] ?? state;
 }
 
+/** A code a partner's webhook decided: the holder it named, and its reason or failure detail. */
+function delegatedWho(delegation) {
+  if (!delegation) return null;
+  const why = delegation.reason ?? delegation.detail;
+  return `partner webhook${delegation.subjectName ? `: ${delegation.subjectName}` : ''}${why ? ` (${why})` : ''}`;
+}
+
 /** One line for an audit event: what happened (without where and when). */
 export function describeEvent(e) {
   switch (e.type) {
     case 'decision': {
-      const who = e.subject ? `${e.kind ?? 'code'} ${e.subject}${e.issuer ? ` (partner ${e.issuer})` : ''}` : null;
+      const who = e.subject ? `${e.kind ?? 'code'} ${e.subject}${e.issuer ? ` (partner ${e.issuer})` : ''}` : delegatedWho(e.data?.delegation);
       if (e.verdict === 'grant') return `granted: ${who ?? 'code'}`;
       return `denied: ${e.reason ?? 'no reason'}${who ? `, ${who}` : ''}`;
     }
