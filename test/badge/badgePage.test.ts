@@ -19,6 +19,7 @@ import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { decodeQrPng } from '../support/qrDecode.ts';
 import { ROOT } from '../support/runCli.ts';
 import { tempDir } from '../support/testSite.ts';
+import { CHROMIUM_ARGS } from '../webui/uiHarness.ts';
 
 const CHROMIUM = process.env.POSTERN_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -72,7 +73,7 @@ describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the 
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: CHROMIUM_ARGS,
       viewport: { width: 390, height: 760 },
       serviceWorkers: 'allow',
     });

@@ -4,9 +4,7 @@
  * decodes them in its decode workers, and the door unlocks. Skipped when Chromium or ffmpeg is
  * missing, unless POSTERN_TEST_REQUIRE_ALL=1.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -18,18 +16,10 @@ import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { haveFfmpeg, makeQrVideo } from '../support/qrVideo.ts';
 import { ROOT } from '../support/runCli.ts';
 import { tempDir } from '../support/testSite.ts';
-import { addUsers } from './uiHarness.ts';
+import { addUsers, CHROMIUM, ensureUiBuilt, CHROMIUM_ARGS, haveChromium, requireAll } from './uiHarness.ts';
 
-const CHROMIUM = process.env.POSTERN_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const requireAll = process.env.POSTERN_TEST_REQUIRE_ALL === '1';
 const runs = (haveChromium && haveFfmpeg) || requireAll;
 const title = runs ? 'the kiosk page in Chromium with a fake camera' : `the kiosk page: skipped: ${haveChromium ? 'ffmpeg' : 'Chromium'} not installed`;
-
-function buildUiIfMissing(): void {
-  if (existsSync(path.join(ROOT, 'webui', 'dist', 'kiosk.html'))) return;
-  execFileSync('npx', ['vite', 'build', '--config', 'webui/vite.config.ts'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
-}
 
 describe.skipIf(!runs)(title, () => {
   let site: ApiSite;
@@ -41,7 +31,7 @@ describe.skipIf(!runs)(title, () => {
 
   beforeAll(async () => {
     if (!haveChromium || !haveFfmpeg) throw new Error('POSTERN_TEST_REQUIRE_ALL=1 but Chromium or ffmpeg is missing');
-    buildUiIfMissing();
+    ensureUiBuilt();
     site = await startApiSite((input) => {
       input.scanners = [...(input.scanners ?? []), { id: 'lab-kiosk', door: 'lab', driver: 'kiosk', debounceMs: 3000 }];
       input.decoder = { workers: 1 };
@@ -54,10 +44,8 @@ describe.skipIf(!runs)(title, () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`,
-      ],
+      // A fake camera that plays the video, and camera permission without asking.
+      args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
     });
   }, 240_000);
 

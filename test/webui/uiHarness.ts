@@ -33,6 +33,9 @@ export interface Chromium {
   close(): Promise<void>;
 }
 
+/** Headless as root in a sandbox-less container, and no background traffic to a closed network. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 /** Headless Chromium with a fresh profile; no network beyond what the pages ask for. */
 export async function launchChromium(): Promise<Chromium> {
   if (!haveChromium) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
@@ -42,7 +45,7 @@ export async function launchChromium(): Promise<Chromium> {
     headless: true,
     viewport: { width: 1280, height: 860 },
     acceptDownloads: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   return {
     context,
