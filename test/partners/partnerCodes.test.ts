@@ -11,10 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../controller/config/loadConfig.ts';
 import { Controller } from '../../controller/controller.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
-import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { runCli } from '../support/runCli.ts';
-import { tempDir, testSiteInput } from '../support/testSite.ts';
+import { scanAt, tempDir, testSiteInput } from '../support/testSite.ts';
 import { vectors } from '../support/vectors.ts';
 
 // ---- The spec, written out independently -------------------------------------------------------
@@ -82,17 +80,7 @@ describe('partner codes at a real controller', () => {
   const SECOND_SECRET = Buffer.from('7e'.repeat(8) + '1d'.repeat(8) + 'c4'.repeat(8) + '09'.repeat(8), 'hex');
   const cli = (...args: string[]) => runCli([...args, '--config', configFile]);
 
-  function scan(scanner: string, text: string): Promise<Decision> {
-    const decided = new Promise<Decision>((resolve) => {
-      const off = controller.onDecision((d) => {
-        if (d.scanner !== scanner) return;
-        off();
-        resolve(d);
-      });
-    });
-    (controller.scannerDriver(scanner) as SimulatedScanner).read(text);
-    return decided;
-  }
+  const scan = (scanner: string, text: string) => scanAt(controller, scanner, text);
 
   beforeAll(async () => {
     dir = await tempDir('postern-partners-');

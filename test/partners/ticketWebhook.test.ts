@@ -9,11 +9,9 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { SimulatedDoorIo } from '../../drivers/doorIo/simulatedDoorIo.ts';
-import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
-import { tempDir, testSite } from '../support/testSite.ts';
+import { scanAt, tempDir, testSite } from '../support/testSite.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/partner-webhook/ticketWebhook.mjs', import.meta.url));
 const SECRET = 'ticket-webhook-secret-5d1e9b7c3a8f2e4d6b0a';
@@ -70,17 +68,6 @@ async function startController(url: string, secret: string): Promise<{ controlle
   return { controller, dataDir };
 }
 
-function scan(controller: Controller, scanner: string, text: string): Promise<Decision> {
-  const decided = new Promise<Decision>((resolve) => {
-    const off = controller.onDecision((d) => {
-      if (d.scanner !== scanner) return;
-      off();
-      resolve(d);
-    });
-  });
-  (controller.scannerDriver(scanner) as SimulatedScanner).read(text);
-  return decided;
-}
 
 async function auditEvent(dataDir: string, seq: number) {
   const store = openStore({ dataDir });
@@ -112,22 +99,22 @@ describe('examples/partner-webhook/ticketWebhook.mjs', () => {
     const { controller, dataDir } = await startController(webhook.url, SECRET);
     controllers.push(controller);
 
-    const granted = await scan(controller, 'front-in', 'TKT-7F3K-2291');
+    const granted = await scanAt(controller, 'front-in', 'TKT-7F3K-2291');
     expect(granted).toMatchObject({ verdict: 'grant', reason: null, kind: 'delegated', door: 'front' });
     expect((controller.doorIo('front') as SimulatedDoorIo).relayHistory).toEqual([false, true]);
     const event = await auditEvent(dataDir, granted.auditSeq);
     expect(event).toMatchObject({ type: 'decision', verdict: 'grant', kind: 'delegated', scanner: 'front-in' });
     expect(event.data).toMatchObject({ delegation: { subjectName: 'Ada Lovelace', reason: 'ticket valid at front', status: 200 } });
 
-    const denied = await scan(controller, 'front-in', 'TKT-0000-NOPE');
+    const denied = await scanAt(controller, 'front-in', 'TKT-0000-NOPE');
     expect(denied).toMatchObject({ verdict: 'deny', reason: 'delegate-denied' });
     expect((await auditEvent(dataDir, denied.auditSeq)).data).toMatchObject({ delegation: { reason: 'unknown ticket' } });
 
     // A scanner without delegation keeps unknown-format, and the webhook never hears of it.
     const before = webhook.output();
-    expect(await scan(controller, 'lab-in', 'TKT-9QX2-0042')).toMatchObject({ verdict: 'deny', reason: 'unknown-format' });
+    expect(await scanAt(controller, 'lab-in', 'TKT-9QX2-0042')).toMatchObject({ verdict: 'deny', reason: 'unknown-format' });
     // A Postern-looking code that is not one still goes; the example does not know it.
-    expect((await scan(controller, 'front-in', 'P1.AAAA')).reason).toBe('delegate-denied');
+    expect((await scanAt(controller, 'front-in', 'P1.AAAA')).reason).toBe('delegate-denied');
     await expect.poll(() => webhook.output().split('\n').filter((l) => l.includes(': deny')).length).toBe(2);
     expect(webhook.output().slice(before.length)).not.toContain('grant');
     expect(webhook.output()).toMatch(/^[0-9a-f-]{36} test-site\/front: grant \(Ada Lovelace\)$/m);
@@ -136,7 +123,7 @@ describe('examples/partner-webhook/ticketWebhook.mjs', () => {
   it('refuses a controller with another secret (401), which the controller denies as non-2xx', async () => {
     const { controller, dataDir } = await startController(webhook.url, 'not-the-shared-secret-but-long-enough-1234');
     controllers.push(controller);
-    const denied = await scan(controller, 'front-in', 'TKT-9QX2-0042');
+    const denied = await scanAt(controller, 'front-in', 'TKT-9QX2-0042');
     expect(denied).toMatchObject({ verdict: 'deny', reason: 'delegate-error' });
     expect((await auditEvent(dataDir, denied.auditSeq)).data).toMatchObject({ delegation: { detail: 'non-2xx 401', status: 401 } });
   });

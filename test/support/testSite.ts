@@ -1,4 +1,7 @@
 /** A site file for controller tests: three doors, simulated I/O, simulated and terminal scanners. */
+import type { Controller } from '../../controller/controller.ts';
+import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,4 +40,17 @@ export function testSite(dataDir: string, patch: (input: SiteConfigInput) => voi
   const input = testSiteInput(dataDir);
   patch(input);
   return validateConfig(input);
+}
+
+/** Reads `text` at a simulated scanner of a running controller and resolves with its decision. */
+export function scanAt(controller: Controller, scanner: string, text: string): Promise<Decision> {
+  const decided = new Promise<Decision>((resolve) => {
+    const off = controller.onDecision((d) => {
+      if (d.scanner !== scanner) return;
+      off();
+      resolve(d);
+    });
+  });
+  (controller.scannerDriver(scanner) as SimulatedScanner).read(text);
+  return decided;
 }
