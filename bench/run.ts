@@ -3,6 +3,8 @@
  * Each prints its tables and writes bench/results/<name>.json. See BENCHMARKS.md.
  */
 import { runApiFanout } from './apiFanout.ts';
+import { runCameras } from './cameras.ts';
+import { runDecode } from './decode.ts';
 import { runDecisionLatency } from './decisionLatency.ts';
 import { runLargeStore } from './largeStore.ts';
 import { runUiMeasures } from './uiMeasures.ts';
@@ -14,6 +16,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   // Before api-fanout: run after it in the same process, the page once never showed its sign-in form.
   ui: runUiMeasures,
   'api-fanout': runApiFanout,
+  decode: runDecode,
+  cameras: runCameras,
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');
