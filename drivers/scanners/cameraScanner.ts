@@ -29,8 +29,9 @@ export class CameraScanner extends ScannerDriverBase {
 
   connect(): void {
     this.disconnect();
+    const reader = new FrameReader(this.pool, { debounceMs: this.options.debounceMs, onText: (text) => this.emitRead(text) });
     let connected = false;
-    const source: FfmpegFrameSource = new FfmpegFrameSource(this.options, {
+    const source = new FfmpegFrameSource(this.options, {
       frame: (data) => {
         if (!connected) {
           connected = true;
@@ -46,7 +47,6 @@ export class CameraScanner extends ScannerDriverBase {
         this.emit({ type: 'disconnected', reason });
       },
     });
-    const reader = new FrameReader(this.pool, { debounceMs: this.options.debounceMs, onText: (text) => this.emitRead(text), recycle: (buffer) => source.recycle(buffer) });
     this.reader = reader;
     this.source = source;
     source.start();

@@ -4,7 +4,7 @@
  * cameras take turns. (The event-loop lag while decoding is measured in bench/cameras.ts.)
  */
 import QRCode from 'qrcode';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecoderPool, type DecodeResult, type Frame } from '../../drivers/scanners/camera/decoderPool.ts';
 import { vectors } from '../support/vectors.ts';
 
@@ -54,15 +54,9 @@ describe('the QR decoder pool', () => {
     const frames = codes.map(frameWith);
     const decoded: string[] = [];
     const settled: Array<DecodeResult | null> = [];
-    const recycled: Uint8Array[] = [];
-    const channel = pool.channel((r) => decoded.push(...r.texts), (buffer) => recycled.push(buffer));
+    const channel = pool.channel((r) => decoded.push(...r.texts));
     const all = frames.map((frame) => new Promise<void>((resolve) => channel.submit(frame, (r) => (settled.push(r), resolve()))));
     await Promise.all(all);
-    // Every frame's buffer comes back to be filled again: the dropped ones at once, the decoded
-    // ones from the worker (moved there and back, not copied).
-    await vi.waitFor(() => expect(recycled).toHaveLength(codes.length));
-    expect(recycled.every((b) => b.byteLength === WIDTH * HEIGHT)).toBe(true);
-    expect(frames[0]!.data.byteLength).toBe(0);
     // The first went to the worker at once; each later one replaced the one waiting; the last won.
     expect(decoded).toEqual([codes[0], codes.at(-1)]);
     expect(channel.dropped).toBe(codes.length - 2);

@@ -10,8 +10,6 @@ export interface DecodeResponse {
   decodeMs: number;
   /** Why the frame could not be decoded (not an image, wrong size): a bad frame, not a worker fault. */
   error?: string;
-  /** The frame's buffer, moved back so that its camera can fill it again instead of allocating. */
-  data?: ArrayBuffer;
 }
 
 /** The first message of a worker: its .wasm compiled, or why not. */

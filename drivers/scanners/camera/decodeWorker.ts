@@ -14,10 +14,9 @@ port.on('message', (request: DecodeRequest) => {
   const started = performance.now();
   const data = new Uint8Array(request.data);
   const decoding = request.kind === 'gray' ? decodeGrayFrame({ width: request.width, height: request.height, data }) : decodeImageFile(data);
-  const answer = (response: Omit<DecodeResponse, 'id' | 'data'>) => port.postMessage({ id: request.id, ...response, data: request.data } satisfies DecodeResponse, [request.data]);
   decoding.then(
-    (texts) => answer({ texts, decodeMs: performance.now() - started }),
-    (error: unknown) => answer({ texts: [], decodeMs: performance.now() - started, error: (error as Error).message ?? String(error) }),
+    (texts) => port.postMessage({ id: request.id, texts, decodeMs: performance.now() - started } satisfies DecodeResponse),
+    (error: unknown) => port.postMessage({ id: request.id, texts: [], decodeMs: performance.now() - started, error: (error as Error).message ?? String(error) } satisfies DecodeResponse),
   );
 });
 

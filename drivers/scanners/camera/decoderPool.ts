@@ -71,8 +71,6 @@ class Channel implements DecodeChannel {
   constructor(
     private readonly pool: DecoderPool,
     readonly onResult: (result: DecodeResult) => void,
-    /** Gets each frame's buffer back once nothing reads it any more. */
-    readonly recycle: ((buffer: Uint8Array) => void) | undefined,
   ) {}
 
   submit(frame: Frame, settled?: (result: DecodeResult | null) => void): boolean {
@@ -84,7 +82,6 @@ class Channel implements DecodeChannel {
     if (replaced !== null) {
       this.dropped++;
       replaced.settled?.(null);
-      this.recycle?.(replaced.frame.data);
     }
     this.waiting = { channel: this, frame, submittedAt: performance.now(), settled };
     this.pool.schedule(this);
@@ -140,13 +137,8 @@ export class DecoderPool {
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 
-  /**
-   * A camera's channel. `recycle` gets the buffers of its frames back after decoding (or when a
-   * newer frame replaced them), so that a camera can refill them: at 15 fps, allocating a fresh
-   * frame each time keeps the garbage collector busy on the controller's thread.
-   */
-  channel(onResult: (result: DecodeResult) => void, recycle?: (buffer: Uint8Array) => void): DecodeChannel {
-    return new Channel(this, onResult, recycle);
+  channel(onResult: (result: DecodeResult) => void): DecodeChannel {
+    return new Channel(this, onResult);
   }
 
   /** A channel has a new waiting frame. */
@@ -178,7 +170,6 @@ export class DecoderPool {
     slot.job = null;
     if (job !== null) {
       const { channel } = job;
-      if (response.data !== undefined) channel.recycle?.(new Uint8Array(response.data));
       channel.inFlight = false;
       const result: DecodeResult = { texts: response.texts, decodeMs: response.decodeMs, latencyMs: performance.now() - job.submittedAt, ...(response.error !== undefined ? { error: response.error } : {}) };
       if (!channel.closed) {

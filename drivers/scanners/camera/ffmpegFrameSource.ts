@@ -40,9 +40,6 @@ export interface FrameSourceHandlers {
   stopped(reason: string): void;
 }
 
-/** Frame buffers kept for refilling: one being filled, one in a worker, one waiting, one spare. */
-const MAX_SPARE_FRAMES = 4;
-
 /** Kept to explain an exit: ffmpeg's last words are the useful ones. */
 const STDERR_TAIL_BYTES = 2048;
 
@@ -72,7 +69,6 @@ export class FfmpegFrameSource {
   private child: ChildProcessByStdio<null, Readable, Readable> | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
   private frame: Uint8Array;
-  private readonly spare: Uint8Array[] = [];
   private filled = 0;
   private stderrTail = '';
   /** Bytes of a frame ffmpeg began but never finished (it exited mid-frame). */
@@ -84,11 +80,6 @@ export class FfmpegFrameSource {
   ) {
     ({ width: this.width, height: this.height } = outputSize(options));
     this.frame = new Uint8Array(this.width * this.height);
-  }
-
-  /** A frame buffer handed out earlier that nothing reads any more: filled again, not allocated. */
-  recycle(buffer: Uint8Array): void {
-    if (buffer.length === this.frame.length && this.spare.length < MAX_SPARE_FRAMES) this.spare.push(buffer);
   }
 
   start(): void {
@@ -127,10 +118,7 @@ export class FfmpegFrameSource {
     this.handlers.stopped(reason);
   }
 
-  /**
-   * Cuts the byte stream into frames, each in a buffer of its own that can move to a worker and
-   * come back through recycle().
-   */
+  /** Cuts the byte stream into frames, each in a buffer of its own that can move to a worker. */
   private take(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
@@ -140,7 +128,7 @@ export class FfmpegFrameSource {
       offset += n;
       if (this.filled === this.frame.length) {
         const full = this.frame;
-        this.frame = this.spare.pop() ?? new Uint8Array(full.length);
+        this.frame = new Uint8Array(full.length);
         this.filled = 0;
         this.armStallTimer();
         this.handlers.frame(full);

@@ -11,8 +11,6 @@ export interface FrameReaderOptions {
   debounceMs: number;
   /** A new text to pass on (not a repeat within the debounce window). */
   onText(text: string): void;
-  /** Takes back the buffers of decoded and dropped frames, for the source to fill again. */
-  recycle?: (buffer: Uint8Array) => void;
   clock?: () => number;
 }
 
@@ -36,7 +34,7 @@ export class FrameReader {
   ) {
     this.clock = options.clock ?? Date.now;
     this.periodStart = this.clock();
-    this.channel = pool.channel((result) => this.decoded(result), options.recycle);
+    this.channel = pool.channel((result) => this.decoded(result));
   }
 
   /** Hands a frame to the decoders; `settled` hears the text this frame passed on, if any. */
