@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
 import type { Decision } from '../../controller/decision/decisionService.ts';
 import { DecoderPool } from '../../drivers/scanners/camera/decoderPool.ts';
-import { ffmpegArguments } from '../../drivers/scanners/camera/ffmpegFrameSource.ts';
+import { ffmpegArguments, FIRST_FRAME_TIMEOUT_MS } from '../../drivers/scanners/camera/ffmpegFrameSource.ts';
 import { CameraScanner, type CameraScannerOptions } from '../../drivers/scanners/cameraScanner.ts';
 import type { ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
@@ -135,6 +135,20 @@ describe.skipIf(skipWithoutFfmpeg)(ffmpegSuite('the camera scanner on ffmpeg and
     expect(events[0]).toEqual({ type: 'connected' });
     expect(reasonOf(events)).toBe('no frame for 0.8 s: the camera or stream stopped sending');
   });
+
+  it('gives a camera that sends nothing at all 10 s to start before calling it dead', async () => {
+    const fifo = path.join(dir, 'silent.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const camera = new CameraScanner(cameraOptions({ input: { url: fifo, loop: false, realtime: false }, stallTimeoutMs: 800 }), pool);
+    // Opened for writing, never written: ffmpeg waits, as for a camera that never delivers.
+    const writer = open(fifo, 'w');
+    const started = Date.now();
+    const events = await eventsOf(camera, disconnected);
+    await (await writer).close();
+    expect(events.map((e) => e.type)).not.toContain('connected');
+    expect(reasonOf(events)).toBe('no frame within 10 s of starting: the camera or stream sends nothing');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(FIRST_FRAME_TIMEOUT_MS);
+  }, 30_000);
 
   it('reads a truncated file up to where it breaks off', async () => {
     const y4m = await makeQrVideo(dir, 'cut', CODE, { format: 'y4m', leadIn: 0, shown: 1, width: 320, height: 240, codeSize: 150 });

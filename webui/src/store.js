@@ -2,7 +2,7 @@
  * The page's state, one plain object, and a hook that re-renders a component when it changes.
  * Changes are batched: listeners are told once per microtask, whatever the number of updates.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 
 export const FEED_LIMIT = 300;
 
@@ -38,9 +38,12 @@ export const state = {
 
 const listeners = new Set();
 let pending = false;
+/** Counts updates, so that a component can tell it rendered an older state. */
+let version = 0;
 
 export function update(patch) {
   Object.assign(state, patch);
+  version++;
   if (pending) return;
   pending = true;
   queueMicrotask(() => {
@@ -49,12 +52,18 @@ export function update(patch) {
   });
 }
 
-/** Re-renders the calling component on every change of the state. */
+/**
+ * Re-renders the calling component on every change of the state. It subscribes in a layout
+ * effect, right after its first render rather than after the browser paints (which a page in the
+ * background may never do), and catches up on a change made before it subscribed: the first
+ * answer of the controller could otherwise be lost, leaving the page on "Loading Postern…".
+ */
 export function useStore() {
-  const [, setVersion] = useState(0);
-  useEffect(() => {
-    const listener = () => setVersion((v) => v + 1);
+  const [, setSeen] = useState(version);
+  useLayoutEffect(() => {
+    const listener = () => setSeen(version);
     listeners.add(listener);
+    listener();
     return () => listeners.delete(listener);
   }, []);
   return state;

@@ -40,6 +40,12 @@ export interface FrameSourceHandlers {
   stopped(reason: string): void;
 }
 
+/**
+ * Opening a camera or a stream takes longer than the gap between two frames (a USB camera powers
+ * up, an RTSP server answers): until the first frame, this is the stall limit if it is longer.
+ */
+export const FIRST_FRAME_TIMEOUT_MS = 10_000;
+
 /** Kept to explain an exit: ffmpeg's last words are the useful ones. */
 const STDERR_TAIL_BYTES = 2048;
 
@@ -70,6 +76,8 @@ export class FfmpegFrameSource {
   private stallTimer: NodeJS.Timeout | null = null;
   private frame: Uint8Array;
   private filled = 0;
+  /** Frames since start(): the first one may be slower to come. */
+  private frames = 0;
   private stderrTail = '';
   /** Bytes of a frame ffmpeg began but never finished (it exited mid-frame). */
   truncatedBytes = 0;
@@ -102,6 +110,7 @@ export class FfmpegFrameSource {
       const how = signal !== null ? `was killed by ${signal}` : code === 0 ? 'reached the end of the input' : `exited with code ${code}`;
       this.end(`ffmpeg ${how}${said ? `: ${said}` : ''}`);
     });
+    this.frames = 0;
     this.armStallTimer();
   }
 
@@ -130,6 +139,7 @@ export class FfmpegFrameSource {
         const full = this.frame;
         this.frame = new Uint8Array(full.length);
         this.filled = 0;
+        this.frames++;
         this.armStallTimer();
         this.handlers.frame(full);
         if (this.child === null) return;
@@ -139,7 +149,11 @@ export class FfmpegFrameSource {
 
   private armStallTimer(): void {
     this.clearStallTimer();
-    this.stallTimer = setTimeout(() => this.end(`no frame for ${this.options.stallTimeoutMs / 1000} s: the camera or stream stopped sending`), this.options.stallTimeoutMs);
+    const { stallTimeoutMs } = this.options;
+    this.stallTimer =
+      this.frames === 0
+        ? setTimeout(() => this.end(`no frame within ${Math.max(stallTimeoutMs, FIRST_FRAME_TIMEOUT_MS) / 1000} s of starting: the camera or stream sends nothing`), Math.max(stallTimeoutMs, FIRST_FRAME_TIMEOUT_MS))
+        : setTimeout(() => this.end(`no frame for ${stallTimeoutMs / 1000} s: the camera or stream stopped sending`), stallTimeoutMs);
   }
 
   private clearStallTimer(): void {
