@@ -25,17 +25,12 @@
  * frame rate, through a pass-through stand-in that notes when ffmpeg's first frame of each showing
  * of the code comes out of it.
  */
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-
-import QRCode from 'qrcode';
 
 import type { SiteConfig } from '../controller/config/configSchema.ts';
-import { validateConfig } from '../controller/config/loadConfig.ts';
 import { Controller } from '../controller/controller.ts';
 import { encodeCredential } from '../controller/credentials/credentialCodec.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
@@ -46,10 +41,9 @@ import { busyNowWarning, describeEnvironment, describeLoad, environment, watchLo
 import { decoderVersions, ffmpegVersion } from './lib/qrDecoders.ts';
 import { heldPose, renderScene, rng } from './lib/qrScene.ts';
 import { quantiles, type Quantiles } from './lib/quantiles.ts';
-import { BENCH_SCOPE, benchSite, doorId, scannerId, tempDir, UNLOCK_SECONDS, writeResults } from './lib/site.ts';
+import { makeQrVideo } from '../test/support/qrVideo.ts';
+import { BENCH_SCOPE, benchSite, scannerId, tempDir, writeResults } from './lib/site.ts';
 import { ms, sleep, table } from './lib/stats.ts';
-
-const run = promisify(execFile);
 
 const CAMERAS = 4;
 const WIDTH = 640;
@@ -147,21 +141,9 @@ async function wrapper(dir: string, name: string, script: string, environment: R
   return file;
 }
 
-function cameraSite(dataDir: string, scanners: (i: number) => Record<string, unknown>, count: number): SiteConfig {
-  const doors = Array.from({ length: count }, (_, i) => doorId(i));
-  return validateConfig(
-    {
-      site: { id: 'bench-cameras', name: 'Camera benchmark site', defaultScope: BENCH_SCOPE },
-      dataDir,
-      logLevel: 'silent',
-      api: { enabled: false },
-      throttle: { maxFailures: 1000, windowSeconds: 1, lockoutSeconds: 1, maxLockoutSeconds: 1 },
-      scopes: [{ id: BENCH_SCOPE, name: 'every door', doors }],
-      doors: doors.map((id) => ({ id, name: id, unlockSeconds: UNLOCK_SECONDS, heldOpenSeconds: 3600, failMode: 'secure' as const })),
-      scanners: doors.map((id, i) => ({ id: scannerId(i), door: id, driver: 'camera' as const, debounceMs: DEBOUNCE_MS, options: scanners(i) })),
-    },
-    'camera benchmark site',
-  );
+/** The benchmark site with a camera scanner on each door, each with its own ffmpeg options. */
+function cameraSite(dataDir: string, options: (i: number) => Record<string, unknown>, count: number): SiteConfig {
+  return benchSite(dataDir, count, (door, i) => ({ id: scannerId(i), door, driver: 'camera', debounceMs: DEBOUNCE_MS, options: options(i) }));
 }
 
 async function siteKeyOf(dataDir: string): Promise<Buffer> {
@@ -353,7 +335,8 @@ async function realFfmpeg(dir: string): Promise<FfmpegRun | { skipped: string }>
   await mkdir(dataDir, { recursive: true });
   const siteKey = await siteKeyOf(dataDir);
   const subject = 6_000_000n;
-  const video = await qrVideo(dir, linkCode(siteKey, subject));
+  // An mp4 as the tests make theirs: a phone showing the code in a grey scene, with noise, H.264.
+  const video = await makeQrVideo(dir, 'code', linkCode(siteKey, subject), { width: WIDTH, height: HEIGHT, fps: FPS, leadIn: FFMPEG_LEAD_IN, shown: FFMPEG_SHOWN });
   const log = path.join(dir, 'ffmpeg.log');
   const framesPerLoop = (FFMPEG_LEAD_IN + FFMPEG_SHOWN) * FPS;
   const ffmpegPath = await wrapper(dir, 'ffmpeg-proxy', FFMPEG_PROXY, {
@@ -385,27 +368,6 @@ async function realFfmpeg(dir: string): Promise<FfmpegRun | { skipped: string }>
   return { ffmpeg: version, showings: marks.length, granted: latencies.length, scanToGrant: quantiles(latencies) };
 }
 
-/** An mp4 as test/support/qrVideo.ts makes it: a phone showing the code in a grey scene, with noise, H.264. */
-async function qrVideo(dir: string, text: string): Promise<string> {
-  const codeSize = 200;
-  const png = path.join(dir, 'code.png');
-  await writeFile(png, await QRCode.toBuffer(text, { errorCorrectionLevel: 'M', margin: 2, width: codeSize }));
-  const file = path.join(dir, 'code.mp4');
-  const total = FFMPEG_LEAD_IN + FFMPEG_SHOWN;
-  const x = Math.round((WIDTH - codeSize) / 2);
-  const y = Math.round((HEIGHT - codeSize) / 2);
-  const filter = [
-    `[1]pad=w=iw+24:h=ih+60:x=12:y=30:color=0x202020,rotate=0.08:c=0x707070:ow=rotw(0.08):oh=roth(0.08)[phone]`,
-    `[0][phone]overlay=x=${x - 12}:y=${y - 30}:enable='gte(t,${FFMPEG_LEAD_IN})',noise=alls=6:allf=t,format=yuv420p[v]`,
-  ].join(';');
-  await run(FFMPEG, [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `color=c=0x707070:s=${WIDTH}x${HEIGHT}:r=${FPS}:d=${total}`,
-    '-loop', '1', '-framerate', String(FPS), '-t', String(total), '-i', png,
-    '-filter_complex', filter, '-map', '[v]', '-r', String(FPS), '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', file,
-  ]);
-  return file;
-}
 
 export async function runCameras(): Promise<void> {
   const name = 'cameras';

@@ -24,6 +24,7 @@ import { ScopeDirectory } from '../controller/credentials/scopeDirectory.ts';
 import { Verifier, type Outcome } from '../controller/credentials/verifier.ts';
 import type { Decision } from '../controller/decision/decisionService.ts';
 import { LocalHub } from '../controller/decision/localHub.ts';
+import { seededRandom } from './lib/random.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
 import type { SimulatedScanner } from '../drivers/scanners/simulatedScanner.ts';
@@ -44,17 +45,6 @@ function benchSecret(id: string): Buffer {
   return createHash('sha256').update(benchSecretText(id), 'utf8').digest();
 }
 
-/** mulberry32: a small seeded generator, so that every run draws the same subjects. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Kind = 'valid-link' | 'revoked-link' | 'rotating';
 const KINDS: readonly Kind[] = ['valid-link', 'revoked-link', 'rotating'];
@@ -73,7 +63,7 @@ class Workload {
     private readonly job: ProbeJob,
     private readonly siteKey: Buffer,
   ) {
-    this.next = random(job.seed);
+    this.next = seededRandom(job.seed);
   }
 
   private index(limit: number): number {

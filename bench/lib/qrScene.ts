@@ -9,20 +9,12 @@
 import QRCode from 'qrcode';
 
 import type { GrayFrame } from '../../drivers/scanners/camera/qrReader.ts';
+import { seededRandom } from './random.ts';
 
 export type { GrayFrame };
 
-/** Seeded PRNG (mulberry32): the same seed gives the same frames on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed gives the same frames on every machine. */
+export const rng = seededRandom;
 
 /** A normal deviate (Box-Muller) from a uniform source. */
 export function gaussian(random: () => number): number {

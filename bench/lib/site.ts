@@ -1,11 +1,11 @@
-/** The benchmark site: N doors with simulated I/O, one simulated scanner per door, one scope of every door. */
+/** The benchmark site: N doors with simulated I/O, one scanner per door (simulated unless told), one scope of every door. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import type { SiteConfig } from '../../controller/config/configSchema.ts';
+import type { SiteConfig, SiteConfigInput } from '../../controller/config/configSchema.ts';
 import { validateConfig } from '../../controller/config/loadConfig.ts';
 
 export const BENCH_SCOPE = 1;
@@ -19,7 +19,11 @@ export function scannerId(index: number): string {
   return `${doorId(index)}-in`;
 }
 
-export function benchSite(dataDir: string, doorCount = 64): SiteConfig {
+type ScannerInput = NonNullable<SiteConfigInput['scanners']>[number];
+
+const simulatedScanner = (door: string, index: number): ScannerInput => ({ id: scannerId(index), door, driver: 'simulated', debounceMs: 0 });
+
+export function benchSite(dataDir: string, doorCount = 64, scanner: (door: string, index: number) => ScannerInput = simulatedScanner): SiteConfig {
   const doors = Array.from({ length: doorCount }, (_, i) => doorId(i));
   return validateConfig(
     {
@@ -32,7 +36,7 @@ export function benchSite(dataDir: string, doorCount = 64): SiteConfig {
       throttle: { maxFailures: 1000, windowSeconds: 1, lockoutSeconds: 1, maxLockoutSeconds: 1 },
       scopes: [{ id: BENCH_SCOPE, name: 'every door', doors }],
       doors: doors.map((id) => ({ id, name: id, unlockSeconds: UNLOCK_SECONDS, heldOpenSeconds: 3600, failMode: 'secure' as const })),
-      scanners: doors.map((id, i) => ({ id: scannerId(i), door: id, driver: 'simulated' as const, debounceMs: 0 })),
+      scanners: doors.map(scanner),
     },
     'benchmark site',
   );
