@@ -26,6 +26,9 @@ export async function startCommand(args: string[], io: CliEnvironment, signals: 
   out(`doors: ${config.doors.map((d) => d.id).join(', ')}; scanners: ${config.scanners.map((s) => `${s.id}->${s.door}`).join(', ')}`);
   if (controller.apiUrl) out(`API: ${controller.apiUrl.replace(/^http/, 'ws')}/api (JSON-RPC 2.0; docs/api.md); metrics: ${controller.apiUrl}/metrics`);
   if (terminal) out(`Scanner "${terminal.id}" reads this terminal: paste a code and press Enter to scan it at door "${terminal.door}".`);
+  for (const kiosk of config.scanners.filter((s) => s.driver === 'kiosk')) {
+    out(`Scanner "${kiosk.id}" is a kiosk page: \`postern token create --name tablet --role scanner --scanner ${kiosk.id}\` prints the link to open in a browser with a camera.`);
+  }
   out('Press Ctrl+C to stop.');
 
   const signal = await new Promise<string>((resolve) => {

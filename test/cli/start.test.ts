@@ -58,6 +58,11 @@ describe('postern start', () => {
     child.stdin.write(`${code}\n`);
     await io.waitFor(/DENY  front \(scanner front-in\) link \d+: revoked/);
 
+    // The kiosk page: its token comes with the link to open on the tablet (here, this machine).
+    expect(io.output()).toContain('Scanner "lab-kiosk" is a kiosk page: `postern token create --name tablet --role scanner --scanner lab-kiosk`');
+    const token = await runCli(['token', 'create', '--name', 'tablet', '--role', 'scanner', '--scanner', 'lab-kiosk'], env);
+    expect(token.stderr).toMatch(new RegExp(`Open the kiosk page on the tablet at the door: http://127\\.0\\.0\\.1:\\d+/kiosk#token=${token.stdout.trim()}\n`));
+
     child.kill('SIGTERM');
     const [exitCode] = await once(child, 'exit');
     expect(exitCode).toBe(0);

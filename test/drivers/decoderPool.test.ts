@@ -49,6 +49,18 @@ describe('the QR decoder pool', () => {
     expect(result!.latencyMs).toBeGreaterThanOrEqual(result!.decodeMs);
   });
 
+  it('decodes a small PNG from a view into Node\'s shared Buffer pool, and leaves the pool alone', async () => {
+    const code = vectors.vectors[1]!.code;
+    // Small Buffers share one pooled ArrayBuffer: the frame must be copied out, never moved.
+    const png = Buffer.from((await QRCode.toBuffer(code, { width: 150, margin: 4 })).toString('base64'), 'base64');
+    const neighbour = Buffer.from('a neighbour in the same pool');
+    expect(png.byteOffset > 0 || png.buffer.byteLength > png.byteLength).toBe(true);
+    const result = await new Promise<DecodeResult | null>((resolve) => pool.channel(() => {}).submit({ kind: 'image', data: png }, resolve));
+    expect(result!.texts).toEqual([code]);
+    expect(png.buffer.byteLength).toBeGreaterThan(0);
+    expect(neighbour.toString()).toBe('a neighbour in the same pool');
+  });
+
   it('decodes the newest frame and drops the ones it replaced', async () => {
     const codes = vectors.vectors.slice(0, 6).map((v) => v.code);
     const frames = codes.map(frameWith);

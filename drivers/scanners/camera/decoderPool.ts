@@ -221,9 +221,13 @@ export class DecoderPool {
 }
 
 function transferable(bytes: Uint8Array): ArrayBuffer {
-  // Only a view over a whole ArrayBuffer of its own can be moved; others are copied once.
+  // Only a view over a whole ArrayBuffer of its own can be moved. Anything else is copied once:
+  // a small Buffer is a view into Node's shared allocation pool, which must never be moved away
+  // (and Buffer's slice() is a view too, not a copy).
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
-  return bytes.slice().buffer;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
 }
 
 /** tsx's ESM register(), by file: an eval'd worker has no module path to resolve a package from. */
