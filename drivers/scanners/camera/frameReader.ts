@@ -22,6 +22,8 @@ export class FrameReader {
   private warning: string | null = null;
   private lastText: string | null = null;
   private lastTextAt = 0;
+  /** The result whose text was passed on last: lets a frame's submitter know it caused a read. */
+  private passedOn: DecodeResult | null = null;
   // Since the last health report:
   private periodStart: number;
   private periodFrames = 0;
@@ -77,9 +79,6 @@ export class FrameReader {
   close(): void {
     this.channel.close();
   }
-
-  /** The result whose text was passed on last: lets a frame's submitter know it caused a read. */
-  private passedOn: DecodeResult | null = null;
 
   private decoded(result: DecodeResult): void {
     this.periodDecodes++;
