@@ -36,7 +36,7 @@ import { encodeCredential } from '../controller/credentials/credentialCodec.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
 import { defaultDecodeWorkers } from '../controller/config/cameraSchema.ts';
-import type { DriverHealth } from '../drivers/scanners/scannerDriver.ts';
+import type { DriverHealth } from '../machines/shared/driverHealth.ts';
 import { busyNowWarning, describeEnvironment, describeLoad, environment, watchLoad, type MachineLoad } from './lib/environment.ts';
 import { decoderVersions, ffmpegVersion } from './lib/qrDecoders.ts';
 import { heldPose, renderScene, rng } from './lib/qrScene.ts';

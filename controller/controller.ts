@@ -34,7 +34,7 @@ import { LocalHub } from './decision/localHub.ts';
 import { DoorOperator } from './doorOperator.ts';
 import { LinkEmails } from './email/linkEmails.ts';
 import { LinkMailer } from './email/linkMailer.ts';
-import { ErrorCodes, PosternError } from './errors.ts';
+import { ErrorCodes, PosternError } from '../machines/shared/errors.ts';
 import { Issuing } from './issuing/issuing.ts';
 import { loadOrCreateSiteKey } from './issuing/siteKey.ts';
 import { createLogger, type Logger } from './logger.ts';

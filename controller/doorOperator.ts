@@ -5,7 +5,7 @@
  */
 import type { DoorEvent } from '../machines/doorMachine.ts';
 import type { AuditTrail } from './audit/auditTrail.ts';
-import { ErrorCodes, PosternError } from './errors.ts';
+import { ErrorCodes, PosternError } from '../machines/shared/errors.ts';
 import type { DoorMode, Store } from './store/storeTypes.ts';
 
 export interface DoorOperatorDependencies {

@@ -1,4 +1,5 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type LevelWithSilent } from 'pino';
+import type { Logger } from '../machines/shared/logger.ts';
 
 export type { Logger };
 

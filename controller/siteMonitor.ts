@@ -4,7 +4,7 @@
  */
 import type { DoorActorRef, DoorSnapshot } from '../machines/doorMachine.ts';
 import type { ScannerActorRef, ScannerSnapshot } from '../machines/scannerMachine.ts';
-import type { DriverHealth } from '../drivers/scanners/scannerDriver.ts';
+import type { DriverHealth } from '../machines/shared/driverHealth.ts';
 import type { AuditTrail } from './audit/auditTrail.ts';
 import type { SiteConfig } from './config/configSchema.ts';
 import type { Logger } from './logger.ts';

@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { DoorConfig, ScannerConfig } from '../controller/config/configSchema.ts';
-import type { Logger } from '../controller/logger.ts';
+import type { Logger } from '../machines/shared/logger.ts';
 import type { DoorIo } from './doorIo/doorIo.ts';
 import { SimulatedDoorIo } from './doorIo/simulatedDoorIo.ts';
 import type { ScannerDriver } from './scanners/scannerDriver.ts';

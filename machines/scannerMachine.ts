@@ -4,7 +4,7 @@
 // `connect` / `disconnect`, and scans leave through `forwardScan`, whose default sends them to the
 // parent (the site), so a controller that provides only `connect`/`disconnect` keeps scans flowing.
 import { assign, enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
-import type { DriverHealth } from '../drivers/scanners/scannerDriver.ts';
+import type { DriverHealth } from './shared/driverHealth.ts';
 
 export interface ScannerBackoff {
   initialMs: number;

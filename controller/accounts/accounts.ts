@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 import type { AuditTrail } from '../audit/auditTrail.ts';
-import { ErrorCodes, PosternError, isPosternError } from '../errors.ts';
+import { ErrorCodes, PosternError, isPosternError } from '../../machines/shared/errors.ts';
 import type { Store } from '../store/storeTypes.ts';
 import {
   isRole,

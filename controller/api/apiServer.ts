@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { roleAtLeast, type Principal } from '../accounts/accountTypes.ts';
 import type { ApiConfig } from '../config/configSchema.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { EventHub } from './eventHub.ts';
 import type { MethodTable } from './methodTypes.ts';

@@ -3,7 +3,7 @@
  * (the JSON-RPC WebSocket, and the web UI's socket.io connection).
  */
 import { roleAtLeast, type Role } from '../accounts/accountTypes.ts';
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes } from '../../machines/shared/errors.ts';
 import { invalidParams, RpcError, RpcErrorCodes } from './jsonRpc.ts';
 import type { CallContext, MethodDefinition, MethodTable } from './methodTypes.ts';
 

@@ -2,7 +2,7 @@
  * JSON-RPC 2.0, exactly: requests, notifications, batches and the standard errors, plus Postern's
  * own errors in the server range, each carrying the stable POSTERN_ERR_* code in `data.code`.
  */
-import { ErrorCodes, isPosternError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, isPosternError, type ErrorCode } from '../../machines/shared/errors.ts';
 
 export type JsonRpcId = string | number | null;
 

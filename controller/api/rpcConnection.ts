@@ -19,7 +19,7 @@ import {
 import { invokeMethod } from './invokeMethod.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { TokenBucket } from './tokenBucket.ts';
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes } from '../../machines/shared/errors.ts';
 
 export interface ConnectionLimits {
   maxBufferedBytes: number;

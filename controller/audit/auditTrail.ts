@@ -21,7 +21,7 @@
  * This class does not look inside events. Callers pass a subject id, never the scanned code or any
  * secret; `data` must hold no credential text.
  */
-import { ErrorCodes, PosternError, isPosternError } from '../errors.ts';
+import { ErrorCodes, PosternError, isPosternError } from '../../machines/shared/errors.ts';
 import type { AuditEvent, Store } from '../store/storeTypes.ts';
 import { GENESIS_HASH, hashEvent } from './auditChain.ts';
 

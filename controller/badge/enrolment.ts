@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Store } from '../store/storeTypes.ts';
 
 export const DEFAULT_ENROL_HOURS = 24;

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 
 import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
 import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { badgeBaseUrl } from '../badge/enrolment.ts';
 import { parse, requirePositional, requireString, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';

@@ -8,7 +8,7 @@ import { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import { DEMO_CONFIG } from '../config/demoConfig.ts';
 import { loadConfig } from '../config/loadConfig.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { Issuing } from '../issuing/issuing.ts';
 import { loadOrCreateSiteKey } from '../issuing/siteKey.ts';
 import { openStore } from '../store/openStore.ts';

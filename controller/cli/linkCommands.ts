@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LinkEmails } from '../email/linkEmails.ts';
 import { LinkMailer } from '../email/linkMailer.ts';
-import { isPosternError, PosternError } from '../errors.ts';
+import { isPosternError, PosternError } from '../../machines/shared/errors.ts';
 import { intFlag, parse, parseTime, requirePositional, requireString, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';

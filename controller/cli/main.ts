@@ -1,7 +1,7 @@
 /**
  * The `postern` command line. Returns an exit code; only the entry file calls process.exit.
  */
-import { isPosternError } from '../errors.ts';
+import { isPosternError } from '../../machines/shared/errors.ts';
 import { TOKEN_USAGE, USER_USAGE, tokenCommand, userCommand } from './accountCommands.ts';
 import { UsageError } from './args.ts';
 import { AUDIT_USAGE, AuditBrokenError, auditCommand } from './auditCommands.ts';

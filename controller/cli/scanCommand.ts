@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { parse, requirePositional, requireString } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { loadSiteConfig } from './cliContext.ts';

@@ -5,7 +5,7 @@
  */
 import { delegationFor, MIN_DELEGATION_SECRET_CHARS } from '../config/delegationSchema.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 
 export interface DelegationTarget {
   url: URL;

@@ -6,7 +6,7 @@
 import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import { ScopeDirectory } from '../credentials/scopeDirectory.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Issuing } from '../issuing/issuing.ts';
 import type { LinkRecord, Store } from '../store/storeTypes.ts';
 import { composeLinkEmail, type LinkEmailDoor, type LinkEmailMessage } from './linkEmail.ts';

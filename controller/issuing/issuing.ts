@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import { encodeCredential, NO_END } from '../credentials/credentialCodec.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { CredentialRecord, LinkRecord, PartnerRecord, Store } from '../store/storeTypes.ts';
 
 export interface LinkRequest {

@@ -11,7 +11,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Database } from './schema.ts';
 import { KyselyStore } from './store.ts';
 import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';

@@ -15,7 +15,7 @@
 import type { Kysely } from 'kysely';
 
 import type { TokenRecord, UserRecord } from '../accounts/accountTypes.ts';
-import { ErrorCodes, PosternError } from '../errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import * as accounts from './accountQueries.ts';
 import * as audit from './auditQueries.ts';
 import * as enrolments from './enrolmentQueries.ts';

@@ -15,7 +15,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import { ErrorCodes, PosternError, isPosternError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, PosternError, isPosternError, type ErrorCode } from '../../machines/shared/errors.ts';
 import type { Dialect } from './storeTypes.ts';
 
 export interface StoreOperation {

@@ -15,7 +15,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { Server, type Socket } from 'socket.io';
 import { principalActor, type Principal } from '../accounts/accountTypes.ts';
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { EventHub, LiveEvent, Subscriber } from '../api/eventHub.ts';
 import { invokeMethod } from '../api/invokeMethod.ts';

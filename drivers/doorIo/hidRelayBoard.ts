@@ -33,7 +33,7 @@
  * node-hid is imported only in start(), so a site without such a board runs where libusb (and
  * node-hid's native module) is absent.
  */
-import { ErrorCodes, PosternError } from '../../controller/errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { DoorIo, DoorIoEvent } from './doorIo.ts';
 
 export const HID_RELAY_VENDOR_ID = 0x16c0;

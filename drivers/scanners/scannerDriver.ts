@@ -1,3 +1,5 @@
+import type { DriverHealth } from '../../machines/shared/driverHealth.ts';
+
 /**
  * The scanner driver interface. A driver turns raw input into reads and reports its link; the
  * scanner actor decides when to (re)connect and what to do with reads.
@@ -10,21 +12,6 @@ export type ScannerDriverEvent =
   /** Sent by drivers with more to tell than their link, every second or so while connected. */
   | { type: 'health'; health: DriverHealth };
 
-/** A driver's own measures; every field is optional because drivers measure different things. */
-export interface DriverHealth {
-  /** Frames taken from the device per second, over the last report period. */
-  framesPerSecond?: number;
-  /** Mean time to decode one frame in the last period, in milliseconds. */
-  decodeMs?: number;
-  /** Frames since connecting, decoded or not. */
-  frames?: number;
-  /** Frames a newer frame replaced before decoding, since connecting. */
-  droppedFrames?: number;
-  /** Frames that were no image of the expected size, since connecting. */
-  badFrames?: number;
-  /** The latest problem the driver got over by itself (a bad frame, a dropped partial read). */
-  warning?: string | null;
-}
 
 /** Longest read passed on. Longer input is cut here, so no layer above ever holds more. */
 export const MAX_READ_CHARS = 4096;

@@ -13,7 +13,7 @@ import { Accounts, hashToken, TOKEN_TOUCH_INTERVAL_MS } from '../../controller/a
 import { principalActor, roleAtLeast, ROLE_ORDER, type Role, type UserRole } from '../../controller/accounts/accountTypes.ts';
 import { parsePasswordHash } from '../../controller/accounts/passwordHash.ts';
 import { AuditTrail } from '../../controller/audit/auditTrail.ts';
-import { ErrorCodes } from '../../controller/errors.ts';
+import { ErrorCodes } from '../../machines/shared/errors.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { Store } from '../../controller/store/storeTypes.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';

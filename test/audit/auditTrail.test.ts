@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 
 import { GENESIS_HASH, verifyChain } from '../../controller/audit/auditChain.ts';
 import { AuditTrail, type AuditLogger } from '../../controller/audit/auditTrail.ts';
-import { ErrorCodes, PosternError } from '../../controller/errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { AuditEvent, Store } from '../../controller/store/storeTypes.ts';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig } from '../../controller/config/loadConfig.ts';
 import { DEMO_CONFIG } from '../../controller/config/demoConfig.ts';
-import { ErrorCodes, isPosternError, type PosternError } from '../../controller/errors.ts';
+import { ErrorCodes, isPosternError, type PosternError } from '../../machines/shared/errors.ts';
 
 function problemsOf(raw: unknown): Array<{ path: string; message: string }> {
   try {

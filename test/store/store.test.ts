@@ -12,7 +12,7 @@ import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { ErrorCodes } from '../../controller/errors.ts';
+import { ErrorCodes } from '../../machines/shared/errors.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { AuditEvent, Dialect, NewLink, Store } from '../../controller/store/storeTypes.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { ErrorCodes, PosternError } from '../../controller/errors.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { Store } from '../../controller/store/storeTypes.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LinkEmails } from '../../email/linkEmails.ts';
-import { ErrorCodes, PosternError } from '../../errors.ts';
+import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 

@@ -3,7 +3,7 @@ import { RpcError, RpcErrorCodes } from '../jsonRpc.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { notFound } from './common.ts';
-import { ErrorCodes } from '../../errors.ts';
+import { ErrorCodes } from '../../../machines/shared/errors.ts';
 import type { Principal } from '../../accounts/accountTypes.ts';
 import { KioskScanner } from '../../../drivers/scanners/kioskScanner.ts';
 import type { NetworkScanner } from '../../../drivers/scanners/networkScanner.ts';

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ErrorCodes, PosternError } from '../../../controller/errors.ts';
+import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { DecodeRequest, DecodeResponse, WorkerReady } from './decodeProtocol.ts';
 
 /** A frame for a channel: grey pixels from a camera, or an encoded image from a kiosk page. */

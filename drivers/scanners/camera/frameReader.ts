@@ -3,7 +3,7 @@
  * dropped), a decoded text is passed on once per debounce window however many frames show it, and
  * the frame rate, decode time and drops are measured for the scanner's health report.
  */
-import type { DriverHealth } from '../scannerDriver.ts';
+import type { DriverHealth } from '../../../machines/shared/driverHealth.ts';
 import type { DecodeChannel, DecodeResult, DecoderPool, Frame } from './decoderPool.ts';
 
 export interface FrameReaderOptions {
