@@ -35,7 +35,7 @@ import { Controller } from '../controller/controller.ts';
 import { encodeCredential } from '../controller/credentials/credentialCodec.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
-import { defaultDecodeWorkers } from '../controller/config/cameraSchema.ts';
+import { defaultDecodeWorkers } from '../drivers/scanners/camera/cameraConfig.ts';
 import type { DriverHealth } from '../machines/shared/driverHealth.ts';
 import { busyNowWarning, describeEnvironment, describeLoad, environment, watchLoad, type MachineLoad } from './lib/environment.ts';
 import { decoderVersions, ffmpegVersion } from './lib/qrDecoders.ts';

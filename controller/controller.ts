@@ -13,7 +13,7 @@ import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
 import { NetworkScanner } from '../drivers/scanners/networkScanner.ts';
 import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scannerDriver.ts';
 import type { DecoderPool } from '../drivers/scanners/camera/decoderPool.ts';
-import { defaultDecodeWorkers } from './config/cameraSchema.ts';
+import { defaultDecodeWorkers } from '../drivers/scanners/camera/cameraConfig.ts';
 import { Accounts } from './accounts/accounts.ts';
 import { ApiServer, type HttpRoute } from './api/apiServer.ts';
 import { EventHub } from './api/eventHub.ts';

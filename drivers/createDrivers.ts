@@ -3,7 +3,7 @@
  * lazily, so a site without such a device starts where its native library is absent.
  */
 import type { Readable } from 'node:stream';
-import type { DoorConfig, ScannerConfig } from '../controller/config/configSchema.ts';
+import type { DoorIoConfig, ScannerDriverConfig } from './driverConfig.ts';
 import type { Logger } from '../machines/shared/logger.ts';
 import type { DoorIo } from './doorIo/doorIo.ts';
 import { SimulatedDoorIo } from './doorIo/simulatedDoorIo.ts';
@@ -13,7 +13,15 @@ import { SimulatedScanner } from './scanners/simulatedScanner.ts';
 import { TerminalScanner } from './scanners/terminalScanner.ts';
 import type { DecoderPool } from './scanners/camera/decoderPool.ts';
 
-export async function createDoorIo(door: DoorConfig): Promise<DoorIo> {
+/** What the drivers read of a door entry of the site file (controller/config/configSchema.ts). */
+export interface DoorEntry {
+  io: DoorIoConfig;
+}
+
+/** What the drivers read of a scanner entry of the site file: its driver with options, and these fields. */
+export type ScannerEntry = ScannerDriverConfig & { id: string; debounceMs: number };
+
+export async function createDoorIo(door: DoorEntry): Promise<DoorIo> {
   switch (door.io.driver) {
     case 'simulated':
       return new SimulatedDoorIo({ autoWalkThrough: door.io.autoWalkThrough });
@@ -33,7 +41,7 @@ export interface ScannerDriverContext {
   decoderPool(): Promise<DecoderPool>;
 }
 
-export async function createScannerDriver(scanner: ScannerConfig, { terminal, logger: log, decoderPool }: ScannerDriverContext): Promise<ScannerDriver> {
+export async function createScannerDriver(scanner: ScannerEntry, { terminal, logger: log, decoderPool }: ScannerDriverContext): Promise<ScannerDriver> {
   switch (scanner.driver) {
     case 'terminal':
       return new TerminalScanner(terminal);

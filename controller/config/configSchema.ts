@@ -2,7 +2,8 @@
  * The site file: one schema, validated once at start. Every problem is reported with its path.
  */
 import { z } from 'zod';
-import { cameraScannerOptions, decoderSchema } from './cameraSchema.ts';
+import { doorIoConfig, scannerConfigSchema } from '../../drivers/driverConfig.ts';
+import { decoderSchema } from '../../drivers/scanners/camera/cameraConfig.ts';
 import { checkDelegation, delegationOverrideSchema, siteDelegationSchema } from './delegationSchema.ts';
 
 /** Scope ids at or above this are door sets made by the store for links issued with a door list. */
@@ -12,30 +13,11 @@ const id = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters: lower-case letters, digits, - and _');
 
-const doorIo = z.discriminatedUnion('driver', [
-  z.strictObject({
-    driver: z.literal('simulated'),
-    /** The simulated door opens after a grant, like a person walking through, unless false. */
-    autoWalkThrough: z.boolean().default(false),
-  }),
-  /** A USB HID relay board ("USBRelay", 16c0:05df), chosen by its 5-character serial or its hidraw path. */
-  z
-    .strictObject({
-      driver: z.literal('hid-relay'),
-      serial: z.string().regex(/^[\x21-\x7e]{1,5}$/, 'must be the 1-5 character id the board reports').optional(),
-      path: z.string().min(1).optional(),
-      /** The relay of this door on the board. */
-      channel: z.number().int().min(1).max(8),
-      /** true: energised = unlocked (fail-secure strike); false: energised = locked (maglock). */
-      energizeToUnlock: z.boolean().default(true),
-    })
-    .refine((io) => io.serial !== undefined || io.path !== undefined, { message: 'give serial or path', path: ['serial'] }),
-]);
-
 const door = z.strictObject({
   id,
   name: z.string().min(1).max(120),
-  io: doorIo.default({ driver: 'simulated', autoWalkThrough: false }),
+  /** The door's lock and contacts (drivers/driverConfig.ts). */
+  io: doorIoConfig.default({ driver: 'simulated', autoWalkThrough: false }),
   unlockSeconds: z.number().positive().max(3600).default(5),
   heldOpenSeconds: z.number().positive().max(86_400).default(30),
   failMode: z.enum(['secure', 'safe']).default('secure'),
@@ -52,42 +34,8 @@ const scannerCommon = {
   delegation: delegationOverrideSchema.optional(),
 };
 
-const usbId = z.number().int().min(0).max(0xffff);
-
-const hidScannerOptions = z
-  .strictObject({
-    vendorId: usbId.optional(),
-    productId: usbId.optional(),
-    /** Picks one of several scanners with the same vendorId and productId. */
-    serial: z.string().min(1).optional(),
-    /** A hidraw path (e.g. /dev/hidraw3), instead of vendorId and productId. */
-    path: z.string().min(1).optional(),
-    mode: z.enum(['keyboard', 'pos']).default('keyboard'),
-    /** The keyboard-country setting of the scanner (keyboard mode). */
-    layout: z.enum(['us', 'uk', 'de', 'fr']).default('us'),
-    /** The key the scanner ends each code with (keyboard mode). */
-    suffix: z.enum(['enter', 'tab']).default('enter'),
-    /** A read with no key for this long before its suffix is dropped (keyboard mode). */
-    interCharTimeoutMs: z.number().int().min(1).max(10_000).default(50),
-  })
-  .refine((o) => o.path !== undefined || (o.vendorId !== undefined && o.productId !== undefined), {
-    message: 'give vendorId and productId, or path',
-  });
-
-const scanner = z.discriminatedUnion('driver', [
-  /** A line typed or pasted on standard input is a scan, as a keyboard-wedge scanner types it. */
-  z.strictObject({ ...scannerCommon, driver: z.literal('terminal'), options: z.strictObject({}).default({}) }),
-  /** Reads fed by the controller itself (tests, benchmarks). */
-  z.strictObject({ ...scannerCommon, driver: z.literal('simulated'), options: z.strictObject({}).default({}) }),
-  /** A device on the network that sends reads over the API with its own token (`scanner.read`). */
-  z.strictObject({ ...scannerCommon, driver: z.literal('network'), options: z.strictObject({}).default({}) }),
-  /** A USB HID scanner read through hidraw, in keyboard emulation or HID POS mode (docs/drivers.md). */
-  z.strictObject({ ...scannerCommon, driver: z.literal('hid'), options: hidScannerOptions }),
-  /** A webcam or video stream through ffmpeg, decoded in worker threads (docs/drivers.md). */
-  z.strictObject({ ...scannerCommon, driver: z.literal('camera'), options: cameraScannerOptions }),
-  /** A tablet running the kiosk page (/kiosk), sending camera frames over the API with its own token. */
-  z.strictObject({ ...scannerCommon, driver: z.literal('kiosk'), options: z.strictObject({}).default({}) }),
-]);
+/** One variant per scanner driver, with its options (drivers/driverConfig.ts). */
+const scanner = scannerConfigSchema(scannerCommon);
 
 const rate = z.strictObject({ rate: z.number().positive().max(100_000), burst: z.number().int().min(1).max(100_000) });
 

@@ -1,5 +1,6 @@
 /**
- * Site-file options of camera scanners (ffmpeg sources) and of the decoder pool they share.
+ * Site-file options of camera scanners (ffmpeg sources) and of the decoder pool they share. The site
+ * file schema (controller/config/configSchema.ts) puts them under a camera scanner and at `decoder`.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -50,3 +51,5 @@ export const decoderSchema = z.strictObject({
   /** Worker threads decoding camera and kiosk frames (default: the cores but one, 1 to 4). */
   workers: z.number().int().min(1).max(16).optional(),
 });
+
+export type DecoderConfig = z.output<typeof decoderSchema>;
