@@ -13,6 +13,8 @@ export interface MetricsSources {
   scanners(): ScannerStatus[];
   auditPending(): number;
   apiConnections(): number;
+  /** The controller's audit head (an AuditTrail's controllerId and head.seq); no gauge without it. */
+  auditHead?(): { controllerId: string; seq: number };
 }
 
 export class ControllerMetrics {
@@ -71,6 +73,19 @@ export class ControllerMetrics {
       },
     });
     new Gauge({ name: 'postern_audit_outbox_pending', help: 'Audit events waiting for the store', registers: [this.registry], collect() { this.set(sources.auditPending()); } });
+    if (sources.auditHead !== undefined) {
+      new Gauge({
+        name: 'postern_audit_head_seq',
+        help: 'The seq of the newest event of the controller\'s audit chain (appended, stored or not)',
+        labelNames: ['controller'],
+        registers: [this.registry],
+        collect() {
+          const head = sources.auditHead?.();
+          this.reset();
+          if (head !== undefined) this.set({ controller: head.controllerId }, head.seq);
+        },
+      });
+    }
     new Gauge({ name: 'postern_api_connections', help: 'Open API WebSocket connections', registers: [this.registry], collect() { this.set(sources.apiConnections()); } });
     // Process metrics, including nodejs_eventloop_lag_seconds and its percentiles.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });

@@ -1,7 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyChain } from '../audit/auditChain.ts';
+import { type AuditHead, checkAnchor, formatHeads, formatHeadsJson, parseAnchor, readHeads } from '../audit/auditHead.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
 import { intFlag, parse, UsageError } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
@@ -10,11 +13,12 @@ import { subcommands } from './subcommands.ts';
 
 export const AUDIT_USAGE = `postern audit tail [-n N] [--follow] [--controller ID]
 postern audit export --csv [--out FILE] [--controller ID]
-postern audit verify [--controller ID]`;
+postern audit head [--json] [--controller ID]
+postern audit verify [--controller ID] [--anchor FILE]`;
 
 const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'prevHash', 'hash'] as const;
 
-export const auditCommand = subcommands('audit', AUDIT_USAGE, { tail, export: exportCsv, verify });
+export const auditCommand = subcommands('audit', AUDIT_USAGE, { tail, export: exportCsv, head, verify });
 
 export function formatEvent(e: AuditEvent): string {
   const parts = [new Date(e.at).toISOString(), `${e.controllerId}#${e.seq}`, e.type];
@@ -82,25 +86,66 @@ async function exportCsv(args: string[], io: CliEnvironment): Promise<void> {
   });
 }
 
+/**
+ * Each chain's newest seq and hash, to keep somewhere else as an anchor for `verify --anchor`
+ * (the format is in audit/auditHead.ts and docs).
+ */
+async function head(args: string[], io: CliEnvironment): Promise<void> {
+  const { values } = parse(args, { json: { type: 'boolean' }, controller: { type: 'string' } });
+  const heads = await withReadContext(values.config, io.env, (ctx) => readHeads(ctx.store, values.controller));
+  if (values.controller !== undefined && heads.length === 0) throw new PosternError(ErrorCodes.NOT_FOUND, `no audit chain "${values.controller}"`);
+  io.stdout.write(values.json ? formatHeadsJson(heads, Date.now()) : formatHeads(heads));
+  if (heads.length === 0 && !values.json) io.stderr.write('postern: no audit events yet\n');
+}
+
 async function verify(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { controller: { type: 'string' } });
+  const { values } = parse(args, { controller: { type: 'string' }, anchor: { type: 'string' } });
+  // The anchor is read before the store is opened: a wrong path or a broken file checks nothing.
+  const anchors = values.anchor === undefined ? undefined : await readAnchor(values.anchor, values.controller);
   const broken = await withReadContext(values.config, io.env, async (ctx) => {
-    let failed = 0;
-    const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
+    const failed = new Set<string>();
+    const stored = values.controller ? [values.controller] : await ctx.store.auditControllers();
+    // The chains in the store, and those the anchor names that the store has lost.
+    const controllers = [...new Set([...stored, ...(anchors ?? []).map((a) => a.controllerId)])].sort();
     for (const controller of controllers) {
-      const report = await verifyChain(ctx.store.iterateAudit(controller));
-      if (report.ok) {
-        io.stdout.write(`${controller}: ${report.checked} events, chain intact\n`);
-        continue;
+      if (stored.includes(controller)) {
+        const report = await verifyChain(ctx.store.iterateAudit(controller));
+        if (report.ok) {
+          io.stdout.write(`${controller}: ${report.checked} events, chain intact\n`);
+        } else {
+          failed.add(controller);
+          io.stdout.write(`${controller}: ${report.checked} events, ${report.problems.length} problem(s)\n`);
+          for (const p of report.problems) io.stdout.write(`  event #${p.seq}: ${p.problem}: ${p.detail}\n`);
+        }
       }
-      failed++;
-      io.stdout.write(`${controller}: ${report.checked} events, ${report.problems.length} problem(s)\n`);
-      for (const p of report.problems) io.stdout.write(`  event #${p.seq}: ${p.problem}: ${p.detail}\n`);
+      if (anchors === undefined) continue;
+      const mine = anchors.filter((a) => a.controllerId === controller);
+      if (mine.length === 0) io.stdout.write(`${controller}: not in the anchor\n`);
+      for (const anchor of mine) {
+        const check = await checkAnchor(ctx.store, anchor);
+        if (!check.ok) failed.add(controller);
+        io.stdout.write(`${controller}: anchor ${check.ok ? 'ok' : `FAILED (${check.status})`}: ${check.detail}\n`);
+      }
     }
-    return failed;
+    return failed.size;
   });
   // Thrown once the store is closed: every chain is reported first, then the exit status says so.
   if (broken > 0) throw new AuditBrokenError(`${broken} audit chain(s) failed verification`);
+}
+
+/** The anchor file's heads; with --controller, only that chain's (none is a usage error). */
+async function readAnchor(file: string, controller: string | undefined): Promise<AuditHead[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `--anchor: cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const heads = parseAnchor(text, file);
+  if (controller === undefined) return heads;
+  const mine = heads.filter((h) => h.controllerId === controller);
+  if (mine.length === 0) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `--anchor: ${file} has no line for chain "${controller}"`);
+  return mine;
 }
 
 export class AuditBrokenError extends Error {}
