@@ -26,7 +26,7 @@ import { performance, PerformanceObserver } from 'node:perf_hooks';
 
 import { Controller } from '../controller/controller.ts';
 import { encodeCredential, timeStep } from '../controller/credentials/credentialCodec.ts';
-import type { Decision } from '../controller/decision/decisionService.ts';
+import type { Decision } from '../controller/decision/decisionLog.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
 import type { SimulatedDoorIo } from '../drivers/doorIo/simulatedDoorIo.ts';

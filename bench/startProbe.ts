@@ -22,7 +22,7 @@ import { PartnerDirectory } from '../controller/credentials/partnerDirectory.ts'
 import { ScanThrottle } from '../controller/credentials/scanThrottle.ts';
 import { ScopeDirectory } from '../controller/credentials/scopeDirectory.ts';
 import { Verifier, type Outcome } from '../controller/credentials/verifier.ts';
-import type { Decision } from '../controller/decision/decisionService.ts';
+import type { Decision } from '../controller/decision/decisionLog.ts';
 import { LocalHub } from '../controller/decision/localHub.ts';
 import { seededRandom } from './lib/random.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';

@@ -3,10 +3,11 @@
  * back in reverse on stop(). Constructing a Controller does nothing; start() opens, stop() closes
  * every handle and timer, so a test can run many controllers in one process.
  */
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createActor, type Actor } from 'xstate';
-import { doorMachine, type DoorEvent } from '../machines/doorMachine.ts';
-import { scannerMachine, type DropParams, type ScanParams, type ScannerEvent } from '../machines/scannerMachine.ts';
+import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
+import { doorMachine, type DoorEvent, type RecordEvent, type RecordGrantInput } from '../machines/doorMachine.ts';
+import { scannerMachine, type Conclusion, type DecideInput, type Decided, type DropParams, type ScannerEvent } from '../machines/scannerMachine.ts';
 import { siteMachine } from '../machines/siteMachine.ts';
 import { createDoorIo, createScannerDriver } from '../drivers/createDrivers.ts';
 import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
@@ -27,7 +28,8 @@ import { PartnerDirectory } from './credentials/partnerDirectory.ts';
 import { ScanThrottle } from './credentials/scanThrottle.ts';
 import { ScopeDirectory } from './credentials/scopeDirectory.ts';
 import { Verifier } from './credentials/verifier.ts';
-import { DecisionService, type Decision, type DoorRefusal } from './decision/decisionService.ts';
+import { createDecide, type DecisionRecord } from './decision/decide.ts';
+import { DecisionLog, type Decision } from './decision/decisionLog.ts';
 import { WebhookDelegation } from './delegation/webhookDelegation.ts';
 import { LatencyWindow } from './decision/latencyWindow.ts';
 import { LocalHub } from './decision/localHub.ts';
@@ -35,6 +37,7 @@ import { DoorOperator } from './doorOperator.ts';
 import { LinkEmails } from './email/linkEmails.ts';
 import { LinkMailer } from './email/linkMailer.ts';
 import { ErrorCodes, PosternError } from '../machines/shared/errors.ts';
+import { AuditJournal } from './audit/auditJournal.ts';
 import { Issuing } from './issuing/issuing.ts';
 import { loadOrCreateSiteKey } from './issuing/siteKey.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -97,7 +100,10 @@ export class Controller {
 
     const store = openStore({ databaseUrl: this.options.databaseUrl, dataDir: config.dataDir, logger: this.logger.child({ component: 'store' }) });
     await store.start();
-    const audit = new AuditTrail({ store, controllerId: config.site.id, logger: this.logger.child({ component: 'audit' }), clock });
+    const auditLog = this.logger.child({ component: 'audit' });
+    // While the store cannot take events, they are kept durable here (auditTrail.ts).
+    const journal = new AuditJournal({ file: join(resolve(config.dataDir), `audit-journal.${config.site.id}.ndjson`), logger: auditLog });
+    const audit = new AuditTrail({ store, controllerId: config.site.id, journal, logger: auditLog, clock });
     const running: Running = { store, audit, cleanups: [] };
     this.running = running;
     try {
@@ -105,12 +111,19 @@ export class Controller {
       await audit.start();
       await this.createDrivers();
 
-      const decisions = this.createDecisionService(siteKey, store, audit, clock, running);
-      running.cleanups.push(decisions.onDecision((d) => this.decisionListeners.forEach((l) => l(d))));
+      const decisions = new DecisionLog({ audit, logger: this.logger.child({ component: 'decision' }), clock });
+      running.cleanups.push(
+        decisions.onDecision((d) => {
+          this.latency.get(d.door)?.add(d.latencyMs);
+          if (d.ref !== undefined) this.scannerDrivers.get(d.scanner)?.settle?.(d.ref, { decided: true, verdict: d.verdict, reason: d.reason, door: d.door, auditSeq: d.auditSeq });
+          this.decisionListeners.forEach((l) => l(d));
+        }),
+      );
+      const decide = this.createDecide(siteKey, store, clock, running);
 
       // Doors are driven to their safe state as their actors start, inside site.start() below,
       // before any scanner driver is asked to connect.
-      const site = this.createSite(await store.getDoorModes(), decisions);
+      const site = this.createSite(await store.getDoorModes(), decide, decisions, audit);
       running.site = site;
       site.start();
       this.wireDrivers(site, running);
@@ -123,6 +136,7 @@ export class Controller {
       running.operator = new DoorOperator({
         doorIds: config.doors.map((d) => d.id),
         sendToDoor: (door: string, event: DoorEvent) => site.send({ type: 'DOOR', door, event }),
+        doorActor: (door) => site.getSnapshot().context.doors[door],
         modeOf: (door) => monitor.door(door)?.mode ?? 'normal',
         store,
         audit,
@@ -223,7 +237,8 @@ export class Controller {
     return this.decoderPool;
   }
 
-  private createDecisionService(siteKey: Buffer, store: Store, audit: AuditTrail, clock: () => number, running: Running): DecisionService {
+  /** The checks of the decision path, as the scanner actors invoke them (decide.ts). */
+  private createDecide(siteKey: Buffer, store: Store, clock: () => number, running: Running): (input: DecideInput) => Promise<Decided> {
     const { throttle } = this.config;
     // Text that is no Postern code goes to a partner's webhook where the site file says so.
     const delegation = WebhookDelegation.fromConfig(this.config, { logger: this.logger.child({ component: 'delegation' }), clock });
@@ -243,48 +258,37 @@ export class Controller {
       siteDefaultScope: this.config.site.defaultScope,
       delegation,
     });
-    const decisions = new DecisionService({
-      verifier,
-      audit,
-      doorRefusal: (door) => this.doorRefusal(door),
-      openDoor: (door) => running.site?.send({ type: 'DECISION', door, grant: true }),
-      logger: this.logger.child({ component: 'decision' }),
-      clock,
-    });
-    running.cleanups.push(
-      decisions.onDecision((d) => {
-        this.latency.get(d.door)?.add(d.latencyMs);
-        if (d.ref !== undefined) this.scannerDrivers.get(d.scanner)?.settle?.(d.ref, { decided: true, verdict: d.verdict, reason: d.reason, door: d.door, auditSeq: d.auditSeq });
-      }),
-    );
-    return decisions;
+    return createDecide({ verifier, clock });
   }
 
-  private doorRefusal(door: string): DoorRefusal | undefined {
-    const snapshot = this.running?.site?.getSnapshot().context.doors[door]?.getSnapshot();
-    if (snapshot === undefined) return 'door-fault';
-    if (snapshot.value === 'lockdown' || snapshot.context.mode === 'lockdown') return 'lockdown';
-    if (snapshot.value === 'fault' || snapshot.value === 'stopped') return 'door-fault';
-    return undefined;
-  }
-
-  private createSite(modes: Record<string, 'normal' | 'lockdown' | 'passage'>, decisions: DecisionService): SiteActor {
+  private createSite(modes: Record<string, 'normal' | 'lockdown' | 'passage'>, decide: (input: DecideInput) => Promise<Decided>, decisions: DecisionLog, audit: AuditTrail): SiteActor {
     const doorIos = this.doorIos;
     const drivers = this.scannerDrivers;
     const log = this.logger.child({ component: 'site' });
     const provided = siteMachine.provide({
-      actions: {
-        decide: (_, scan: ScanParams) => {
-          decisions
-            .decide({ scanner: scan.scannerId, door: scan.door, text: scan.text, ref: scan.ref })
-            .catch((error: unknown) => log.error({ err: error, door: scan.door, scanner: scan.scannerId }, 'decision failed'));
-        },
-      },
       actors: {
         door: doorMachine.provide({
           actions: {
             setRelay: ({ context }, { unlocked }: { unlocked: boolean }) => doorIos.get(context.id)?.setRelay(unlocked),
             notifyAlarm: ({ context }, { kind }: { kind: string }) => log.warn({ door: context.id, alarm: kind }, 'door alarm'),
+          },
+          actors: {
+            // The grant's record, durable (store or journal) before the door moves its relay.
+            recordGrant: fromCallback<RecordEvent, RecordGrantInput>(({ sendBack, input }) => {
+              const entry = (input.record as DecisionRecord | undefined)?.entry ?? { type: 'operator', door: input.door, reason: 'door.unlock' };
+              let receipt;
+              try {
+                receipt = audit.record(entry);
+              } catch (error) {
+                sendBack({ type: 'RECORD.FAILED', error: String((error as Error).message) });
+                return;
+              }
+              sendBack({ type: 'RECORD.ASSIGNED', seq: receipt.event.seq });
+              receipt.durable.then(
+                () => sendBack({ type: 'RECORD.DURABLE' }),
+                (error: unknown) => sendBack({ type: 'RECORD.FAILED', error: String((error as Error).message) }),
+              );
+            }),
           },
         }),
         scanner: scannerMachine.provide({
@@ -294,6 +298,10 @@ export class Controller {
             dropRead: (_, { scannerId, ref, reason }: DropParams) => {
               if (ref !== undefined) drivers.get(scannerId)?.settle?.(ref, { decided: false, reason });
             },
+            conclude: (_, conclusion: Conclusion) => decisions.conclude(conclusion),
+          },
+          actors: {
+            decide: fromPromise<Decided, DecideInput>(({ input }) => decide(input)),
           },
         }),
       },
@@ -322,7 +330,7 @@ export class Controller {
     }
   }
 
-  private async startApi(running: Running, decisions: DecisionService, startedAt: number): Promise<void> {
+  private async startApi(running: Running, decisions: DecisionLog, startedAt: number): Promise<void> {
     const { config } = this;
     const { store, audit, monitor, operator, issuing } = running as Required<Running>;
     const events = new EventHub();

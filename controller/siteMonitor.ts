@@ -3,7 +3,7 @@
  * records (for the API and the UI), door events in the audit trail, and change notifications.
  */
 import type { DoorActorRef, DoorSnapshot } from '../machines/doorMachine.ts';
-import type { ScannerActorRef, ScannerSnapshot } from '../machines/scannerMachine.ts';
+import { scannerLinkState, type ScannerActorRef, type ScannerSnapshot } from '../machines/scannerMachine.ts';
 import type { DriverHealth } from '../machines/shared/driverHealth.ts';
 import type { AuditTrail } from './audit/auditTrail.ts';
 import type { SiteConfig } from './config/configSchema.ts';
@@ -72,7 +72,7 @@ export class SiteMonitor {
       this.doorStatus.set(door.id, toDoorStatus(door.name, ref.getSnapshot(), clock()));
       const subscription = ref.subscribe((snapshot) => {
         const previous = this.doorStatus.get(door.id)!;
-        const state = String(snapshot.value);
+        const state = shownState(snapshot);
         const status = toDoorStatus(door.name, snapshot, state === previous.state ? previous.since : clock());
         if (sameDoorStatus(previous, status)) return;
         this.doorStatus.set(door.id, status);
@@ -145,9 +145,18 @@ function subscribe<T>(set: Set<T>, listener: T): () => void {
   return () => set.delete(listener);
 }
 
+/**
+ * The state people see. `admitting` (a grant's record being made durable, a millisecond or two)
+ * shows as the state the door was in: nothing has moved yet, and a flicker in every view and an
+ * audit event per grant would tell nobody anything.
+ */
+function shownState(snapshot: DoorSnapshot): string {
+  return snapshot.value === 'admitting' ? (snapshot.context.admission?.from ?? 'secured') : String(snapshot.value);
+}
+
 function toDoorStatus(name: string, snapshot: DoorSnapshot, since: number): DoorStatus {
   const c = snapshot.context;
-  return { id: c.id, name, state: String(snapshot.value), mode: c.mode, doorOpen: c.doorOpen, relayUnlocked: c.relayUnlocked, alarm: c.alarm, fault: c.fault, failMode: c.failMode, since };
+  return { id: c.id, name, state: shownState(snapshot), mode: c.mode, doorOpen: c.doorOpen, relayUnlocked: c.relayUnlocked, alarm: c.alarm, fault: c.fault, failMode: c.failMode, since };
 }
 
 function sameDoorStatus(a: DoorStatus, b: DoorStatus): boolean {
@@ -156,6 +165,6 @@ function sameDoorStatus(a: DoorStatus, b: DoorStatus): boolean {
 
 function toScannerStatus(driver: string, snapshot: ScannerSnapshot, since: number): ScannerStatus {
   const c = snapshot.context;
-  const state = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
+  const state = scannerLinkState(snapshot);
   return { id: c.id, door: c.door, driver, state, lastError: c.lastError, reads: c.reads, dropped: c.dropped, since, health: c.health };
 }

@@ -1,7 +1,13 @@
 // One door: the lock relay, the door-position sensor, the request-to-exit button and the alarms
 // that follow from them. Pure: the relay and the alarm sounder are named actions (`setRelay`,
-// `notifyAlarm`) that the controller gives real implementations with `.provide()`; time only comes
-// from xstate delays so tests drive it with fake timers.
+// `notifyAlarm`) and the durable record of a grant is the named actor `recordGrant`, all given real
+// implementations by the controller with `.provide()`; time only comes from xstate delays so tests
+// drive it with fake timers.
+//
+// Grants (why the door owns them): only the door knows whether a valid code opens it right now, so
+// a GRANT carries the record to write and the door answers what it did (DOOR.ANSWER: opened, or
+// refused with the reason). An accepted grant waits in `admitting` until its record is durable and
+// only then moves the relay; a grant the door refuses gets no grant record at all.
 //
 // Relay policy (why each state commands what it does):
 // - The relay is commanded on state entry, and only when it must change (`driveRelay`), so the
@@ -9,12 +15,60 @@
 //   relay's real position is unknown or must be re-asserted: start, `fault`, `IO.OK`, `stopped`.
 // - `open` / `heldOpen` leave the relay as it was: a lock only holds a closed door, so it relocks
 //   when the door closes (or on `LOCK`), not at the relock timer, which `open` does not run.
-import { enqueueActions, assign, not, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import { enqueueActions, assign, fromCallback, not, setup, type ActorRefFrom, type AnyActorRef, type SnapshotFrom } from 'xstate';
 
 export type DoorMode = 'normal' | 'lockdown' | 'passage';
 export type FailMode = 'secure' | 'safe';
 export type AlarmKind = 'held-open' | 'forced-open';
 export type UnlockReason = 'grant' | 'rex' | 'operator';
+
+/** The door actor's child and system id: scanners send grants to it by this id. */
+export const doorActorId = (door: string): string => `door:${door}`;
+
+/** Why a door does not open for a grant it was given. */
+export type DoorRefusal = 'lockdown' | 'door-fault' | 'passage' | 'forced-open' | 'store-unavailable' | 'stopped';
+
+/**
+ * What the door answers a GRANT: to its `replyTo` actor and as an emitted `answer` event.
+ * `grantSeq` is the seq of the grant's record when one was written: on `opened` the record of the
+ * opening; on a refusal after it (lockdown or fault while the record was being written, or a record
+ * that could not be made durable) the record this refusal voids, so the refusal's own record says so.
+ */
+export interface DoorAnswer {
+  type: 'DOOR.ANSWER';
+  door: string;
+  requestId: number;
+  opened: boolean;
+  reason: DoorRefusal | null;
+  grantSeq: number | null;
+}
+
+/** The record a grant asks the door to write before it opens; opaque to the door. */
+export type GrantRecord = Record<string, unknown>;
+
+/** Input of the `recordGrant` actor. */
+export interface RecordGrantInput {
+  door: string;
+  reason: UnlockReason;
+  record: GrantRecord | undefined;
+}
+
+/** What `recordGrant` sends back: the record's seq at once, then whether it is durable. */
+export type RecordEvent =
+  | { type: 'RECORD.ASSIGNED'; seq: number }
+  | { type: 'RECORD.DURABLE' }
+  | { type: 'RECORD.FAILED'; error: string };
+
+/** The grant being admitted: who asked, what to write, and where the door stood. */
+export interface Admission {
+  requestId: number;
+  replyTo: AnyActorRef | null;
+  durationMs: number | undefined;
+  reason: 'grant' | 'operator';
+  record: GrantRecord | undefined;
+  seq: number | null;
+  from: 'secured' | 'unlocked' | 'open' | 'heldOpen';
+}
 
 export interface DoorAlarm {
   kind: AlarmKind;
@@ -48,10 +102,24 @@ export interface DoorContext {
   fault: string | null;
   /** Length of the current unlock window: a grant's durationMs, else unlockMs. */
   unlockWindowMs: number;
+  /** The grant whose record is being made durable (state `admitting`). */
+  admission: Admission | null;
+  /** Events that arrived during `admitting` and are handled, in order, once it ends. */
+  deferred: DoorEvent[];
 }
 
 export type DoorEvent =
-  | { type: 'GRANT'; durationMs?: number; reason?: 'grant' | 'operator' }
+  | {
+      type: 'GRANT';
+      durationMs?: number;
+      reason?: 'grant' | 'operator';
+      /** Echoed in the answer, so that the asker can match it. */
+      requestId?: number;
+      /** Gets the DOOR.ANSWER (a scanner actor); the answer is also emitted as `answer`. */
+      replyTo?: AnyActorRef;
+      record?: GrantRecord;
+    }
+  | RecordEvent
   | { type: 'LOCK' }
   | { type: 'REX' }
   | { type: 'DOOR.OPENED' }
@@ -70,6 +138,7 @@ export type DoorStateValue =
   | 'unlocked'
   | 'open'
   | 'heldOpen'
+  | 'admitting'
   | 'forcedOpen'
   | 'lockdown'
   | 'passage'
@@ -86,10 +155,11 @@ const modeUnlocked = (context: DoorContext): boolean => context.mode === 'passag
 type Effect =
   | { type: 'setRelay'; params: { unlocked: boolean } }
   | { type: 'notifyAlarm'; params: { kind: AlarmKind } };
+type Emitted = { type: 'answer'; answer: DoorAnswer };
 type RelayCommand = { unlocked: boolean; force?: boolean };
 
 /** Keeps context.relayUnlocked and the driver in step; silent when nothing changes unless forced. */
-const driveRelay = enqueueActions<DoorContext, DoorEvent, RelayCommand, DoorEvent, never, Effect, never>(
+const driveRelay = enqueueActions<DoorContext, DoorEvent, RelayCommand, DoorEvent, never, Effect, never, never, Emitted>(
   ({ context, enqueue }, params) => {
     if (!params.force && context.relayUnlocked === params.unlocked) return;
     enqueue.assign({ relayUnlocked: params.unlocked });
@@ -97,8 +167,10 @@ const driveRelay = enqueueActions<DoorContext, DoorEvent, RelayCommand, DoorEven
   },
 );
 
-const raiseAlarm = enqueueActions<DoorContext, DoorEvent, { kind: AlarmKind }, DoorEvent, never, Effect, never>(
-  ({ enqueue }, params) => {
+const raiseAlarm = enqueueActions<DoorContext, DoorEvent, { kind: AlarmKind }, DoorEvent, never, Effect, never, never, Emitted>(
+  ({ context, enqueue }, params) => {
+    // Back in heldOpen after a grant whose record failed: the alarm is the same one, still active.
+    if (context.alarm?.kind === params.kind && context.alarm.active) return;
     // A new alarm replaces an older, already inactive one: the audit log keeps the history.
     enqueue.assign({ alarm: { kind: params.kind, active: true, acknowledged: false, acknowledgedBy: null } });
     enqueue({ type: 'notifyAlarm', params: { kind: params.kind } });
@@ -106,11 +178,49 @@ const raiseAlarm = enqueueActions<DoorContext, DoorEvent, { kind: AlarmKind }, D
 );
 
 /** After a fault the relay's real position is unknown: re-assert the mode's position. */
-const recover = enqueueActions<DoorContext, DoorEvent, undefined, DoorEvent, never, Effect, never>(({ context, enqueue }) => {
+const recover = enqueueActions<DoorContext, DoorEvent, undefined, DoorEvent, never, Effect, never, never, Emitted>(({ context, enqueue }) => {
   const unlocked = modeUnlocked(context);
   enqueue.assign({ fault: null, relayUnlocked: unlocked });
   enqueue({ type: 'setRelay', params: { unlocked } });
 });
+
+/** Why the door, as it stands, refuses a grant it cannot take. */
+function refusalOf(context: DoorContext): DoorRefusal {
+  if (context.fault !== null) return 'door-fault';
+  if (context.mode === 'lockdown') return 'lockdown';
+  if (context.mode === 'passage') return 'passage';
+  return 'forced-open';
+}
+
+function answerOf(context: DoorContext, requestId: number, opened: boolean, reason: DoorRefusal | null, grantSeq: number | null): DoorAnswer {
+  return { type: 'DOOR.ANSWER', door: context.id, requestId, opened, reason, grantSeq };
+}
+
+/** A grant the door cannot take in this state: refused at once, no record written. */
+const refuseGrant = enqueueActions<DoorContext, DoorEvent, undefined, DoorEvent, never, never, never, never, Emitted>(({ context, event, enqueue }) => {
+  if (event.type !== 'GRANT') return;
+  const reply = answerOf(context, event.requestId ?? 0, false, refusalOf(context), null);
+  if (event.replyTo) enqueue.sendTo(event.replyTo, reply);
+  enqueue.emit({ type: 'answer', answer: reply });
+});
+
+/** Ends the admission with an answer to its asker, and hands the events held meanwhile back in order. */
+const concludeAdmission = enqueueActions<DoorContext, DoorEvent, { opened: boolean; reason?: DoorRefusal }, DoorEvent, never, never, never, never, Emitted>(
+  ({ context, enqueue }, { opened, reason }) => {
+    const admission = context.admission;
+    if (admission === null) return;
+    const reply = answerOf(context, admission.requestId, opened, reason ?? null, admission.seq);
+    if (admission.replyTo) enqueue.sendTo(admission.replyTo, reply);
+    enqueue.emit({ type: 'answer', answer: reply });
+    for (const held of context.deferred) enqueue.raise(held);
+    enqueue.assign({ admission: null, deferred: [] });
+  },
+);
+
+/** A grant whose record could not be made durable: refused, the door back where it stood. */
+function refused(): { actions: Array<{ type: 'concludeAdmission'; params: { opened: false; reason: 'store-unavailable' } }> } {
+  return { actions: [{ type: 'concludeAdmission', params: { opened: false, reason: 'store-unavailable' } }] };
+}
 
 /** An open door closes: back to the mode's resting state, which relocks the relay on entry. */
 const closedToRest = [
@@ -118,8 +228,16 @@ const closedToRest = [
   { target: 'secured', actions: ['markClosed', 'resolveAlarm'] },
 ] as const;
 
+/** Without a provided store the record is durable at once (machine tests, tools). */
+const recordNothing = fromCallback<RecordEvent, RecordGrantInput>(({ sendBack }) => {
+  sendBack({ type: 'RECORD.DURABLE' });
+});
+
+type AdmissionFrom = Admission['from'];
+
 export const doorMachine = setup({
-  types: {} as { context: DoorContext; events: DoorEvent; input: DoorInput },
+  types: {} as { context: DoorContext; events: DoorEvent; input: DoorInput; emitted: Emitted },
+  actors: { recordGrant: recordNothing },
   actions: {
     // Effects: no-ops until the controller provides the relay and alarm drivers.
     setRelay: (_, _params: { unlocked: boolean }) => {},
@@ -139,11 +257,31 @@ export const doorMachine = setup({
           ? null
           : { ...context.alarm, acknowledged: true, acknowledgedBy: event.type === 'ALARM.ACK' ? (event.by ?? null) : null },
     }),
-    acceptGrant: assign(({ context, event }) =>
+    refuseGrant,
+    concludeAdmission,
+    beginAdmission: assign(({ event }, { from }: { from: AdmissionFrom }) =>
       event.type === 'GRANT'
-        ? { unlockReason: event.reason ?? 'grant', unlockWindowMs: event.durationMs ?? context.unlockMs }
+        ? {
+            admission: {
+              requestId: event.requestId ?? 0,
+              replyTo: event.replyTo ?? null,
+              durationMs: event.durationMs,
+              reason: event.reason ?? 'grant',
+              record: event.record,
+              seq: null,
+              from,
+            },
+          }
         : {},
     ),
+    noteRecordSeq: assign(({ context, event }) =>
+      event.type === 'RECORD.ASSIGNED' && context.admission ? { admission: { ...context.admission, seq: event.seq } } : {},
+    ),
+    /** The admitted grant takes effect: its reason and window, as a GRANT did before records. */
+    applyAdmission: assign(({ context }) =>
+      context.admission ? { unlockReason: context.admission.reason, unlockWindowMs: context.admission.durationMs ?? context.unlockMs } : {},
+    ),
+    deferEvent: assign({ deferred: ({ context, event }) => [...context.deferred, event] }),
     acceptRex: assign(({ context }) => ({
       // In an open grant window REX only extends it; the reason (and so the relay) stays.
       unlockReason: context.unlockReason ?? 'rex',
@@ -158,6 +296,10 @@ export const doorMachine = setup({
     inPassage: ({ context }) => context.mode === 'passage',
     isNormal: ({ context }) => context.mode === 'normal',
     doorIsOpen: ({ context }) => context.doorOpen,
+    admittedFrom: ({ context }, { from }: { from: AdmissionFrom }) => context.admission?.from === from,
+    /** The door stands open because it was forced, and that alarm is still on. */
+    forcedOpenAlarm: ({ context }) => context.doorOpen && context.alarm?.kind === 'forced-open' && context.alarm.active,
+    closedInUnlockWindow: ({ context }) => !context.doorOpen && context.admission?.from === 'unlocked',
   },
   delays: {
     relock: ({ context }) => context.unlockWindowMs,
@@ -168,6 +310,7 @@ export const doorMachine = setup({
   context: ({ input: { id, unlockMs, heldOpenMs, failMode, mode = 'normal', rexUnlocks = true } }) => ({
     id, unlockMs, heldOpenMs, failMode, rexUnlocks, mode, unlockWindowMs: unlockMs,
     doorOpen: false, relayUnlocked: mode === 'passage', unlockReason: null, alarm: null, fault: null,
+    admission: null, deferred: [],
   }),
   // Every door is told its relay position on start, before any scan can be read.
   entry: { type: 'setRelay', params: ({ context }) => ({ unlocked: context.relayUnlocked }) },
@@ -175,6 +318,8 @@ export const doorMachine = setup({
   // so no snapshot ever shows `init`.
   initial: 'init',
   on: {
+    // A state that does not take grants (lockdown, passage, fault, forced open) refuses them.
+    GRANT: { actions: 'refuseGrant' },
     'ALARM.ACK': { actions: 'ackAlarm' },
     // Lockdown wins over everything (grant windows, passage); only `fault` overrides it below.
     'LOCKDOWN.ON': { target: '.lockdown', actions: assign({ mode: 'lockdown' }) },
@@ -195,7 +340,7 @@ export const doorMachine = setup({
     secured: {
       entry: [{ type: 'driveRelay', params: { unlocked: false } }, 'clearReason'],
       on: {
-        GRANT: { target: 'unlocked', actions: 'acceptGrant' },
+        GRANT: { target: 'admitting', actions: { type: 'beginAdmission', params: { from: 'secured' } } },
         REX: { target: 'unlocked', actions: 'acceptRex' },
         // The door may already be open here (lockdown lifted, I/O recovered): no second alarm.
         'DOOR.OPENED': { guard: not('doorIsOpen'), target: 'forcedOpen', actions: 'markOpen' },
@@ -211,8 +356,9 @@ export const doorMachine = setup({
         relock: [{ guard: 'inLockdown', target: 'lockdown' }, { target: 'secured' }],
       },
       on: {
-        // Re-entering restarts the relock timer. A REX window during lockdown admits no grant.
-        GRANT: { guard: 'isNormal', target: 'unlocked', reenter: true, actions: 'acceptGrant' },
+        // Admitted, it re-enters and so restarts the relock timer. A REX window during lockdown
+        // admits no grant (the root refuses it).
+        GRANT: { guard: 'isNormal', target: 'admitting', actions: { type: 'beginAdmission', params: { from: 'unlocked' } } },
         REX: { target: 'unlocked', reenter: true, actions: 'acceptRex' },
         LOCK: [{ guard: 'inLockdown', target: 'lockdown' }, { target: 'secured' }],
         'DOOR.OPENED': { target: 'open', actions: 'markOpen' },
@@ -222,8 +368,8 @@ export const doorMachine = setup({
     open: {
       after: { heldOpen: 'heldOpen' },
       on: {
-        // A fresh grant for an open door restarts the held-open timer.
-        GRANT: { guard: 'isNormal', target: 'open', reenter: true, actions: 'acceptGrant' },
+        // A fresh grant for an open door restarts the held-open timer once admitted.
+        GRANT: { guard: 'isNormal', target: 'admitting', actions: { type: 'beginAdmission', params: { from: 'open' } } },
         LOCK: { actions: { type: 'driveRelay', params: { unlocked: false } } },
         'DOOR.CLOSED': closedToRest,
       },
@@ -231,10 +377,58 @@ export const doorMachine = setup({
     heldOpen: {
       entry: { type: 'raiseAlarm', params: { kind: 'held-open' } },
       on: {
-        // Someone authorised is at the door again: the held-open condition ends, a new wait starts.
-        GRANT: { guard: 'isNormal', target: 'open', actions: ['acceptGrant', 'resolveAlarm'] },
+        // Someone authorised is at the door again: once admitted, the held-open condition ends and
+        // a new wait starts.
+        GRANT: { guard: 'isNormal', target: 'admitting', actions: { type: 'beginAdmission', params: { from: 'heldOpen' } } },
         LOCK: { actions: { type: 'driveRelay', params: { unlocked: false } } },
         'DOOR.CLOSED': closedToRest,
+      },
+    },
+    // A grant's record is being made durable; the relay stays as it was until it is. Sensor facts
+    // apply at once; lockdown, a fault and stopping win at once and refuse the grant (its record,
+    // if already written, is voided by the refusal's); every other command waits here (bounded by
+    // the record's own timeout) and is handled in order afterwards.
+    admitting: {
+      invoke: {
+        src: 'recordGrant',
+        input: ({ context }) => ({ door: context.id, reason: context.admission?.reason ?? 'grant', record: context.admission?.record }),
+      },
+      on: {
+        'RECORD.ASSIGNED': { actions: 'noteRecordSeq' },
+        'RECORD.DURABLE': [
+          {
+            guard: 'doorIsOpen',
+            target: 'open',
+            actions: ['applyAdmission', 'resolveAlarm', { type: 'concludeAdmission', params: { opened: true } }],
+          },
+          { target: 'unlocked', actions: ['applyAdmission', { type: 'concludeAdmission', params: { opened: true } }] },
+        ],
+        'RECORD.FAILED': [
+          { guard: 'closedInUnlockWindow', target: 'unlocked', ...refused() },
+          { guard: not('doorIsOpen'), target: 'secured', ...refused() },
+          { guard: { type: 'admittedFrom', params: { from: 'heldOpen' } }, target: 'heldOpen', ...refused() },
+          // The relay stayed locked, yet the door opened: that is forced.
+          { guard: { type: 'admittedFrom', params: { from: 'secured' } }, target: 'forcedOpen', actions: ['markOpen', ...refused().actions] },
+          { target: 'open', ...refused() },
+        ],
+        'LOCKDOWN.ON': {
+          target: 'lockdown',
+          actions: [assign({ mode: 'lockdown' }), { type: 'concludeAdmission', params: { opened: false, reason: 'lockdown' } }],
+        },
+        'IO.FAULT': {
+          target: 'fault',
+          actions: [assign({ fault: ({ event }) => event.reason }), { type: 'concludeAdmission', params: { opened: false, reason: 'door-fault' } }],
+        },
+        SETTLE: { target: 'stopped', actions: { type: 'concludeAdmission', params: { opened: false, reason: 'stopped' } } },
+        'DOOR.OPENED': { actions: 'markOpen' },
+        'DOOR.CLOSED': { actions: ['markClosed', 'resolveAlarm'] },
+        GRANT: { actions: 'deferEvent' },
+        LOCK: { actions: 'deferEvent' },
+        REX: { actions: 'deferEvent' },
+        'LOCKDOWN.OFF': { actions: 'deferEvent' },
+        'PASSAGE.ON': { actions: 'deferEvent' },
+        'PASSAGE.OFF': { actions: 'deferEvent' },
+        'IO.OK': { actions: 'deferEvent' },
       },
     },
     forcedOpen: {
@@ -250,7 +444,12 @@ export const doorMachine = setup({
         REX: { target: 'unlocked', actions: 'acceptRex' },
         'DOOR.OPENED': { guard: not('doorIsOpen'), target: 'forcedOpen', actions: 'markOpen' },
         'DOOR.CLOSED': { actions: ['markClosed', 'resolveAlarm'] },
-        'LOCKDOWN.OFF': { target: 'secured', actions: assign({ mode: 'normal' }) },
+        // A door standing open when lockdown ends is open, its held-open timer running.
+        'LOCKDOWN.OFF': [
+          { guard: 'forcedOpenAlarm', target: 'forcedOpen', actions: assign({ mode: 'normal' }) },
+          { guard: 'doorIsOpen', target: 'open', actions: assign({ mode: 'normal' }) },
+          { target: 'secured', actions: assign({ mode: 'normal' }) },
+        ],
       },
     },
     passage: {
@@ -259,7 +458,11 @@ export const doorMachine = setup({
       on: {
         'DOOR.OPENED': { actions: 'markOpen' },
         'DOOR.CLOSED': { actions: 'markClosed' },
-        'PASSAGE.OFF': { target: 'secured', actions: assign({ mode: 'normal' }) },
+        // Likewise when passage ends: the relay relocks when the door closes.
+        'PASSAGE.OFF': [
+          { guard: 'doorIsOpen', target: 'open', actions: assign({ mode: 'normal' }) },
+          { target: 'secured', actions: assign({ mode: 'normal' }) },
+        ],
       },
     },
     fault: {
@@ -270,6 +473,7 @@ export const doorMachine = setup({
         'IO.OK': [
           { guard: 'inLockdown', target: 'lockdown', actions: 'recover' },
           { guard: 'inPassage', target: 'passage', actions: 'recover' },
+          { guard: 'doorIsOpen', target: 'open', actions: 'recover' },
           { target: 'secured', actions: 'recover' },
         ],
         'DOOR.OPENED': { actions: 'markOpen' },

@@ -1,18 +1,12 @@
 // The site: the root actor that spawns one door actor and one scanner actor per configured device
-// and is the only place they meet. It routes driver events to the right child, turns scans into a
-// `decide` effect (the controller's decision service, which answers later with DECISION) and grants
-// into door GRANTs. Pure: `decide` is a named action the controller provides; the children are the
-// named actors `door` and `scanner`, which the controller replaces with provided versions.
+// and is the only place they meet. Scanners reach their door by its system id; the site only routes
+// driver events to the right child and carries site-wide commands. Pure: the children are the named
+// actors `door` and `scanner`, which the controller replaces with provided versions.
 import { enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
-import { doorMachine, type DoorActorRef, type DoorEvent, type DoorInput } from './doorMachine.ts';
-import {
-  scannerMachine,
-  type ScanEvent,
-  type ScannerActorRef,
-  type ScannerEvent,
-  type ScannerInput,
-  type ScanParams,
-} from './scannerMachine.ts';
+import { doorActorId, doorMachine, type DoorActorRef, type DoorEvent, type DoorInput } from './doorMachine.ts';
+import { scannerMachine, type ScannerActorRef, type ScannerEvent, type ScannerInput } from './scannerMachine.ts';
+
+export { doorActorId };
 
 export interface SiteInput {
   doors: DoorInput[];
@@ -26,26 +20,17 @@ export interface SiteContext {
   scanners: Record<string, ScannerActorRef>;
 }
 
-export type DecisionEvent = { type: 'DECISION'; door: string; grant: boolean; durationMs?: number };
-
 export type SiteEvent =
-  | ScanEvent
-  | DecisionEvent
   | { type: 'DOOR'; door: string; event: DoorEvent }
   | { type: 'SCANNER'; scanner: string; event: ScannerEvent }
   | { type: 'SITE.LOCKDOWN'; on: boolean }
   | { type: 'SETTLE' };
 
-export const doorActorId = (door: string): string => `door:${door}`;
 export const scannerActorId = (scanner: string): string => `scanner:${scanner}`;
 
 export const siteMachine = setup({
   types: {} as { context: SiteContext; events: SiteEvent; input: SiteInput },
   actors: { door: doorMachine, scanner: scannerMachine },
-  actions: {
-    // Effect: the controller's decision; it answers asynchronously with a DECISION event.
-    decide: (_, _params: ScanParams) => {},
-  },
 }).createMachine({
   id: 'site',
   // Doors are spawned before scanners, so they start (and command their relays to a safe position)
@@ -68,19 +53,6 @@ export const siteMachine = setup({
   states: {
     running: {
       on: {
-        SCAN: {
-          actions: {
-            type: 'decide',
-            params: ({ event }) => ({ scannerId: event.scannerId, door: event.door, text: event.text, ref: event.ref }),
-          },
-        },
-        // A denial needs nothing from the door: the decision service already audited it.
-        DECISION: {
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            const door = context.doors[event.door];
-            if (door && event.grant) enqueue.sendTo(door, { type: 'GRANT', durationMs: event.durationMs });
-          }),
-        },
         // Events for devices the site does not know are dropped: config and drivers may disagree
         // briefly during a reload, and one stray event must not stop the site.
         DOOR: {
@@ -102,12 +74,14 @@ export const siteMachine = setup({
             }
           }),
         },
-        // Scanners stop first so that no read can turn into a grant while the doors settle.
+        // Doors settle first: a door still admitting a grant refuses it (\`stopped\`) and answers its
+        // scanner, which records that refusal; then the scanners stop, concluding whatever they
+        // still hold as \`stopped\`. No read can become a grant after this: a stopped door takes none.
         SETTLE: {
           target: 'settled',
           actions: enqueueActions(({ context, enqueue }) => {
-            for (const scanner of Object.values(context.scanners)) enqueue.sendTo(scanner, { type: 'STOP' });
             for (const door of Object.values(context.doors)) enqueue.sendTo(door, { type: 'SETTLE' });
+            for (const scanner of Object.values(context.scanners)) enqueue.sendTo(scanner, { type: 'STOP' });
           }),
         },
       },

@@ -3,7 +3,7 @@
  * so several controllers in one process do not collide).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Decision } from '../decision/decisionService.ts';
+import type { Decision } from '../decision/decisionLog.ts';
 import type { DoorStatus, ScannerStatus } from '../siteMonitor.ts';
 
 const DOOR_STATES = ['secured', 'unlocked', 'open', 'heldOpen', 'forcedOpen', 'lockdown', 'passage', 'fault', 'stopped'];

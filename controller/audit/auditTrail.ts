@@ -1,20 +1,27 @@
 /**
- * AuditTrail: numbers, chains and stores one controller's audit events.
+ * AuditTrail: numbers, chains and stores one controller's audit events, and says when each is
+ * durable.
  *
  * - append() assigns the seq and the hash synchronously, so events are chained in call order even
- *   when many appends run at once. Each event goes into an in-memory outbox, which is written to
- *   the store in order; events that arrive while a write is in flight go together into the next
- *   appendAudit call.
- * - The promise of append() resolves when the event is in the store, or, if the store fails, as
- *   soon as that write has failed, or after `maxWaitMs` (default 2 s) if the store hangs: a door
- *   decision never fails, nor waits long, because of the audit store. The event then stays in the
- *   outbox (`pending` tells how many) and a timer retries with backoff (0.5 s doubling to 30 s).
- *   While the store is failing, new events resolve at once. The promise never rejects once started.
- * - The outbox is never trimmed: dropping audit events silently would defeat the chain, so it grows
- *   and a warning is logged at every 10_000 events. Watch `pending` for health; at about half a
- *   kilobyte per event, a day of a busy door is a few megabytes.
- * - stop() clears the timer, waits for a write in flight, and tries once more; events still pending
- *   stay in memory (a later start() + flush would write them) and are lost if the process ends.
+ *   when many appends run at once, and tells listeners at once. Each event goes into an in-memory
+ *   outbox, written to the store in order; events that arrive while a write is in flight go
+ *   together into the next appendAudit call (group commit).
+ * - Durable means on disk on this machine: committed by the store (SQLite synchronous=FULL,
+ *   PostgreSQL synchronous_commit on), or written and fsync'd to the journal (auditJournal.ts).
+ *   When the store has not taken an event within `maxWaitMs` (default 250 ms), or fails, every
+ *   event not yet durable goes to the journal, and so does every new one until the store is back;
+ *   the store keeps being retried with backoff (0.5 s doubling to 30 s) and gets every event, in
+ *   order, exactly once ((controllerId, seq) is unique there); once it holds all of them the
+ *   journal is emptied. At start, events left in the journal by a run that died are drained into
+ *   the store before anything else (those it already has are skipped).
+ * - record() is for what must be durable before it is acted on (a grant, before the relay moves):
+ *   it gives the event at once and a promise that resolves when it is durable, and rejects with
+ *   STORE_UNAVAILABLE when it cannot be made so (store and journal both failing, or no journal).
+ *   append() never rejects once started: it resolves when the event is durable or given up on.
+ * - An event that could not be made durable stays in the outbox and is written when the store is
+ *   back; `pending` tells how many events are not in the store yet, and a warning is logged at
+ *   every 10_000. stop() tries the store once more and journals the rest, so a stop loses nothing
+ *   that the disk can take.
  * - `at` never runs backwards within a chain: an event stamped before the previous one gets the
  *   previous one's time, so a clock stepping back does not look like tampering.
  *
@@ -23,12 +30,20 @@
  */
 import { ErrorCodes, PosternError, isPosternError } from '../../machines/shared/errors.ts';
 import type { AuditEvent, Store } from '../store/storeTypes.ts';
+import type { AuditJournal } from './auditJournal.ts';
 import { GENESIS_HASH, hashEvent } from './auditChain.ts';
 
 /** An event as callers give it: the trail adds controllerId, seq, prevHash and hash. */
 export type AuditEntry = Partial<Omit<AuditEvent, 'controllerId' | 'seq' | 'prevHash' | 'hash' | 'type'>> & {
   type: AuditEvent['type'];
 };
+
+/** An event appended for acting on: the event now, and when it is durable. */
+export interface AuditReceipt {
+  event: AuditEvent;
+  /** Resolves with where the event became durable; rejects (STORE_UNAVAILABLE) when it cannot. */
+  durable: Promise<'store' | 'journal'>;
+}
 
 export type AuditListener = (event: AuditEvent) => void;
 
@@ -41,11 +56,13 @@ export interface AuditLogger {
 export interface AuditTrailOptions {
   store: Pick<Store, 'appendAudit' | 'lastAudit'>;
   controllerId: string;
+  /** Where events go while the store cannot take them; without one they wait in memory only. */
+  journal?: AuditJournal;
   logger?: AuditLogger;
   clock?: () => number;
   /** Events per appendAudit call, default 1000. */
   maxBatch?: number;
-  /** The longest an append() waits for its write before resolving anyway, default 2000 ms. */
+  /** The longest an event waits for the store before it goes to the journal, default 250 ms. */
   maxWaitMs?: number;
   /** Retry backoff after a failed write: first and longest delay, default 500 ms and 30 s. */
   retryMinMs?: number;
@@ -54,8 +71,12 @@ export interface AuditTrailOptions {
 
 interface Pending {
   event: AuditEvent;
-  settle: (() => void) | undefined;
-  watchdog: NodeJS.Timeout | undefined;
+  /** performance.now() at append, for the store wait bound. */
+  appendedAt: number;
+  journaled: boolean;
+  /** Settled once: durable (where), or not (why). */
+  waiters: Array<(outcome: { where: 'store' | 'journal' } | { error: unknown }) => void>;
+  settled: boolean;
 }
 
 const WARN_EVERY = 10_000;
@@ -69,6 +90,7 @@ function plainData(data: Record<string, unknown> | null | undefined): Record<str
 export class AuditTrail {
   readonly controllerId: string;
   readonly #store: AuditTrailOptions['store'];
+  readonly #journal: AuditJournal | undefined;
   readonly #logger: AuditLogger | undefined;
   readonly #clock: () => number;
   readonly #maxBatch: number;
@@ -80,28 +102,40 @@ export class AuditTrail {
   #seq = 0;
   #hash = GENESIS_HASH;
   #at = Number.NEGATIVE_INFINITY;
+  /** Events not yet in the store, oldest first. */
   #outbox: Pending[] = [];
   #writing: Promise<void> | undefined;
+  #journaling: Promise<void> | undefined;
+  /** The store failed, or was slower than maxWaitMs: new events go to the journal at once. */
+  #degraded = false;
+  /** The last write failed; a retry is scheduled. */
   #failing = false;
   #retryDelay: number;
-  #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #boundTimer: NodeJS.Timeout | undefined;
   #listeners = new Set<AuditListener>();
 
   constructor(options: AuditTrailOptions) {
     this.#store = options.store;
     this.controllerId = options.controllerId;
+    this.#journal = options.journal;
     this.#logger = options.logger;
     this.#clock = options.clock ?? Date.now;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
-    this.#maxWait = options.maxWaitMs ?? 2000;
+    this.#maxWait = options.maxWaitMs ?? 250;
     this.#retryMin = options.retryMinMs ?? 500;
     this.#retryMax = options.retryMaxMs ?? 30_000;
     this.#retryDelay = this.#retryMin;
   }
 
-  /** Events appended but not yet in the store. */
+  /** Events appended but not yet in the store (in the journal, or in memory only). */
   get pending(): number {
     return this.#outbox.length;
+  }
+
+  /** Events in the journal waiting for the store. */
+  get journaled(): number {
+    return this.#journal?.size ?? 0;
   }
 
   /** The seq and hash of the newest event appended (stored or not). */
@@ -109,17 +143,22 @@ export class AuditTrail {
     return { seq: this.#seq, hash: this.#hash };
   }
 
-  /** Continues the chain from the newest stored event of this controller (or from the outbox). */
+  /**
+   * Drains what an earlier run left in the journal into the store, then continues the chain from
+   * the newest event of this controller (or from the outbox, after a stop and start in one process).
+   */
   async start(): Promise<void> {
     if (this.#started) return;
     if (this.#outbox.length === 0) {
-      const last = await this.#store.lastAudit(this.controllerId);
+      let last = await this.#store.lastAudit(this.controllerId);
+      last = (await this.#drainJournal(last)) ?? last;
       this.#seq = last?.seq ?? 0;
       this.#hash = last?.hash ?? GENESIS_HASH;
       this.#at = last?.at ?? Number.NEGATIVE_INFINITY;
     }
     this.#started = true;
     this.#failing = false;
+    this.#degraded = false;
     this.#retryDelay = this.#retryMin;
     if (this.#outbox.length > 0) void this.flush();
   }
@@ -127,16 +166,23 @@ export class AuditTrail {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    this.#clearTimer();
+    this.#clearTimers();
     await this.#writing;
-    if (this.#outbox.length > 0) await this.#drain();
-    this.#clearTimer();
     if (this.#outbox.length > 0) {
+      this.#failing = false;
+      await this.#drain();
+    }
+    this.#clearTimers();
+    if (this.#outbox.length > 0) {
+      // The store is still not taking them: whatever the journal can take survives the process.
+      await this.#journalPending();
+      const lost = this.#outbox.filter((item) => !item.journaled).length;
       this.#logger?.error(
-        { controllerId: this.controllerId, pending: this.#outbox.length, firstSeq: this.#outbox[0]?.event.seq },
-        'audit events could not be written before stop',
+        { controllerId: this.controllerId, pending: this.#outbox.length, journaled: this.#outbox.length - lost, lost, firstSeq: this.#outbox[0]?.event.seq },
+        lost > 0 ? 'audit events could not be written before stop' : 'audit events left in the journal for the next start',
       );
     }
+    await this.#journal?.close();
   }
 
   /** Calls listener synchronously for every event appended from now on; returns the unsubscribe. */
@@ -147,12 +193,39 @@ export class AuditTrail {
     };
   }
 
+  /** Appends; resolves when the event is durable or given up on (never rejects once started). */
   append(entry: AuditEntry): Promise<AuditEvent> {
-    if (!this.#started) {
-      return Promise.reject(
-        new PosternError(ErrorCodes.STORE_UNAVAILABLE, `audit trail ${this.controllerId} is not started`),
-      );
+    if (!this.#started) return Promise.reject(this.#notStarted());
+    const item = this.#add(entry);
+    return new Promise((resolve) => this.#await(item, () => resolve(item.event)));
+  }
+
+  /** Appends what must be durable before it is acted on; see AuditReceipt. */
+  record(entry: AuditEntry): AuditReceipt {
+    if (!this.#started) throw this.#notStarted();
+    const item = this.#add(entry);
+    const durable = new Promise<'store' | 'journal'>((resolve, reject) =>
+      this.#await(item, (outcome) => ('where' in outcome ? resolve(outcome.where) : reject(outcome.error))),
+    );
+    return { event: item.event, durable };
+  }
+
+  /** Writes the outbox now (cancelling a scheduled retry); resolves when the attempt is over. */
+  async flush(): Promise<void> {
+    if (this.#writing !== undefined) {
+      await this.#writing;
+      if (this.#outbox.length === 0) return;
     }
+    this.#clearRetry();
+    this.#failing = false;
+    await this.#drain();
+  }
+
+  #notStarted(): PosternError {
+    return new PosternError(ErrorCodes.STORE_UNAVAILABLE, `audit trail ${this.controllerId} is not started`);
+  }
+
+  #add(entry: AuditEntry): Pending {
     const at = Math.max(entry.at ?? this.#clock(), this.#at);
     const unsigned: Omit<AuditEvent, 'hash'> = {
       controllerId: this.controllerId,
@@ -183,37 +256,25 @@ export class AuditTrail {
       }
     }
 
-    const item: Pending = { event, settle: undefined, watchdog: undefined };
-    const stored = new Promise<AuditEvent>((resolve) => {
-      item.settle = () => resolve(event);
-    });
+    const item: Pending = { event, appendedAt: performance.now(), journaled: false, waiters: [], settled: false };
     this.#outbox.push(item);
     if (this.#outbox.length % WARN_EVERY === 0) {
       this.#logger?.warn({ controllerId: this.controllerId, pending: this.#outbox.length }, 'audit outbox is growing: store writes fail');
     }
-    if (this.#failing) {
-      // The store is down and a retry is scheduled: do not hold the caller.
-      this.#settle(item);
-    } else {
-      item.watchdog = setTimeout(() => {
-        if (item.settle === undefined) return;
-        this.#logger?.warn({ controllerId: this.controllerId, seq: event.seq, waitedMs: this.#maxWait }, 'audit store is slow; not waiting longer');
-        this.#settle(item);
-      }, this.#maxWait);
-      item.watchdog.unref?.();
-      void this.flush();
-    }
-    return stored;
+    if (this.#degraded) void this.#journalPending();
+    if (!this.#failing) void this.#drain();
+    this.#armBound();
+    return item;
   }
 
-  /** Writes the outbox now (cancelling a scheduled retry); resolves when the attempt is over. */
-  async flush(): Promise<void> {
-    if (this.#writing !== undefined) {
-      await this.#writing;
-      if (this.#outbox.length === 0 || this.#failing) return;
-    }
-    this.#clearTimer();
-    await this.#drain();
+  #await(item: Pending, waiter: Pending['waiters'][number]): void {
+    item.waiters.push(waiter);
+  }
+
+  #settle(item: Pending, outcome: { where: 'store' | 'journal' } | { error: unknown }): void {
+    if (item.settled) return;
+    item.settled = true;
+    for (const waiter of item.waiters.splice(0)) waiter(outcome);
   }
 
   /** Writes batches until the outbox is empty or a write fails; one run at a time. */
@@ -237,14 +298,26 @@ export class AuditTrail {
         this.#fail(error);
         return;
       }
-      this.#outbox.splice(0, batch.length);
-      for (const item of batch) this.#settle(item);
-      if (this.#failing) {
+      this.#stored(batch.length);
+      if (this.#failing || this.#degraded) {
         this.#logger?.warn({ controllerId: this.controllerId, pending: this.#outbox.length }, 'audit store writes again');
       }
       this.#failing = false;
       this.#retryDelay = this.#retryMin;
     }
+    // Everything is in the store: the journal's copies are no longer needed.
+    this.#degraded = false;
+    if (this.#journal && this.#journal.size > 0) {
+      await this.#journal.clear(() => !this.#outbox.some((item) => item.journaled)).catch((error: unknown) => {
+        this.#logger?.warn({ err: error, file: this.#journal?.file }, 'audit journal could not be emptied; its events are in the store and will be skipped at start');
+      });
+    }
+  }
+
+  /** The first `count` events of the outbox are in the store. */
+  #stored(count: number): void {
+    for (const item of this.#outbox.splice(0, count)) this.#settle(item, { where: 'store' });
+    this.#armBound();
   }
 
   /**
@@ -269,8 +342,7 @@ export class AuditTrail {
       );
       return false;
     }
-    const done = this.#outbox.splice(0, index + 1);
-    for (const item of done) this.#settle(item);
+    this.#stored(index + 1);
     return true;
   }
 
@@ -282,33 +354,98 @@ export class AuditTrail {
       );
     }
     this.#failing = true;
-    // The caller's decision must not wait for a dead store.
-    for (const item of this.#outbox) this.#settle(item);
+    this.#degrade();
     if (!this.#started) return;
-    this.#clearTimer();
+    this.#clearRetry();
     const delay = this.#retryDelay;
     this.#retryDelay = Math.min(this.#retryMax, this.#retryDelay * 2);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#failing = false;
       void this.#drain();
     }, delay);
-    this.#timer.unref?.();
+    this.#retryTimer.unref?.();
   }
 
-  #settle(item: Pending): void {
-    if (item.watchdog !== undefined) {
-      clearTimeout(item.watchdog);
-      item.watchdog = undefined;
+  /** From now until the store holds everything, events go to the journal as they come. */
+  #degrade(): void {
+    this.#degraded = true;
+    void this.#journalPending();
+  }
+
+  /** Journals every event that is neither stored nor journaled yet; one write at a time. */
+  #journalPending(): Promise<void> {
+    if (this.#journaling !== undefined) return this.#journaling.then(() => (this.#outbox.some((i) => !i.journaled && !i.settled) ? this.#journalPending() : undefined));
+    const batch = this.#outbox.filter((item) => !item.journaled);
+    if (batch.length === 0) return Promise.resolve();
+    const journal = this.#journal;
+    const run = (async () => {
+      if (journal === undefined) {
+        // Nowhere durable to put them: whoever waits is told now; the events wait in memory.
+        const error = new PosternError(ErrorCodes.STORE_UNAVAILABLE, `audit store of ${this.controllerId} is not taking events and there is no journal`);
+        for (const item of batch) this.#settle(item, { error });
+        return;
+      }
+      try {
+        await journal.append(batch.map((item) => item.event));
+        for (const item of batch) {
+          item.journaled = true;
+          this.#settle(item, { where: 'journal' });
+        }
+      } catch (cause) {
+        const error = new PosternError(ErrorCodes.STORE_UNAVAILABLE, `audit events of ${this.controllerId} could not be written to the store or the journal ${journal.file}`, { cause });
+        this.#logger?.error({ err: cause, file: journal.file, events: batch.length }, 'audit journal write failed: events are in memory only');
+        for (const item of batch) this.#settle(item, { error });
+      }
+    })().finally(() => {
+      this.#journaling = undefined;
+    });
+    this.#journaling = run;
+    return run;
+  }
+
+  /** Watches the oldest event that is not durable yet: past maxWaitMs, the store is too slow. */
+  #armBound(): void {
+    if (this.#boundTimer !== undefined || this.#degraded || !this.#started) return;
+    const oldest = this.#outbox.find((item) => !item.settled);
+    if (oldest === undefined) return;
+    const wait = Math.max(0, this.#maxWait - (performance.now() - oldest.appendedAt));
+    this.#boundTimer = setTimeout(() => {
+      this.#boundTimer = undefined;
+      if (oldest.settled || this.#degraded) return this.#armBound();
+      this.#logger?.warn({ controllerId: this.controllerId, seq: oldest.event.seq, waitedMs: this.#maxWait }, 'audit store is slow; journaling instead of waiting longer');
+      this.#degrade();
+    }, wait);
+    this.#boundTimer.unref?.();
+  }
+
+  /**
+   * Events an earlier run left in the journal and the store does not have yet, appended to the
+   * store in order (exactly once: those at or below the store's newest seq are skipped), then the
+   * journal is emptied. Returns the newest event drained.
+   */
+  async #drainJournal(last: AuditEvent | undefined): Promise<AuditEvent | undefined> {
+    if (this.#journal === undefined) return undefined;
+    const left = (await this.#journal.read()).filter((event) => event.controllerId === this.controllerId && event.seq > (last?.seq ?? 0));
+    left.sort((a, b) => a.seq - b.seq);
+    for (let i = 0; i < left.length; i += this.#maxBatch) await this.#store.appendAudit(left.slice(i, i + this.#maxBatch));
+    if (left.length > 0) this.#logger?.warn({ controllerId: this.controllerId, events: left.length, firstSeq: left[0]?.seq, file: this.#journal.file }, 'audit events drained from the journal into the store');
+    await this.#journal.clear(() => true);
+    return left.at(-1);
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer !== undefined) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
     }
-    const settle = item.settle;
-    item.settle = undefined;
-    settle?.();
   }
 
-  #clearTimer(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+  #clearTimers(): void {
+    this.#clearRetry();
+    if (this.#boundTimer !== undefined) {
+      clearTimeout(this.#boundTimer);
+      this.#boundTimer = undefined;
     }
   }
 }

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   FORBIDDEN: 'POSTERN_ERR_FORBIDDEN',
   RATE_LIMITED: 'POSTERN_ERR_RATE_LIMITED',
   EMAIL_FAILED: 'POSTERN_ERR_EMAIL_FAILED',
+  STORE_IN_USE: 'POSTERN_ERR_STORE_IN_USE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

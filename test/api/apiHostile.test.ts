@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { Accounts } from '../../controller/accounts/accounts.ts';
 import { AuditTrail } from '../../controller/audit/auditTrail.ts';
 import { openStore } from '../../controller/store/openStore.ts';

@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
 import { loadOrCreateSiteKey } from '../../controller/issuing/siteKey.ts';
 import { openStore } from '../../controller/store/openStore.ts';

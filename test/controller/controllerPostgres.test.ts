@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../controller/audit/auditChain.ts';
 import { Controller } from '../../controller/controller.ts';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { loadOrCreateSiteKey } from '../../controller/issuing/siteKey.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';

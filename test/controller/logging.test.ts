@@ -3,7 +3,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { loadOrCreateSiteKey } from '../../controller/issuing/siteKey.ts';
 import { createLogger } from '../../controller/logger.ts';
 import { openStore } from '../../controller/store/openStore.ts';

@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import type { SiteConfigInput } from '../../controller/config/configSchema.ts';
 import { Controller } from '../../controller/controller.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { createLogger } from '../../controller/logger.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { AuditEvent } from '../../controller/store/storeTypes.ts';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { DecoderPool } from '../../drivers/scanners/camera/decoderPool.ts';
 import { ffmpegArguments, FIRST_FRAME_TIMEOUT_MS } from '../../drivers/scanners/camera/ffmpegFrameSource.ts';
 import { CameraScanner, type CameraScannerOptions } from '../../drivers/scanners/cameraScanner.ts';

@@ -1,6 +1,6 @@
 /** A site file for controller tests: three doors, simulated I/O, simulated and terminal scanners. */
 import type { Controller } from '../../controller/controller.ts';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

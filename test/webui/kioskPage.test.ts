@@ -10,7 +10,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Decision } from '../../controller/decision/decisionService.ts';
+import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { ApiClient, makeTokens } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { haveFfmpeg, makeQrVideo } from '../support/qrVideo.ts';
