@@ -6,9 +6,10 @@ import { subcommands } from './subcommands.ts';
 
 export const PARTNER_USAGE = `postern partner add --id N --name NAME --scopes 3,4 [--default-scope 3] [--secret HEX]
 postern partner list
-postern partner remove ID`;
+postern partner remove ID
+postern partner revoke-subject PARTNER SUBJECT [--reason TEXT]`;
 
-export const partnerCommand = subcommands('partner', PARTNER_USAGE, { add, list, remove });
+export const partnerCommand = subcommands('partner', PARTNER_USAGE, { add, list, remove, 'revoke-subject': revokeSubject });
 
 async function add(args: string[], io: CliEnvironment): Promise<void> {
   const { values } = parse(args, { id: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, 'default-scope': { type: 'string' }, secret: { type: 'string' } });
@@ -48,5 +49,20 @@ async function remove(args: string[], io: CliEnvironment): Promise<void> {
   await withAdminContext(values.config, io.env, async (ctx) => {
     await ctx.issuing.removePartner(id, ctx.actor);
     io.stdout.write(`Partner ${id} removed\n`);
+  });
+}
+
+/**
+ * One subject of a partner (a holder, a ticket): its codes are denied `revoked`, the partner's
+ * other codes keep working. Issuing checks both arguments (INVALID_ARGUMENT, NOT_FOUND).
+ */
+async function revokeSubject(args: string[], io: CliEnvironment): Promise<void> {
+  const { values, positionals } = parse(args, { reason: { type: 'string' } });
+  const partner = requirePositional(positionals[0], 'PARTNER (the partner id)');
+  const subject = requirePositional(positionals[1], 'SUBJECT (the subject id in the partner\'s codes)');
+  if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}": give PARTNER and SUBJECT only (quote a --reason with spaces)`);
+  await withAdminContext(values.config, io.env, async (ctx) => {
+    const revoked = await ctx.issuing.revokePartnerSubject(/^\d+$/.test(partner) ? Number(partner) : Number.NaN, subject, ctx.actor, values.reason ?? null);
+    io.stdout.write(`Subject ${revoked.subject} of partner ${revoked.partner} revoked: its codes are denied from now on\n`);
   });
 }

@@ -150,6 +150,24 @@ export class Issuing {
     await this.record(actor, 'partner.remove', String(id), null);
   }
 
+  /**
+   * Revokes one subject of a partner (a holder or a ticket in its codes): its codes are denied
+   * `revoked` from now on, while the partner's other codes keep working. The subject is the
+   * decimal uint64 of the codes, written canonically (no sign, no leading zero, at most 2^64 - 1).
+   */
+  async revokePartnerSubject(partnerId: number, subject: string, actor: string, reason: string | null = null): Promise<{ partner: number; subject: string }> {
+    if (!Number.isInteger(partnerId) || partnerId < 1 || partnerId > 0xffff) throw invalid('partner', 'a partner id is a whole number from 1 to 65535');
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(subject) || BigInt(subject) > 0xffffffffffffffffn) {
+      throw invalid('subject', `"${subject}" is not a subject: a whole number from 0 to 18446744073709551615, in decimal without leading zeros`);
+    }
+    if (!(await this.deps.store.listPartners()).some((p) => p.id === partnerId)) {
+      throw new PosternError(ErrorCodes.NOT_FOUND, `no partner ${partnerId}`, { details: { field: 'partner' } });
+    }
+    if (!(await this.deps.store.revoke(partnerId, subject, reason))) throw new PosternError(ErrorCodes.CONFLICT, `subject ${subject} of partner ${partnerId} is revoked already`);
+    await this.record(actor, 'partner.revokeSubject', subject, reason === null ? null : { reason }, partnerId);
+    return { partner: partnerId, subject };
+  }
+
   private async revoke(issuer: number, id: string, actor: string, reason: string | null, action: string): Promise<void> {
     const subject = parseSubject(id);
     if (!(await this.deps.store.revoke(issuer, subject, reason))) throw new PosternError(ErrorCodes.CONFLICT, `${id} is revoked already`);
@@ -180,8 +198,8 @@ export class Issuing {
     }
   }
 
-  private async record(actor: string, action: string, subject: string, data: Record<string, unknown> | null): Promise<void> {
-    await this.deps.audit.append({ type: 'operator', door: null, scanner: null, subject, kind: null, issuer: 0, verdict: null, reason: action, actor, data });
+  private async record(actor: string, action: string, subject: string, data: Record<string, unknown> | null, issuer = 0): Promise<void> {
+    await this.deps.audit.append({ type: 'operator', door: null, scanner: null, subject, kind: null, issuer, verdict: null, reason: action, actor, data });
   }
 }
 

@@ -103,6 +103,15 @@ export function issuingMethods(api: ApiServices): MethodTable {
         return { id, removed: true };
       },
     }),
+    'partners.revokeSubject': method({
+      role: 'admin',
+      // The subject is checked by Issuing, as for the CLI: a canonical decimal uint64.
+      params: z.strictObject({ partner: z.number().int().min(1).max(65_535), subject: z.string().max(40), reason: z.string().max(500).optional() }),
+      handler: async ({ partner, subject, reason }, { actor }) => {
+        const revoked = await issuing.revokePartnerSubject(partner, subject, actor, reason ?? null);
+        return { ...revoked, revoked: true };
+      },
+    }),
   };
 }
 
