@@ -115,45 +115,85 @@ export class Verifier {
     return result;
   }
 
+  /**
+   * The checks in order, each a named step: the format's own (spec) checks, then the site's policy
+   * steps. The first step that answers decides; a code no step refuses is granted.
+   */
   private async check(credential: DecodedCredential, scan: ScanContext): Promise<Outcome> {
-    const { store } = this.deps;
     const subject = credential.subject.toString();
-
-    // 1. MAC under the issuer's key.
     const issuer = await this.issuerKey(credential, subject);
-    if (issuer === 'unknown-issuer') return 'unknown-issuer';
-    if (issuer === undefined || !macMatches(issuer.key, credential)) return 'bad-mac';
-
-    // 2. Validity window.
-    const nowSeconds = Math.floor(scan.now / 1000);
-    if (credential.kind === 'rotating') {
-      const step = timeStep(nowSeconds);
-      if (credential.a < step - 1) return 'expired';
-      if (credential.a > step + 1) return 'not-yet-valid';
-    } else {
-      if (nowSeconds < credential.a) return 'not-yet-valid';
-      if (credential.b !== NO_END && nowSeconds > credential.b) return 'expired';
-    }
-
-    // 3. Revocation.
-    if (await store.isRevoked(credential.issuer, subject)) return 'revoked';
-
-    // 4. Scope.
-    const scopeId = this.effectiveScope(credential, issuer);
-    const doors = scopeId === undefined ? undefined : await this.deps.scopes.doorsOf(scopeId);
-    if (doors === undefined || !doors.has(scan.door)) return 'out-of-scope';
-
-    // 5. One use per step for rotating codes; live confirmation for online-only links.
-    if (credential.kind === 'rotating') {
-      if (!(await store.markRotatingUse(credential.issuer, subject, credential.a))) return 'replayed';
-    } else if (credential.kind === 'online-link') {
-      const answer = await this.deps.onlineLinks.confirm(credential.issuer, subject);
-      if (answer === 'offline') return 'offline';
-      if (answer === 'exhausted') return 'used-up';
-      if (answer !== 'ok') return 'revoked';
+    const context: StepContext = { credential, subject, scan, issuer };
+    for (const step of [...this.specSteps, ...this.policySteps]) {
+      const outcome = await step.check(context);
+      if (outcome !== undefined) return outcome;
     }
     return 'grant';
   }
+
+  /** The credential format's checks, in the order docs/credential-format.md gives them. */
+  private readonly specSteps: readonly DecisionStep[] = [
+    {
+      name: 'mac',
+      check: ({ credential, issuer }) => {
+        if (issuer === 'unknown-issuer') return 'unknown-issuer';
+        if (issuer === undefined || !macMatches(issuer.key, credential)) return 'bad-mac';
+        return undefined;
+      },
+    },
+    {
+      name: 'window',
+      check: ({ credential, scan }) => {
+        const nowSeconds = Math.floor(scan.now / 1000);
+        if (credential.kind === 'rotating') {
+          const step = timeStep(nowSeconds);
+          if (credential.a < step - 1) return 'expired';
+          if (credential.a > step + 1) return 'not-yet-valid';
+          return undefined;
+        }
+        if (nowSeconds < credential.a) return 'not-yet-valid';
+        if (credential.b !== NO_END && nowSeconds > credential.b) return 'expired';
+        return undefined;
+      },
+    },
+    {
+      name: 'revocation',
+      check: async ({ credential, subject }) => ((await this.deps.store.isRevoked(credential.issuer, subject)) ? 'revoked' : undefined),
+    },
+    {
+      name: 'scope',
+      check: async ({ credential, issuer, scan }) => {
+        const scopeId = typeof issuer === 'object' ? this.effectiveScope(credential, issuer) : undefined;
+        const doors = scopeId === undefined ? undefined : await this.deps.scopes.doorsOf(scopeId);
+        return doors === undefined || !doors.has(scan.door) ? 'out-of-scope' : undefined;
+      },
+    },
+    {
+      // One use per time step for rotating codes.
+      name: 'replay',
+      check: async ({ credential, subject }) =>
+        credential.kind === 'rotating' && !(await this.deps.store.markRotatingUse(credential.issuer, subject, credential.a)) ? 'replayed' : undefined,
+    },
+  ];
+
+  /**
+   * The site's own steps after the format's. Live confirmation of online-only codes is the first:
+   * on a standalone site the local hub confirms (and counts) the site's own links, and has no way
+   * to confirm a partner's, so those are denied `offline`. Schedules, anti-passback and the hub's
+   * confirmation of other kinds come here as further steps.
+   */
+  private readonly policySteps: readonly DecisionStep[] = [
+    {
+      name: 'confirmation',
+      check: async ({ credential, subject }) => {
+        if (credential.kind !== 'online-link') return undefined;
+        const answer = await this.deps.onlineLinks.confirm(credential.issuer, subject);
+        if (answer === 'ok') return undefined;
+        if (answer === 'offline') return 'offline';
+        if (answer === 'exhausted') return 'used-up';
+        return 'revoked';
+      },
+    },
+  ];
 
   /**
    * The key a code's MAC must verify under, and the default scope it brings. undefined when the
@@ -180,6 +220,20 @@ export class Verifier {
     if (issuer.allowedScopes !== null && !issuer.allowedScopes.includes(credential.scope)) return undefined;
     return credential.scope;
   }
+}
+
+/** What a step sees of the read: the decoded code, its issuer's key (or why there is none), the scan. */
+interface StepContext {
+  credential: DecodedCredential;
+  subject: string;
+  scan: ScanContext;
+  issuer: IssuerKey | 'unknown-issuer' | undefined;
+}
+
+/** One named check of the decision; undefined lets the read go on to the next step. */
+export interface DecisionStep {
+  name: string;
+  check(context: StepContext): Outcome | undefined | Promise<Outcome | undefined>;
 }
 
 interface IssuerKey {

@@ -1,6 +1,8 @@
 /**
  * The hub as standalone mode has it: in the same process, over the same store, so an online-only
- * link is confirmed (and its use counted) with a store call under a hard timeout.
+ * link of the site is confirmed (and its use counted) with a store call under a hard timeout. A
+ * partner's online-only code cannot be confirmed here (only the partner knows its uses), so it is
+ * never granted: `offline`.
  */
 import type { Store } from '../store/storeTypes.ts';
 import type { OnlineLinkConfirmer } from '../credentials/verifier.ts';
@@ -12,8 +14,8 @@ export class LocalHub implements OnlineLinkConfirmer {
   ) {}
 
   async confirm(issuer: number, subject: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted' | 'offline'> {
-    // Partner links are unknown to the hub; their MAC and the revocation list already vouched.
-    if (issuer !== 0) return 'ok';
+    // Deny by default: an online-only code is granted on a live confirmation or not at all.
+    if (issuer !== 0) return 'offline';
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'offline'>((resolve) => {
       timer = setTimeout(() => resolve('offline'), this.timeoutMs);

@@ -134,6 +134,14 @@ describe('partner codes at a real controller', () => {
     expect(await scan('lab-in', rotating(secret, 23, 780n, 0, now()))).toMatchObject({ verdict: 'deny', reason: 'out-of-scope' });
   });
 
+  it('never grants a partner\'s online-only code without a live confirmation: offline on a standalone site', async () => {
+    // Valid MAC, window and scope: only the live confirmation is missing, and the local hub cannot give it.
+    const online = code(secret, 'online-link', 23, 600n, now() - 60, now() + 3600, 3);
+    expect(await scan('front-in', online)).toMatchObject({ verdict: 'deny', reason: 'offline', kind: 'online-link', issuer: 23 });
+    // The same code as a plain link (kind 1) opens: the denial is the confirmation's, not the code's.
+    expect(await scan('front-in', code(secret, 'link', 23, 600n, now() - 60, now() + 3600, 3))).toMatchObject({ verdict: 'grant' });
+  });
+
   it('denies codes made with another secret, another partner id, or outside their window', async () => {
     expect(await scan('front-in', code(SECOND_SECRET, 'link', 23, 1n, now() - 60, now() + 60, 3))).toMatchObject({ reason: 'bad-mac' });
     expect(await scan('front-in', code(secret, 'link', 99, 1n, now() - 60, now() + 60, 3))).toMatchObject({ reason: 'unknown-issuer' });
