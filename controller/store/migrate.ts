@@ -6,7 +6,7 @@ import { Migrator, type Kysely, type MigrationProvider } from 'kysely';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrations } from './migrations.ts';
-import type { StoreBackend } from './openStore.ts';
+import type { StoreBackend } from './storeBackend.ts';
 import type { Database } from './schema.ts';
 
 const provider: MigrationProvider = {

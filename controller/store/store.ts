@@ -22,9 +22,10 @@ import * as enrolments from './enrolmentQueries.ts';
 import * as keys from './keyQueries.ts';
 import * as links from './linkQueries.ts';
 import { migrateToLatest, probeWrite } from './migrate.ts';
-import type { StoreBackend } from './openStore.ts';
+import type { StoreBackend } from './storeBackend.ts';
 import type { Database } from './schema.ts';
 import * as site from './siteQueries.ts';
+import type { StoreClaim } from './storeBackend.ts';
 import type {
   AuditEvent,
   AuditQuery,
@@ -45,6 +46,8 @@ import type {
   PartnerRecord,
   Store,
   StoredUser,
+  StoreIntegrity,
+  StoreProblem,
   UserChanges,
 } from './storeTypes.ts';
 
@@ -73,6 +76,11 @@ export class KyselyStore implements Store {
   readonly #backend: StoreBackend;
   readonly #clock: () => number;
   #db: Kysely<Database> | undefined;
+  /** Calls under way, which stop() lets finish before it closes the connections. */
+  readonly #pending = new Set<Promise<unknown>>();
+  #claim: StoreClaim | undefined;
+  /** A claim being taken, so that a stop() meanwhile releases it too. */
+  #claiming: Promise<void> | undefined;
 
   constructor(dependencies: KyselyStoreDependencies) {
     this.#backend = dependencies.backend;
@@ -86,8 +94,9 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Opens, checks (SQLite: header, schema, quick_check), migrates, and proves a write (rolled
-   * back). Fails with STORE_UNAVAILABLE, STORE_READ_ONLY or STORE_CORRUPT naming the file or server.
+   * Opens, checks (SQLite: header and schema; quick_check follows in the background), migrates,
+   * and proves a write (rolled back). Fails with STORE_UNAVAILABLE, STORE_READ_ONLY or
+   * STORE_CORRUPT naming the file or server.
    */
   async start(): Promise<void> {
     if (this.#db !== undefined) return;
@@ -107,8 +116,53 @@ export class KyselyStore implements Store {
     const db = this.#db;
     this.#db = undefined;
     if (db === undefined) return;
+    await Promise.allSettled([...this.#pending]);
+    await this.#claiming?.catch(() => undefined);
+    await this.releaseController();
     await this.#backend.background?.stop();
     await db.destroy();
+  }
+
+  async claimController(siteId: string): Promise<void> {
+    if (typeof siteId !== 'string' || siteId === '' || siteId.length > 200) throw invalid(`a site id is 1-200 characters, got ${JSON.stringify(siteId)}`);
+    if (this.#db === undefined) {
+      throw new PosternError(ErrorCodes.STORE_UNAVAILABLE, `claimController: the store ${this.#backend.location} is not started`);
+    }
+    if (this.#backend.readOnly) {
+      throw new PosternError(ErrorCodes.STORE_READ_ONLY, `claimController: the store ${this.#backend.location} was opened read-only, and a controller needs to write`);
+    }
+    await this.#claiming?.catch(() => undefined);
+    if (this.#claim !== undefined) {
+      if (this.#claim.siteId === siteId) return;
+      throw new PosternError(ErrorCodes.CONFLICT, `this store object holds ${this.#backend.location} for site ${this.#claim.siteId} already, not ${siteId}`);
+    }
+    const claiming = (async () => {
+      try {
+        this.#claim = await this.#backend.claim(siteId);
+      } catch (error) {
+        throw this.#backend.translate(error, { what: 'claimController', write: true });
+      }
+    })();
+    this.#claiming = claiming;
+    try {
+      await claiming;
+    } finally {
+      if (this.#claiming === claiming) this.#claiming = undefined;
+    }
+  }
+
+  async releaseController(): Promise<void> {
+    const claim = this.#claim;
+    this.#claim = undefined;
+    await claim?.release();
+  }
+
+  integrityCheck(): Promise<StoreIntegrity> {
+    return this.#backend.integrityCheck();
+  }
+
+  onProblem(listener: (problem: StoreProblem) => void): () => void {
+    return this.#backend.problems.on(listener);
   }
 
   /** Runs one operation on the open database, translating every error. */
@@ -117,10 +171,15 @@ export class KyselyStore implements Store {
     if (db === undefined) {
       throw new PosternError(ErrorCodes.STORE_UNAVAILABLE, `${what}: the store ${this.#backend.location} is not started`);
     }
+    let running: Promise<T> | undefined;
     try {
-      return await work(db);
+      running = work(db);
+      this.#pending.add(running);
+      return await running;
     } catch (error) {
       throw this.#backend.translate(error, { what, write });
+    } finally {
+      if (running !== undefined) this.#pending.delete(running);
     }
   }
 

@@ -4,7 +4,8 @@
  * store problem in one line instead of a stack trace. The driver error is kept as `cause`.
  *
  *   STORE_UNAVAILABLE   PostgreSQL cannot be reached or refuses the login; the store is not started;
- *                       a read failed for another reason
+ *                       SQLite is locked by another process for longer than the busy timeout; the
+ *                       SQLite writer thread stopped; a read failed for another reason
  *   STORE_READ_ONLY     the SQLite file or its directory cannot be written, the store was opened
  *                       read-only, or PostgreSQL is a read-only server
  *   STORE_CORRUPT       the file is not a SQLite database or is damaged; the schema history was
@@ -88,6 +89,17 @@ function translateSqlite(error: unknown, where: StoreLocation, op: StoreOperatio
   if (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     const why = where.readOnly ? 'the store was opened read-only' : 'the file or its directory is not writable';
     return make(ErrorCodes.STORE_READ_ONLY, `SQLite database ${file} is read-only: ${why} (${op.what}: ${detail})`, error, where, op);
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    const waited = (error as { waitedMs?: unknown }).waitedMs;
+    const after = typeof waited === 'number' ? ` for ${waited} ms` : '';
+    return make(
+      ErrorCodes.STORE_UNAVAILABLE,
+      `SQLite database ${file} is busy: another process or connection holds its lock; ${op.what} waited${after} and gave up (${detail})`,
+      error,
+      where,
+      op,
+    );
   }
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return make(

@@ -7,6 +7,7 @@
  */
 
 import type { Role, TokenRecord, UserRecord, UserRole } from '../accounts/accountTypes.ts';
+import type { PosternError } from '../../machines/shared/errors.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -158,12 +159,61 @@ export interface NewToken {
   createdBy: string | null;
 }
 
+/**
+ * What the background integrity check found (SQLite's quick_check, run in a worker thread after
+ * start). 'skipped': PostgreSQL, a read-only store, `quickCheck: false`, or stopped before it ran;
+ * 'failed': the check itself could not run (message says why).
+ */
+export type StoreIntegrity =
+  | { status: 'ok' }
+  | { status: 'corrupt'; problems: string[] }
+  | { status: 'skipped'; reason: string }
+  | { status: 'failed'; message: string };
+
+/**
+ * A problem found after start, outside any call, for a log line and a metric (label: kind):
+ * - integrity: the background quick_check found damage (error: STORE_CORRUPT); also integrityCheck();
+ * - writer-exited: SQLite's writer thread died (STORE_UNAVAILABLE); the writes it held failed, and it
+ *   is started again for the next write;
+ * - claim-lost: PostgreSQL closed the connection holding the controller claim (STORE_IN_USE is no
+ *   longer guaranteed); the store tries to claim again every few seconds and reports here if another
+ *   controller took it meanwhile;
+ * - wal-checkpoint: SQLite's write-ahead log could not be checkpointed (STORE_WRITE_FAILED); it may
+ *   grow until a checkpoint succeeds.
+ */
+export type StoreProblemKind = 'integrity' | 'writer-exited' | 'claim-lost' | 'wal-checkpoint';
+
+export interface StoreProblem {
+  kind: StoreProblemKind;
+  error: PosternError;
+}
+
 export interface Store {
   readonly dialect: Dialect;
   /** Opens the database and applies every pending migration. */
   start(): Promise<void>;
-  /** Closes every connection. Safe to call twice. */
+  /** Releases the controller claim, then closes every connection (pending writes finish first). Safe to call twice. */
   stop(): Promise<void>;
+
+  /**
+   * Claims the store for the controller of `siteId` until releaseController() or stop(). Fails with
+   * STORE_IN_USE, naming the file or database (and the holder's pid and host when known), while
+   * another controller for that site holds it: another process or another Store object on the same
+   * SQLite file, another session on the same PostgreSQL database. A claim dies with its process
+   * (kill -9 included), so it never blocks a restart. Same site id again: no-op; another site id
+   * while claimed: CONFLICT. Needs a started, writable store (STORE_UNAVAILABLE, STORE_READ_ONLY).
+   * Tools that open the store without claiming (the CLI) keep working beside a running controller.
+   */
+  claimController(siteId: string): Promise<void>;
+  /** Releases the claim of claimController(); no-op without one. */
+  releaseController(): Promise<void>;
+  /**
+   * The result of the integrity check started in the background by start(); resolves once it has
+   * run (a damaged file is also reported to onProblem and the logger, kind 'integrity').
+   */
+  integrityCheck(): Promise<StoreIntegrity>;
+  /** Hears problems found after start (StoreProblem); returns the function that stops listening. */
+  onProblem(listener: (problem: StoreProblem) => void): () => void;
 
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only when the key is absent; returns the value that is stored afterwards. */
@@ -213,7 +263,11 @@ export interface Store {
   setDoorMode(door: string, mode: DoorMode): Promise<void>;
   getDoorModes(): Promise<Record<string, DoorMode>>;
 
-  /** Appends events (already numbered and chained) in one transaction, in the order given. */
+  /**
+   * Appends events (already numbered and chained) in one transaction, in the order given. When the
+   * promise resolves the events are durable (SQLite: fsync'd, synchronous = FULL; PostgreSQL:
+   * synchronous_commit on). Calls that arrive while a write runs are committed together.
+   */
   appendAudit(events: AuditEvent[]): Promise<void>;
   lastAudit(controllerId: string): Promise<AuditEvent | undefined>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { openStore } from '../../controller/store/openStore.ts';
-import type { Store } from '../../controller/store/storeTypes.ts';
+import type { Store, StoreProblem } from '../../controller/store/storeTypes.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -235,6 +235,8 @@ describe('SQLite file that is not a database', () => {
     expect(await readFile(file, 'utf8')).toBe(text);
   });
 
+  // Start reads the header, the schema and the migration history; a full quick_check runs in the
+  // background after start (see the next test).
   it('a database with damaged pages is STORE_CORRUPT at start', async () => {
     const { dataDir, file } = await migratedDatabase('damaged');
     // Fill every page after the first with garbage: the header is intact, the schema is not.
@@ -248,5 +250,54 @@ describe('SQLite file that is not a database', () => {
     const error = await startError(openStore({ dataDir }));
     expect(error.code).toBe(ErrorCodes.STORE_CORRUPT);
     expect(error.message).toContain(file);
+  });
+
+  it('damage that start does not read is found by the background check: reported, logged, and in integrityCheck()', async () => {
+    const { dataDir, file } = await migratedDatabase('damaged-index');
+    const db = new Sqlite(file);
+    const { rootpage } = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'audit_events_at'`).get() as { rootpage: number };
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const handle = await open(file, 'r+');
+    try {
+      await handle.write(randomBytes(pageSize), 0, pageSize, (rootpage - 1) * pageSize);
+    } finally {
+      await handle.close();
+    }
+
+    const logged: string[] = [];
+    const logger = { warn: (_: object, msg?: string) => logged.push(`warn ${msg}`), error: (_: object, msg?: string) => logged.push(`error ${msg}`) };
+    const store = openStore({ dataDir, logger });
+    const problems: StoreProblem[] = [];
+    store.onProblem((problem) => problems.push(problem));
+    await store.start(); // the index is not read at start
+    try {
+      const result = await store.integrityCheck();
+      expect(result.status).toBe('corrupt');
+      expect(problems.map((p) => [p.kind, p.error.code])).toEqual([['integrity', ErrorCodes.STORE_CORRUPT]]);
+      expect(problems[0]?.error.message).toContain(file);
+      expect(logged.some((line) => line.startsWith('error ') && line.includes(file) && line.includes('damaged'))).toBe(true);
+      // The store goes on working; what to do about it is the operator's call.
+      expect(await store.setSettingIfAbsent('k', 'v')).toBe('v');
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a healthy file checks ok in the background; quickCheck: false and read-only stores skip it', async () => {
+    const { dataDir } = await migratedDatabase('healthy');
+    for (const [options, status] of [
+      [{}, 'ok'],
+      [{ quickCheck: false }, 'skipped'],
+      [{ readOnly: true }, 'skipped'],
+    ] as const) {
+      const store = openStore({ dataDir, ...options });
+      await store.start();
+      try {
+        expect((await store.integrityCheck()).status).toBe(status);
+      } finally {
+        await store.stop();
+      }
+    }
   });
 });
