@@ -32,6 +32,8 @@
  * another event, or time running backwards: `reordered`, naming both). Rewriting the whole chain
  * from some event to the end, or deleting the newest events, cannot be seen from the chain alone:
  * pass an `anchor` (a seq and hash kept elsewhere: the hub's copy, an exported checkpoint) to catch it.
+ * `postern audit head` writes such anchors and `postern audit verify --anchor` checks them, with
+ * the functions of auditHead.ts.
  */
 import { createHash } from 'node:crypto';
 

@@ -2,10 +2,12 @@
  * AuditHeadReporter with fake timers: the head at start, at every interval and at stop, each line
  * with the anchor text; nothing after stop; a timer that never keeps the process alive.
  */
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { AuditHeadReporter, DEFAULT_HEAD_INTERVAL_MS } from '../../controller/audit/auditHeadReporter.ts';
 import { ControllerMetrics } from '../../controller/api/metrics.ts';
+import { createLogger } from '../../controller/logger.ts';
 
 const HASH = (c: string) => c.repeat(64);
 
@@ -73,6 +75,14 @@ describe('AuditHeadReporter', () => {
     vi.advanceTimersByTime(10);
     expect(info).toHaveBeenCalledTimes(4);
     reporter.stop();
+  });
+
+  it('writes a pino line an operator can copy into an anchor file', () => {
+    const out = new PassThrough();
+    const logger = createLogger('info', out).child({ component: 'audit' });
+    new AuditHeadReporter({ trail: { controllerId: 'site-a', head: { seq: 7, hash: HASH('d') } }, logger }).report();
+    const line = JSON.parse(String(out.read())) as Record<string, unknown>;
+    expect(line).toMatchObject({ component: 'audit', msg: 'audit head', controllerId: 'site-a', seq: 7, hash: HASH('d'), anchor: `site-a 7 ${HASH('d')}` });
   });
 
   it('refuses an interval that is not positive', () => {
