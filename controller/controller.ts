@@ -67,6 +67,7 @@ type SiteActor = Actor<typeof siteMachine>;
 interface Running {
   store: Store;
   audit: AuditTrail;
+  decisions?: DecisionLog;
   site?: SiteActor;
   monitor?: SiteMonitor;
   operator?: DoorOperator;
@@ -112,6 +113,7 @@ export class Controller {
       await this.createDrivers();
 
       const decisions = new DecisionLog({ audit, logger: this.logger.child({ component: 'decision' }), clock });
+      running.decisions = decisions;
       running.cleanups.push(
         decisions.onDecision((d) => {
           this.latency.get(d.door)?.add(d.latencyMs);
@@ -154,8 +156,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     if (!this.running?.monitor) return;
-    await this.running.audit.append({ type: 'system', reason: 'stopped', actor: 'system' });
-    await this.teardown();
+    await this.teardown({ recordStop: true });
     this.logger.child({ component: 'controller' }).info('controller stopped');
   }
 
@@ -397,14 +398,18 @@ export class Controller {
     });
   }
 
-  private async teardown(): Promise<void> {
+  private async teardown({ recordStop = false } = {}): Promise<void> {
     const running = this.running;
     if (running === undefined) return;
     this.running = undefined;
     // Clients first, then scanners, so no read arrives while doors settle.
     running.web?.stop();
     await running.api?.stop();
+    // Doors settle and scanners stop: every read still in hand is concluded (denied `stopped`),
+    // recorded and announced before the listeners go, and before the stop's own event.
     running.site?.send({ type: 'SETTLE' });
+    await running.decisions?.idle();
+    if (recordStop) await running.audit.append({ type: 'system', reason: 'stopped', actor: 'system' });
     for (const cleanup of running.cleanups.splice(0)) cleanup();
     running.monitor?.stop();
     running.site?.stop();

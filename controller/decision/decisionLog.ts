@@ -39,6 +39,8 @@ export interface DecisionLogDependencies {
 
 export class DecisionLog {
   private readonly listeners = new Set<(decision: Decision) => void>();
+  /** Denials being recorded: idle() waits for them. */
+  private readonly recording = new Set<Promise<void>>();
 
   constructor(private readonly deps: DecisionLogDependencies) {}
 
@@ -77,10 +79,17 @@ export class DecisionLog {
       reason,
       data: Object.keys(data).length > 0 ? data : null,
     };
-    this.deps.audit
+    const recorded = this.deps.audit
       .append(entry)
       .then((event) => this.announce({ ...base, verdict: 'deny', reason, auditSeq: event.seq, latencyMs }, conclusion))
-      .catch((error: unknown) => this.deps.logger.error({ err: error, door: conclusion.door, scanner: conclusion.scannerId }, 'denial could not be recorded'));
+      .catch((error: unknown) => this.deps.logger.error({ err: error, door: conclusion.door, scanner: conclusion.scannerId }, 'denial could not be recorded'))
+      .finally(() => this.recording.delete(recorded));
+    this.recording.add(recorded);
+  }
+
+  /** Resolves once every conclusion so far is recorded and announced (the controller's stop waits). */
+  async idle(): Promise<void> {
+    while (this.recording.size > 0) await Promise.all([...this.recording]);
   }
 
   private announce(decision: Decision, conclusion: Conclusion): void {
