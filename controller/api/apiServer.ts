@@ -69,12 +69,18 @@ export class ApiServer {
       handleProtocols: (protocols) => (protocols.has(API_SUBPROTOCOL) ? API_SUBPROTOCOL : false),
     });
     server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket, head));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new PosternError(ErrorCodes.CONFIG_INVALID, `api: cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { cause: error })),
-      );
-      server.listen(config.port, config.host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        // listen() throws at once for a port out of range, and emits 'error' for the rest.
+        server.listen(config.port, config.host, () => resolve());
+      });
+    } catch (error) {
+      this.wss.close();
+      this.wss = undefined;
+      if (server.listening) server.close();
+      throw listenError(error as NodeJS.ErrnoException, config);
+    }
     server.on('error', (error) => this.deps.logger.error({ err: error }, 'http server error'));
     this.server = server;
     this.heartbeat = setInterval(() => {
@@ -242,6 +248,22 @@ function bearerToken(req: IncomingMessage): string | undefined {
     if (match !== null) return match[1];
   }
   return undefined;
+}
+
+/** Why the server could not listen, as CONFIG_INVALID naming the setting to change. */
+function listenError(error: NodeJS.ErrnoException, config: ApiConfig): PosternError {
+  const where = `api: cannot listen on ${config.host}:${config.port}`;
+  const why: Record<string, string> = {
+    ERR_SOCKET_BAD_PORT: 'api.port (or POSTERN_API_PORT) must be a whole number from 0 to 65535',
+    EADDRINUSE: 'another process listens there (another controller?): set api.port (or POSTERN_API_PORT) to a free port',
+    EACCES: 'ports below 1024 need privileges: set api.port (or POSTERN_API_PORT) to 1024 or above',
+    EADDRNOTAVAIL: 'api.host is no address of this machine',
+    ENOTFOUND: 'api.host is no known host name',
+    EAI_AGAIN: 'api.host could not be resolved',
+  };
+  const code = error.code ?? '';
+  const detail = why[code] ? `${code}: ${why[code]}` : error.code ?? error.message;
+  return new PosternError(ErrorCodes.CONFIG_INVALID, `${where}: ${detail}`, { cause: error });
 }
 
 function readTlsFile(file: string): Buffer {

@@ -1,8 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LinkEmails } from '../email/linkEmails.ts';
 import { LinkMailer } from '../email/linkMailer.ts';
-import { isPosternError, PosternError } from '../../machines/shared/errors.ts';
+import { ErrorCodes, isPosternError, PosternError } from '../../machines/shared/errors.ts';
+import { writePrivateFile } from '../secureFiles.ts';
 import { intFlag, parse, parseTime, requirePositional, requireString, UsageError } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
@@ -55,23 +55,33 @@ async function createLink(args: string[], io: CliEnvironment): Promise<void> {
       },
       ctx.actor,
     );
-    const files = await writeQrFiles(code, values.out ?? path.join(ctx.config.dataDir, 'links'), `link-${link.id}`);
+    const dir = values.out ?? path.join(ctx.config.dataDir, 'links');
+    // The link exists now: its code is printed whether or not the files can be written.
+    const written = await writeQrFiles(code, dir, `link-${link.id}`).then(
+      (files) => ({ files }),
+      (error: unknown) => ({ error }),
+    );
     io.stdout.write(
       `Link ${link.id} for ${link.name}${link.onlineOnly ? ' (online only)' : ''}\n` +
         `valid ${formatUnixSeconds(link.notBefore)} to ${formatUnixSeconds(link.notAfter)}, scope ${link.scope}\n\n` +
         (await qrForTerminal(code)) +
-        `\n${code}\n\nQR code written to ${files.png} and ${files.svg}\n`,
+        `\n${code}\n` +
+        ('files' in written ? `\nQR code written to ${written.files.png} and ${written.files.svg}\n` : ''),
     );
-    if (emails === undefined) return;
-    try {
-      const sent = await emails.send(link.id, null, ctx.actor);
-      io.stdout.write(`Email sent to ${sent.to} (${sent.messageId})\n`);
-    } catch (error) {
-      if (!isPosternError(error)) throw error;
-      throw new PosternError(error.code, `link ${link.id} was created, but its email was not sent: ${error.message}\n  Send it again with: postern link email ${link.id}`, { cause: error });
-    } finally {
-      emails.mailer.close();
+    const where = values.out === undefined ? `the data directory's links folder ${dir}` : `--out ${dir}`;
+    const fileProblem = 'error' in written ? fileError(written.error, `link ${link.id} was created and its code is printed above, but its QR files could not be written to ${where}`, values.out !== undefined) : undefined;
+    if (emails !== undefined) {
+      try {
+        const sent = await emails.send(link.id, null, ctx.actor);
+        io.stdout.write(`Email sent to ${sent.to} (${sent.messageId})\n`);
+      } catch (error) {
+        if (!isPosternError(error)) throw error;
+        throw new PosternError(error.code, `link ${link.id} was created, but its email was not sent: ${error.message}\n  Send it again with: postern link email ${link.id}`, { cause: error });
+      } finally {
+        emails.mailer.close();
+      }
     }
+    if (fileProblem) throw fileProblem;
   });
 }
 
@@ -85,8 +95,10 @@ async function emailLink(args: string[], io: CliEnvironment): Promise<void> {
       if (values.eml !== undefined) {
         const file = path.resolve(values.eml);
         const { eml, to } = await emails.eml(id, values.to ?? null, ctx.actor);
-        // The file holds the visitor's key: readable by its owner only.
-        await writeFile(file, eml, { mode: 0o600 });
+        // The file holds the visitor's key: readable by its owner only, from its first byte.
+        await writePrivateFile(file, eml).catch((error: unknown) => {
+          throw fileError(error, `--eml ${file}: the email for link ${id} could not be written`, true);
+        });
         io.stdout.write(`Email for link ${id}${to ? ` to ${to}` : ''} written to ${file}\n`);
         return;
       }
@@ -109,4 +121,17 @@ async function listLinks(args: string[], io: CliEnvironment): Promise<void> {
     const header = ['ID', 'NAME', 'EMAIL', 'SCOPE', 'FROM', 'UNTIL', 'ONLINE', 'REVOKED'];
     writeList(io.stdout, values.json, links, header, (l) => [l.id, l.name, l.email ?? '', String(l.scope), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', formatMs(l.revokedAt)]);
   });
+}
+
+/**
+ * A file that could not be written, as one line: INVALID_ARGUMENT for a path the user gave
+ * (--out, --eml), STORE_READ_ONLY / STORE_WRITE_FAILED for the data directory.
+ */
+function fileError(error: unknown, what: string, userPath: boolean): PosternError {
+  if (isPosternError(error)) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = (error as Error).message ?? String(error);
+  const readOnly = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  const errorCode = userPath ? ErrorCodes.INVALID_ARGUMENT : readOnly ? ErrorCodes.STORE_READ_ONLY : ErrorCodes.STORE_WRITE_FAILED;
+  return new PosternError(errorCode, `${what}: ${reason}`, { cause: error });
 }

@@ -61,7 +61,18 @@ export async function main(argv: string[], io: CliEnvironment): Promise<number> 
       if (io.env.POSTERN_DEBUG) io.stderr.write(`${error.stack}\n`);
       return 1;
     }
+    if (isSystemError(error)) {
+      // A file or a socket the command could not use: the message names it; the stack is noise.
+      io.stderr.write(`postern: ${error.message}\n${io.env.POSTERN_DEBUG ? `${error.stack}\n` : ''}`);
+      return 1;
+    }
     io.stderr.write(`postern: unexpected error: ${(error as Error)?.message ?? String(error)}\n${(error as Error)?.stack ?? ''}\n`);
     return 1;
   }
+}
+
+/** An error of the operating system (ENOENT, EACCES, ...), as Node reports it with the call and path. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return e instanceof Error && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) && typeof e.syscall === 'string';
 }

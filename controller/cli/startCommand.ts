@@ -1,7 +1,12 @@
 import { Controller } from '../controller.ts';
+import { checkDataDir } from '../config/checkDataDir.ts';
+import { DEMO_CONFIG } from '../config/demoConfig.ts';
+import { loadConfig } from '../config/loadConfig.ts';
+import { createLogger } from '../logger.ts';
+import { checkStartFiles } from '../secureFiles.ts';
 import { parse } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { loadSiteConfig } from './cliContext.ts';
+import { configPath } from './cliContext.ts';
 
 export const START_USAGE = `postern start [--config FILE] [--demo]
   Runs the controller of the site file (default: $POSTERN_CONFIG, else the demo site).
@@ -10,8 +15,16 @@ export const START_USAGE = `postern start [--config FILE] [--demo]
 /** Runs until SIGINT or SIGTERM, then stops cleanly. */
 export async function startCommand(args: string[], io: CliEnvironment, signals: NodeJS.EventEmitter = process): Promise<void> {
   const { values } = parse(args, { demo: { type: 'boolean' } });
-  const config = loadSiteConfig(values.config, io.env, values.demo ?? false);
-  const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL });
+  // Everything that can be refused without opening anything is, first: the site file and the
+  // environment's settings (one schema), then the data directory. A refusal here leaves no timer,
+  // thread or socket behind to keep the process alive.
+  const siteFile = values.demo ? DEMO_CONFIG : configPath(values.config, io.env);
+  const config = loadConfig(siteFile, io.env);
+  if (!io.env.DATABASE_URL) checkDataDir(config.dataDir, io.env.POSTERN_DATA_DIR?.trim() ? 'POSTERN_DATA_DIR' : `dataDir in ${siteFile}`);
+  const logger = createLogger(config.logLevel);
+  checkStartFiles(config, { siteFile, logger: logger.child({ component: 'files' }) });
+
+  const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL, logger });
   const out = (line: string) => io.stdout.write(line + '\n');
 
   controller.onDecision((d) => {

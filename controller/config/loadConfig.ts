@@ -7,28 +7,66 @@ import { configSchema, type SiteConfig } from './configSchema.ts';
 export interface ConfigProblem {
   path: string;
   message: string;
+  /** The environment variable the value came from, when it replaced the site file's. */
+  env?: string;
 }
 
-/** Validates a parsed site file. Throws CONFIG_INVALID with every problem, never just the first. */
-export function validateConfig(raw: unknown, source = 'config'): SiteConfig {
+/**
+ * The environment variables that replace a setting of the site file, so that one site file can
+ * serve several installations (and tests) without edits. An empty variable counts as unset.
+ */
+export const ENV_OVERRIDES = {
+  POSTERN_DATA_DIR: 'dataDir',
+  POSTERN_API_PORT: 'api.port',
+} as const;
+
+export type ConfigEnvironment = Partial<Record<keyof typeof ENV_OVERRIDES, string | undefined>>;
+
+/**
+ * Validates a parsed site file. Throws CONFIG_INVALID with every problem, never just the first.
+ * `fromEnv` names the settings that an environment variable set (path -> variable), so that a
+ * problem with one of them names the variable and its value rather than the site file.
+ */
+export function validateConfig(raw: unknown, source = 'config', fromEnv: Record<string, { name: string; value: string }> = {}): SiteConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const problems: ConfigProblem[] = result.error.issues.map((issue) => ({
-      path: issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.'),
-      message: issue.message,
-    }));
-    const list = problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n');
-    throw new PosternError(ErrorCodes.CONFIG_INVALID, `${source} is not a valid site file:\n${list}`, { details: problems });
+    const problems: ConfigProblem[] = result.error.issues.map((issue) => {
+      const where = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
+      const env = fromEnv[where];
+      return env ? { path: where, message: issue.message, env: env.name } : { path: where, message: issue.message };
+    });
+    throw new PosternError(ErrorCodes.CONFIG_INVALID, describeProblems(problems, source, fromEnv), { details: problems });
   }
   return deepFreeze(result.data);
+}
+
+function describeProblems(problems: ConfigProblem[], source: string, fromEnv: Record<string, { name: string; value: string }>): string {
+  const fromEnvOnly = problems.every((p) => p.env !== undefined);
+  const line = (p: ConfigProblem) => {
+    const env = fromEnv[p.path];
+    return env ? `${env.name}=${JSON.stringify(env.value)} is not a valid ${p.path}: ${hint(p)}` : `${p.path}: ${p.message}`;
+  };
+  // A mistyped environment variable is one line that names it: the site file is not at fault.
+  if (fromEnvOnly) return problems.map(line).join('; ');
+  return `${source} is not a valid site file:\n${problems.map((p) => `  - ${line(p)}`).join('\n')}`;
+}
+
+/** The schema's message, or a plainer one for a value that came as text from the environment. */
+function hint(problem: ConfigProblem): string {
+  if (problem.path === 'api.port') return 'it must be a whole number from 0 to 65535 (0 picks a free port)';
+  return problem.message;
 }
 
 /**
  * Reads a YAML or JSON site file. Relative paths inside it (dataDir, api.tls,
  * email.smtp.passwordFile) are resolved against the file's own folder, so a site file means the
  * same thing from any working directory.
+ *
+ * `env`, when given, replaces settings as ENV_OVERRIDES says (POSTERN_DATA_DIR, resolved against
+ * the working directory; POSTERN_API_PORT) before validation, so that their values are checked by
+ * the same schema as the file's: an out-of-range port is CONFIG_INVALID naming the variable.
  */
-export function loadConfig(file: string): SiteConfig {
+export function loadConfig(file: string, env: ConfigEnvironment = {}): SiteConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -42,12 +80,40 @@ export function loadConfig(file: string): SiteConfig {
   } catch (cause) {
     throw new PosternError(ErrorCodes.CONFIG_INVALID, `${file} is not valid YAML or JSON: ${(cause as Error).message}`, { cause });
   }
-  const config = validateConfig(raw, file);
+  const { raw: overridden, fromEnv } = applyEnvOverrides(raw, env);
+  const config = validateConfig(overridden, file, fromEnv);
   const beside = (relative: string) => path.resolve(path.dirname(file), relative);
   const tls = config.api.tls && { cert: beside(config.api.tls.cert), key: beside(config.api.tls.key) };
   const smtp = config.email?.smtp;
   const email = smtp?.passwordFile && { ...config.email!, smtp: { ...smtp, passwordFile: beside(smtp.passwordFile) } };
   return deepFreeze({ ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}) });
+}
+
+/**
+ * The parsed site file with the environment's settings in place, and which settings they are.
+ * A port is passed on as a number when it is written as one, else as the text itself, for the
+ * schema to refuse; a site file that is not an object is left for the schema to refuse.
+ */
+export function applyEnvOverrides(raw: unknown, env: ConfigEnvironment): { raw: unknown; fromEnv: Record<string, { name: string; value: string }> } {
+  const fromEnv: Record<string, { name: string; value: string }> = {};
+  if (!isPlainObject(raw)) return { raw, fromEnv };
+  let result: Record<string, unknown> = raw;
+  const dataDir = env.POSTERN_DATA_DIR;
+  if (dataDir !== undefined && dataDir.trim() !== '') {
+    result = { ...result, dataDir: path.resolve(dataDir) };
+    fromEnv.dataDir = { name: 'POSTERN_DATA_DIR', value: dataDir };
+  }
+  const port = env.POSTERN_API_PORT?.trim();
+  if (port && (result.api === undefined || isPlainObject(result.api))) {
+    const value = /^[+-]?\d+(\.\d+)?$/.test(port) ? Number(port) : port;
+    result = { ...result, api: { ...(result.api ?? {}), port: value } };
+    fromEnv['api.port'] = { name: 'POSTERN_API_PORT', value: port };
+  }
+  return { raw: result, fromEnv };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function deepFreeze<T>(value: T): T {
