@@ -8,7 +8,7 @@
  *   together into the next appendAudit call (group commit).
  * - Durable means on disk on this machine: committed by the store (SQLite synchronous=FULL,
  *   PostgreSQL synchronous_commit on), or written and fsync'd to the journal (auditJournal.ts).
- *   When the store has not taken an event within `maxWaitMs` (default 250 ms), or fails, every
+ *   When the store has not taken an event within `maxWaitMs` (default 500 ms), or fails, every
  *   event not yet durable goes to the journal, and so does every new one until the store is back;
  *   the store keeps being retried with backoff (0.5 s doubling to 30 s) and gets every event, in
  *   order, exactly once ((controllerId, seq) is unique there); once it holds all of them the
@@ -62,7 +62,11 @@ export interface AuditTrailOptions {
   clock?: () => number;
   /** Events per appendAudit call, default 1000. */
   maxBatch?: number;
-  /** The longest an event waits for the store before it goes to the journal, default 250 ms. */
+  /**
+   * The longest an event waits for the store before it goes to the journal (default 500 ms: a
+   * person at the door barely notices), or, without a journal, before append() resolves anyway
+   * (default 2 s).
+   */
   maxWaitMs?: number;
   /** Retry backoff after a failed write: first and longest delay, default 500 ms and 30 s. */
   retryMinMs?: number;
@@ -122,7 +126,7 @@ export class AuditTrail {
     this.#logger = options.logger;
     this.#clock = options.clock ?? Date.now;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
-    this.#maxWait = options.maxWaitMs ?? 250;
+    this.#maxWait = options.maxWaitMs ?? (options.journal ? 500 : 2000);
     this.#retryMin = options.retryMinMs ?? 500;
     this.#retryMax = options.retryMaxMs ?? 30_000;
     this.#retryDelay = this.#retryMin;
