@@ -212,10 +212,10 @@ export class SqliteWriter {
     return new PosternError(ErrorCodes.STORE_UNAVAILABLE, `the SQLite store ${this.#options.file} is closed`);
   }
 
-  #lostError(detail: string): PosternError {
+  #lostError(detail: string, outcome = 'the write it held may or may not have been committed'): PosternError {
     return new PosternError(
       ErrorCodes.STORE_UNAVAILABLE,
-      `the writer thread of SQLite database ${this.#options.file} stopped (${detail}); the write it held may or may not have been committed`,
+      `the writer thread of SQLite database ${this.#options.file} stopped (${detail}); ${outcome}`,
       { details: { dialect: 'sqlite', location: this.#options.file } },
     );
   }
@@ -380,17 +380,21 @@ export class SqliteWriter {
       return;
     }
     let open = true;
+    let lost: PosternError | undefined;
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
     const end = () => {
       open = false;
       ended();
     };
-    const exited = () => {
-      if (open) end();
+    const exited = (code: number) => {
+      if (!open) return;
+      // SQLite rolled the transaction back as the thread's connection closed.
+      lost = this.#lostError(`exit code ${code}`, 'the open transaction was rolled back');
+      end();
     };
     thread.worker.once('exit', exited);
-    const closedError = () => new PosternError(ErrorCodes.STORE_UNAVAILABLE, `the transaction on SQLite database ${this.#options.file} has ended`);
+    const closedError = () => lost ?? new PosternError(ErrorCodes.STORE_UNAVAILABLE, `the transaction on SQLite database ${this.#options.file} has ended`);
     job.resolve({
       execute: async (sql, params) => {
         if (!open) throw closedError();

@@ -201,6 +201,21 @@ describe('SQLite writer thread', () => {
     expect(backend.writer!.stats.threads).toBe(2);
   });
 
+  it('a thread that dies inside a transaction fails it, and its locks and changes go with it', async () => {
+    const { store, backend } = await started({ busyTimeoutMs: 2000 });
+    const writer = backend.writer!;
+    const transaction = await writer.begin();
+    await transaction.execute(`INSERT INTO settings (key, value) VALUES ('uncommitted', 'x')`, []);
+    const waiting = store.setSettingIfAbsent('after', 'y'); // queued behind the transaction
+    await writer.kill();
+    const error = (await transaction.execute('SELECT 1', []).catch((e: unknown) => e)) as PosternError;
+    expect(error.code).toBe(ErrorCodes.STORE_UNAVAILABLE);
+    const startedAt = Date.now();
+    expect(await waiting).toBe('y'); // on a new thread, not waiting for a lock the dead one held
+    expect(Date.now() - startedAt).toBeLessThan(1500);
+    expect(await store.getSetting('uncommitted')).toBeUndefined();
+  });
+
   it('stop() lets queued writes finish first', async () => {
     const { store } = await started();
     const writes = Array.from({ length: 50 }, (_, i) => store.appendAudit([event(i + 1, 'stop')]));
