@@ -68,6 +68,8 @@ export interface Admission {
   record: GrantRecord | undefined;
   seq: number | null;
   from: 'secured' | 'unlocked' | 'open' | 'heldOpen';
+  /** The door opened while the record was being made: whoever it was has gone through. */
+  doorOpened: boolean;
 }
 
 export interface DoorAlarm {
@@ -212,7 +214,16 @@ const concludeAdmission = enqueueActions<DoorContext, DoorEvent, { opened: boole
     const reply = answerOf(context, admission.requestId, opened, reason ?? null, admission.seq);
     if (admission.replyTo) enqueue.sendTo(admission.replyTo, reply);
     enqueue.emit({ type: 'answer', answer: reply });
-    for (const held of context.deferred) enqueue.raise(held);
+    for (const held of context.deferred) {
+      // Stopping: nothing is handled after this, so a grant held here is refused now, not dropped.
+      if (reason === 'stopped') {
+        if (held.type === 'GRANT') {
+          const refusal = answerOf(context, held.requestId ?? 0, false, 'stopped', null);
+          if (held.replyTo) enqueue.sendTo(held.replyTo, refusal);
+          enqueue.emit({ type: 'answer', answer: refusal });
+        }
+      } else enqueue.raise(held);
+    }
     enqueue.assign({ admission: null, deferred: [] });
   },
 );
@@ -270,6 +281,7 @@ export const doorMachine = setup({
               record: event.record,
               seq: null,
               from,
+              doorOpened: false,
             },
           }
         : {},
@@ -282,6 +294,16 @@ export const doorMachine = setup({
       context.admission ? { unlockReason: context.admission.reason, unlockWindowMs: context.admission.durationMs ?? context.unlockMs } : {},
     ),
     deferEvent: assign({ deferred: ({ context, event }) => [...context.deferred, event] }),
+    /**
+     * Lockdown and a fault act at once, so what they override and was held before them must not
+     * be handled after them: a held LOCKDOWN.OFF would lift the new lockdown, a held IO.OK clear
+     * the new fault.
+     */
+    dropSuperseded: assign({
+      deferred: ({ context }, { by }: { by: 'LOCKDOWN.ON' | 'IO.FAULT' }) =>
+        context.deferred.filter((held) => held.type !== (by === 'LOCKDOWN.ON' ? 'LOCKDOWN.OFF' : 'IO.OK')),
+    }),
+    noteOpenedWhileAdmitting: assign(({ context }) => (context.admission ? { admission: { ...context.admission, doorOpened: true } } : {})),
     acceptRex: assign(({ context }) => ({
       // In an open grant window REX only extends it; the reason (and so the relay) stays.
       unlockReason: context.unlockReason ?? 'rex',
@@ -299,7 +321,8 @@ export const doorMachine = setup({
     admittedFrom: ({ context }, { from }: { from: AdmissionFrom }) => context.admission?.from === from,
     /** The door stands open because it was forced, and that alarm is still on. */
     forcedOpenAlarm: ({ context }) => context.doorOpen && context.alarm?.kind === 'forced-open' && context.alarm.active,
-    closedInUnlockWindow: ({ context }) => !context.doorOpen && context.admission?.from === 'unlocked',
+    /** Back to the earlier unlock window only if nobody used it meanwhile; else the door relocks. */
+    closedInUnlockWindow: ({ context }) => !context.doorOpen && context.admission?.from === 'unlocked' && !context.admission.doorOpened,
   },
   delays: {
     relock: ({ context }) => context.unlockWindowMs,
@@ -413,14 +436,22 @@ export const doorMachine = setup({
         ],
         'LOCKDOWN.ON': {
           target: 'lockdown',
-          actions: [assign({ mode: 'lockdown' }), { type: 'concludeAdmission', params: { opened: false, reason: 'lockdown' } }],
+          actions: [
+            assign({ mode: 'lockdown' }),
+            { type: 'dropSuperseded', params: { by: 'LOCKDOWN.ON' } },
+            { type: 'concludeAdmission', params: { opened: false, reason: 'lockdown' } },
+          ],
         },
         'IO.FAULT': {
           target: 'fault',
-          actions: [assign({ fault: ({ event }) => event.reason }), { type: 'concludeAdmission', params: { opened: false, reason: 'door-fault' } }],
+          actions: [
+            assign({ fault: ({ event }) => event.reason }),
+            { type: 'dropSuperseded', params: { by: 'IO.FAULT' } },
+            { type: 'concludeAdmission', params: { opened: false, reason: 'door-fault' } },
+          ],
         },
         SETTLE: { target: 'stopped', actions: { type: 'concludeAdmission', params: { opened: false, reason: 'stopped' } } },
-        'DOOR.OPENED': { actions: 'markOpen' },
+        'DOOR.OPENED': { actions: ['markOpen', 'noteOpenedWhileAdmitting'] },
         'DOOR.CLOSED': { actions: ['markClosed', 'resolveAlarm'] },
         GRANT: { actions: 'deferEvent' },
         LOCK: { actions: 'deferEvent' },
