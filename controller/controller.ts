@@ -37,6 +37,7 @@ import { DoorOperator } from './doorOperator.ts';
 import { LinkEmails } from './email/linkEmails.ts';
 import { LinkMailer } from './email/linkMailer.ts';
 import { ErrorCodes, PosternError } from '../machines/shared/errors.ts';
+import { AuditHeadReporter } from './audit/auditHeadReporter.ts';
 import { AuditJournal } from './audit/auditJournal.ts';
 import { Issuing } from './issuing/issuing.ts';
 import { loadOrCreateSiteKey } from './issuing/siteKey.ts';
@@ -59,6 +60,8 @@ export interface ControllerOptions {
   clock?: () => number;
   /** The built web UI pages; default webui/dist/ of the project (tests give their own). */
   webUiDir?: string;
+  /** Between two logs of the audit head; default one hour (tests give less). */
+  auditHeadIntervalMs?: number;
 }
 
 type SiteActor = Actor<typeof siteMachine>;
@@ -87,6 +90,8 @@ export class Controller {
   private readonly latency = new Map<string, LatencyWindow>();
   private readonly decisionListeners = new Set<(decision: Decision) => void>();
   private readonly doorChangeListeners = new Set<(change: DoorChange) => void>();
+  /** Store problems reported since start, by kind (integrity, writer-exited, claim-lost, wal-checkpoint). */
+  private readonly storeProblems = new Map<string, number>();
 
   constructor(private readonly options: ControllerOptions) {
     this.config = options.config;
@@ -101,11 +106,20 @@ export class Controller {
 
     const store = openStore({ databaseUrl: this.options.databaseUrl, dataDir: config.dataDir, logger: this.logger.child({ component: 'store' }) });
     await store.start();
+    try {
+      // One controller per store: a second one for this site refuses to start (STORE_IN_USE).
+      await store.claimController(config.site.id);
+    } catch (error) {
+      await store.stop();
+      throw error;
+    }
+    // The store logs each problem itself; here they are counted for /metrics.
+    const unwatchStore = store.onProblem((problem) => this.storeProblems.set(problem.kind, (this.storeProblems.get(problem.kind) ?? 0) + 1));
     const auditLog = this.logger.child({ component: 'audit' });
     // While the store cannot take events, they are kept durable here (auditTrail.ts).
     const journal = new AuditJournal({ file: join(resolve(config.dataDir), `audit-journal.${config.site.id}.ndjson`), logger: auditLog });
     const audit = new AuditTrail({ store, controllerId: config.site.id, journal, logger: auditLog, clock });
-    const running: Running = { store, audit, cleanups: [] };
+    const running: Running = { store, audit, cleanups: [unwatchStore] };
     this.running = running;
     try {
       const siteKey = await loadOrCreateSiteKey(store);
@@ -147,6 +161,10 @@ export class Controller {
 
       if (config.api.enabled) await this.startApi(running, decisions, startedAt);
       await audit.append({ type: 'system', reason: 'started', actor: 'system', data: { doors: config.doors.length, scanners: config.scanners.length, store: store.dialect } });
+      // The head, logged every hour, is what an operator keeps elsewhere to detect a cut tail.
+      const headReporter = new AuditHeadReporter({ trail: audit, logger: this.logger.child({ component: 'audit' }), intervalMs: this.options.auditHeadIntervalMs });
+      headReporter.start();
+      running.cleanups.push(() => headReporter.stop());
       this.logger.child({ component: 'controller' }).info({ site: config.site.id, store: store.dialect, api: running.api?.url }, 'controller started');
     } catch (error) {
       await this.teardown();
@@ -341,6 +359,9 @@ export class Controller {
       doors: () => monitor.doors(),
       scanners: () => monitor.scanners(),
       auditPending: () => audit.pending,
+      auditJournaled: () => audit.journaled,
+      auditHead: () => ({ controllerId: audit.controllerId, seq: audit.head.seq }),
+      storeProblems: () => this.storeProblems,
       apiConnections: () => running.api?.connectionCount ?? 0,
     });
     running.cleanups.push(

@@ -12,6 +12,10 @@ export interface MetricsSources {
   doors(): DoorStatus[];
   scanners(): ScannerStatus[];
   auditPending(): number;
+  /** Audit events kept in the local journal while the store cannot take them. */
+  auditJournaled?(): number;
+  /** Store problems since start, by kind. */
+  storeProblems?(): ReadonlyMap<string, number>;
   apiConnections(): number;
   /** The controller's audit head (an AuditTrail's controllerId and head.seq); no gauge without it. */
   auditHead?(): { controllerId: string; seq: number };
@@ -73,6 +77,22 @@ export class ControllerMetrics {
       },
     });
     new Gauge({ name: 'postern_audit_outbox_pending', help: 'Audit events waiting for the store', registers: [this.registry], collect() { this.set(sources.auditPending()); } });
+    const { auditJournaled, storeProblems } = sources;
+    if (auditJournaled !== undefined) {
+      new Gauge({ name: 'postern_audit_journaled', help: 'Audit events durable only in the local journal, waiting for the store', registers: [this.registry], collect() { this.set(auditJournaled()); } });
+    }
+    if (storeProblems !== undefined) {
+      new Gauge({
+        name: 'postern_store_problems',
+        help: 'Store problems since start, by kind (integrity, writer-exited, claim-lost, wal-checkpoint)',
+        labelNames: ['kind'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const kind of ['integrity', 'writer-exited', 'claim-lost', 'wal-checkpoint']) this.set({ kind }, storeProblems().get(kind) ?? 0);
+        },
+      });
+    }
     if (sources.auditHead !== undefined) {
       new Gauge({
         name: 'postern_audit_head_seq',

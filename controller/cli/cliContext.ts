@@ -32,14 +32,8 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
  * (and tests) without edits.
  */
 export function loadSiteConfig(configFlag: string | undefined, env: NodeJS.ProcessEnv, demo = false): SiteConfig {
-  const config = loadConfig(demo ? DEMO_CONFIG : configPath(configFlag, env));
-  const port = env.POSTERN_API_PORT;
-  if (port !== undefined && !/^\d{1,5}$/.test(port)) throw new PosternError(ErrorCodes.CONFIG_INVALID, `POSTERN_API_PORT: "${port}" is not a port number`);
-  return Object.freeze({
-    ...config,
-    dataDir: env.POSTERN_DATA_DIR ? path.resolve(env.POSTERN_DATA_DIR) : config.dataDir,
-    api: port === undefined ? config.api : Object.freeze({ ...config.api, port: Number(port) }),
-  });
+  // POSTERN_DATA_DIR and POSTERN_API_PORT are applied and validated by loadConfig, with the site file's schema.
+  return loadConfig(demo ? DEMO_CONFIG : configPath(configFlag, env), env);
 }
 
 /** For commands that only read: the site file and the store. */
