@@ -78,10 +78,12 @@ interface Pending {
   /** performance.now() at append, for the store wait bound. */
   appendedAt: number;
   journaled: boolean;
-  /** Settled once: durable (where), or not (why). */
-  waiters: Array<(outcome: { where: 'store' | 'journal' } | { error: unknown }) => void>;
-  settled: boolean;
+  waiters: Array<(outcome: Outcome) => void>;
+  /** Set once: durable (where), or not (why). */
+  outcome: Outcome | undefined;
 }
+
+type Outcome = { where: 'store' | 'journal' } | { error: unknown };
 
 const WARN_EVERY = 10_000;
 
@@ -260,7 +262,7 @@ export class AuditTrail {
       }
     }
 
-    const item: Pending = { event, appendedAt: performance.now(), journaled: false, waiters: [], settled: false };
+    const item: Pending = { event, appendedAt: performance.now(), journaled: false, waiters: [], outcome: undefined };
     this.#outbox.push(item);
     if (this.#outbox.length % WARN_EVERY === 0) {
       this.#logger?.warn({ controllerId: this.controllerId, pending: this.#outbox.length }, 'audit outbox is growing: store writes fail');
@@ -271,19 +273,27 @@ export class AuditTrail {
     return item;
   }
 
+  /** An item can be settled inside #add already (no journal, store failing): then the waiter hears at once. */
   #await(item: Pending, waiter: Pending['waiters'][number]): void {
-    item.waiters.push(waiter);
+    if (item.outcome !== undefined) waiter(item.outcome);
+    else item.waiters.push(waiter);
   }
 
-  #settle(item: Pending, outcome: { where: 'store' | 'journal' } | { error: unknown }): void {
-    if (item.settled) return;
-    item.settled = true;
+  #settle(item: Pending, outcome: Outcome): void {
+    if (item.outcome !== undefined) return;
+    item.outcome = outcome;
     for (const waiter of item.waiters.splice(0)) waiter(outcome);
   }
 
-  /** Writes batches until the outbox is empty or a write fails; one run at a time. */
+  /**
+   * Writes batches until the outbox is empty or a write fails; one run at a time. An event added
+   * while a run is ending (its last batch written, its promise not yet settled) is written by a
+   * run chained after it, never left waiting for the next append.
+   */
   #drain(): Promise<void> {
-    if (this.#writing !== undefined) return this.#writing;
+    if (this.#writing !== undefined) {
+      return this.#writing.then(() => (this.#outbox.length > 0 && !this.#failing ? this.#drain() : undefined));
+    }
     if (this.#outbox.length === 0) return Promise.resolve();
     const run = this.#writeAll().finally(() => {
       if (this.#writing === run) this.#writing = undefined;
@@ -365,7 +375,6 @@ export class AuditTrail {
     this.#retryDelay = Math.min(this.#retryMax, this.#retryDelay * 2);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      this.#failing = false;
       void this.#drain();
     }, delay);
     this.#retryTimer.unref?.();
@@ -379,7 +388,7 @@ export class AuditTrail {
 
   /** Journals every event that is neither stored nor journaled yet; one write at a time. */
   #journalPending(): Promise<void> {
-    if (this.#journaling !== undefined) return this.#journaling.then(() => (this.#outbox.some((i) => !i.journaled && !i.settled) ? this.#journalPending() : undefined));
+    if (this.#journaling !== undefined) return this.#journaling.then(() => (this.#outbox.some((i) => !i.journaled && i.outcome === undefined) ? this.#journalPending() : undefined));
     const batch = this.#outbox.filter((item) => !item.journaled);
     if (batch.length === 0) return Promise.resolve();
     const journal = this.#journal;
@@ -411,12 +420,12 @@ export class AuditTrail {
   /** Watches the oldest event that is not durable yet: past maxWaitMs, the store is too slow. */
   #armBound(): void {
     if (this.#boundTimer !== undefined || this.#degraded || !this.#started) return;
-    const oldest = this.#outbox.find((item) => !item.settled);
+    const oldest = this.#outbox.find((item) => item.outcome === undefined);
     if (oldest === undefined) return;
     const wait = Math.max(0, this.#maxWait - (performance.now() - oldest.appendedAt));
     this.#boundTimer = setTimeout(() => {
       this.#boundTimer = undefined;
-      if (oldest.settled || this.#degraded) return this.#armBound();
+      if (oldest.outcome !== undefined || this.#degraded) return this.#armBound();
       this.#logger?.warn({ controllerId: this.controllerId, seq: oldest.event.seq, waitedMs: this.#maxWait }, 'audit store is slow; journaling instead of waiting longer');
       this.#degrade();
     }, wait);
