@@ -1,0 +1,316 @@
+/**
+ * Properties of the HID scanner input (drivers/scanners/hid/keyboardReports.ts, posReports.ts,
+ * keyboardLayouts.ts, and the HidScanner that puts them together): arbitrary reports never throw
+ * and never make a read longer than MAX_READ_CHARS; text typed as boot keyboard reports on a layout
+ * reads back as that text; HID POS reports round trip.
+ */
+import { EventEmitter } from 'node:events';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeCredential, encodeCredential, type CredentialFields } from '../../controller/credentials/credentialCodec.ts';
+import { HidScanner, type HidDevice, type HidScannerOptions } from '../../drivers/scanners/hidScanner.ts';
+import { KEYBOARD_LAYOUTS, type KeyboardLayoutName } from '../../drivers/scanners/hid/keyboardLayouts.ts';
+import { KeyboardReportDecoder, type KeyPress } from '../../drivers/scanners/hid/keyboardReports.ts';
+import { decodePosReport } from '../../drivers/scanners/hid/posReports.ts';
+import { MAX_READ_CHARS, type ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
+import { params } from './propertyRuns.ts';
+
+const LAYOUTS: KeyboardLayoutName[] = ['us', 'uk', 'de', 'fr'];
+const ENTER = 0x28;
+const KEYPAD_ENTER = 0x58;
+const TAB = 0x2b;
+const L_SHIFT = 0x02;
+const R_SHIFT = 0x20;
+const ALT_GR = 0x40;
+const UP = [0, 0, 0, 0, 0, 0, 0, 0];
+const ERROR_ROLLOVER = [0, 0, 1, 1, 1, 1, 1, 1];
+const down = (modifiers: number, ...keys: number[]): number[] => [modifiers, 0, ...keys, ...Array(6 - keys.length).fill(0)];
+
+/** Every way a layout types a character: [usage, modifiers] per key and level that gives it. */
+function strokesOf(layout: KeyboardLayoutName): Map<string, Array<[number, number[]]>> {
+  const strokes = new Map<string, Array<[number, number[]]>>();
+  for (const [usage, levels] of KEYBOARD_LAYOUTS[layout]) {
+    levels.forEach((char, level) => {
+      if (!char) return;
+      const modifiers = level === 0 ? [0] : level === 1 ? [L_SHIFT, R_SHIFT, L_SHIFT | R_SHIFT] : [ALT_GR];
+      strokes.set(char, [...(strokes.get(char) ?? []), [usage, modifiers]]);
+    });
+  }
+  return strokes;
+}
+const STROKES = Object.fromEntries(LAYOUTS.map((l) => [l, strokesOf(l)])) as Record<KeyboardLayoutName, Map<string, Array<[number, number[]]>>>;
+
+class FakeDevice extends EventEmitter implements HidDevice {
+  close(): void {}
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A HidScanner on a fake device, connected; `send` feeds reports, `reads` is what it passed on. */
+async function scannerOn(options: Partial<HidScannerOptions>) {
+  const device = new FakeDevice();
+  const events: ScannerDriverEvent[] = [];
+  const drops: number[] = [];
+  const scanner = new HidScanner(
+    { path: '/dev/hidraw-test', mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 10_000, ...options },
+    () => device,
+    (drop) => drops.push(drop.chars),
+  );
+  scanner.onEvent((e) => events.push(e));
+  scanner.connect();
+  await tick();
+  expect(events).toEqual([{ type: 'connected' }]);
+  return {
+    send: (reports: Iterable<number[] | Uint8Array>) => {
+      for (const r of reports) device.emit('data', Buffer.from(r));
+    },
+    reads: () => events.filter((e) => e.type === 'read').map((e) => (e as { text: string }).text),
+    drops,
+    stop: () => scanner.disconnect(),
+  };
+}
+
+/** Boot keyboard reports, HID 1.11 appendix B.1, as the spec of the decoder says it reads them. */
+function expectedPresses(layout: KeyboardLayoutName, reports: Uint8Array[]): KeyPress[][] {
+  let held = new Set<number>();
+  return reports.map((report) => {
+    const bytes = report.length === 9 ? report.subarray(1) : report;
+    if (bytes.length < 3) return [];
+    const slots = [...bytes.subarray(2, 8)];
+    if (slots.length > 0 && slots.every((k) => k === 1)) return [];
+    const modifiers = bytes[0]!;
+    const now = new Set(slots.filter((k) => k !== 0));
+    const presses = [...now].filter((k) => !held.has(k)).map((usage): KeyPress => {
+      if (usage === ENTER || usage === KEYPAD_ENTER) return { kind: 'enter' };
+      if (usage === TAB) return { kind: 'tab' };
+      if (modifiers & 0x15) return { kind: 'none' };
+      const levels = KEYBOARD_LAYOUTS[layout].get(usage);
+      const char = levels?.[modifiers & ALT_GR ? 2 : modifiers & (L_SHIFT | R_SHIFT) ? 1 : 0];
+      return char ? { kind: 'char', char } : { kind: 'none' };
+    });
+    held = now;
+    return presses;
+  });
+}
+
+/** Reports as scanners and hostile devices send them: boot reports, with a report id, short, long, and floods. */
+const reportArb = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.array(fc.oneof(fc.constantFrom(0, 1, ENTER, TAB, KEYPAD_ENTER, 0x04, 0x2c, 0x37), fc.integer({ min: 0, max: 255 })), { minLength: 6, maxLength: 6 })).map(([m, keys]) => Uint8Array.from([m, 0, ...keys])) },
+  { weight: 2, arbitrary: fc.constant(Uint8Array.from(UP)) },
+  fc.constant(Uint8Array.from(ERROR_ROLLOVER)),
+  fc.uint8Array({ minLength: 9, maxLength: 9 }),
+  fc.uint8Array({ minLength: 0, maxLength: 16 }),
+);
+
+/** A flood: one key typed again and again, past MAX_READ_CHARS, then maybe its suffix. */
+const floodArb = fc.record({ usage: fc.integer({ min: 0x04, max: 0x27 }), modifiers: fc.constantFrom(0, L_SHIFT), count: fc.integer({ min: MAX_READ_CHARS - 2, max: MAX_READ_CHARS + 300 }), end: fc.constantFrom(null, ENTER, TAB) });
+
+function* expand(items: Array<Uint8Array | { usage: number; modifiers: number; count: number; end: number | null }>): Generator<Uint8Array> {
+  for (const item of items) {
+    if (item instanceof Uint8Array) {
+      yield item;
+      continue;
+    }
+    const key = Uint8Array.from(down(item.modifiers, item.usage));
+    const up = Uint8Array.from(UP);
+    for (let i = 0; i < item.count; i++) {
+      yield key;
+      yield up;
+    }
+    if (item.end !== null) yield Uint8Array.from(down(0, item.end));
+  }
+}
+
+/** The reads a keyboard-mode scanner passes on for these presses: the characters before each suffix, cut at MAX_READ_CHARS. */
+function expectedReads(presses: KeyPress[], suffix: 'enter' | 'tab'): string[] {
+  const reads: string[] = [];
+  let pending = '';
+  for (const p of presses) {
+    if (p.kind === suffix) {
+      if (pending.length > 0) reads.push(pending.slice(0, MAX_READ_CHARS));
+      pending = '';
+    } else if (p.kind === 'char' && pending.length < MAX_READ_CHARS) pending += p.char;
+  }
+  return reads;
+}
+
+/** Typing `text` on a layout, as a scanner may: any key and Shift that gives each character, rollover, repeats, noise. */
+function typingArb(layout: KeyboardLayoutName, text: string, suffix: 'enter' | 'tab'): fc.Arbitrary<number[][]> {
+  const choices = [...text].map((c) => {
+    const ways = STROKES[layout].get(c)!;
+    return fc.tuple(fc.nat(ways.length - 1), fc.nat(3), fc.constantFrom('release', 'release', 'rollover', 'repeat', 'error-rollover', 'report-id'));
+  });
+  return fc.tuple(fc.tuple(...choices, fc.constant(null)), fc.constantFrom(...(suffix === 'enter' ? [ENTER, KEYPAD_ENTER] : [TAB]))).map(([picked, end]) => {
+    const reports: number[][] = [];
+    let previous: [number, number] | null = null;
+    [...text].forEach((c, i) => {
+      const [way, side, framing] = picked[i] as [number, number, string];
+      const [usage, modifierChoices] = STROKES[layout].get(c)![way]!;
+      const modifiers = modifierChoices[side % modifierChoices.length]!;
+      // Rollover: the next key goes down before the previous one is up (only with the same modifiers).
+      if (framing === 'rollover' && previous !== null && previous[1] === modifiers && previous[0] !== usage) {
+        reports.push(down(modifiers, previous[0], usage), down(modifiers, usage));
+      } else {
+        if (previous !== null) reports.push(UP);
+        const report = down(modifiers, usage);
+        reports.push(framing === 'report-id' ? [0x01, ...report] : report);
+        if (framing === 'repeat') reports.push(report);
+        if (framing === 'error-rollover') reports.push(ERROR_ROLLOVER, report);
+      }
+      previous = [usage, modifiers];
+    });
+    reports.push(UP, down(0, end), UP);
+    return reports;
+  });
+}
+
+const layoutText = (layout: KeyboardLayoutName) => fc.string({ unit: fc.constantFrom(...STROKES[layout].keys()), minLength: 1, maxLength: 80 });
+
+describe('HID keyboard report properties', () => {
+  it('decodes any report sequence without throwing, into the presses the boot protocol gives', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...LAYOUTS), fc.array(reportArb, { maxLength: 30 }), (layout, reports) => {
+        const decoder = new KeyboardReportDecoder(layout);
+        const got = reports.map((r) => decoder.decode(r));
+        expect(got).toEqual(expectedPresses(layout, reports));
+        for (const presses of got) expect(presses.length).toBeLessThanOrEqual(6);
+      }),
+      params(1000),
+    );
+  });
+
+  it('never passes on a read longer than MAX_READ_CHARS, whatever the device sends, and passes on what was typed', async () => {
+    const items = fc.array(fc.oneof({ weight: 30, arbitrary: reportArb }, floodArb), { maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...LAYOUTS), fc.constantFrom<'enter' | 'tab'>('enter', 'tab'), items, async (layout, suffix, list) => {
+        const scanner = await scannerOn({ layout, suffix });
+        const decoder = new KeyboardReportDecoder(layout);
+        const presses: KeyPress[] = [];
+        for (const report of expand(list)) {
+          scanner.send([report]);
+          presses.push(...decoder.decode(report));
+        }
+        const reads = scanner.reads();
+        scanner.stop();
+        for (const read of reads) expect(read.length).toBeGreaterThan(0);
+        expect(Math.max(0, ...reads.map((r) => r.length))).toBeLessThanOrEqual(MAX_READ_CHARS);
+        expect(reads).toEqual(expectedReads(presses, suffix));
+      }),
+      params(200),
+    );
+  });
+
+  for (const layout of LAYOUTS) {
+    it(`reads back any text typed on a ${layout} layout, whatever keys, Shift side, rollover and report framing the scanner uses`, async () => {
+      const typed = fc.tuple(layoutText(layout), fc.constantFrom<'enter' | 'tab'>('enter', 'tab')).chain(([text, suffix]) => typingArb(layout, text, suffix).map((reports) => ({ text, suffix, reports })));
+      await fc.assert(
+        fc.asyncProperty(typed, async ({ text, suffix, reports }) => {
+          const scanner = await scannerOn({ layout, suffix });
+          scanner.send(reports);
+          scanner.send(reports);
+          const reads = scanner.reads();
+          scanner.stop();
+          expect(reads).toEqual([text, text]);
+        }),
+        params(300),
+      );
+    });
+  }
+
+  it('reads a Postern code typed on any layout as the same code', async () => {
+    const fields: fc.Arbitrary<CredentialFields> = fc.record({
+      kind: fc.constantFrom('link', 'rotating', 'online-link'),
+      issuer: fc.integer({ min: 0, max: 0xffff }),
+      subject: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      a: fc.integer({ min: 0, max: 0xffffffff }),
+      b: fc.integer({ min: 0, max: 0xffffffff }),
+      scope: fc.integer({ min: 0, max: 0xffffffff }),
+    });
+    const typed = fc
+      .tuple(fields, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(...LAYOUTS), fc.boolean())
+      .chain(([f, key, layout, lower]) => {
+        const code = encodeCredential(f, key);
+        const text = lower ? code.toLowerCase() : code;
+        return typingArb(layout, text, 'enter').map((reports) => ({ code, layout, reports }));
+      });
+    await fc.assert(
+      fc.asyncProperty(typed, async ({ code, layout, reports }) => {
+        const scanner = await scannerOn({ layout });
+        scanner.send(reports);
+        const reads = scanner.reads();
+        scanner.stop();
+        expect(reads).toHaveLength(1);
+        expect(decodeCredential(reads[0]!)).toEqual(decodeCredential(code));
+      }),
+      params(300),
+    );
+  });
+});
+
+/**
+ * Where the characters of a code are on each layout, written out from the USB HID Usage Tables
+ * (Keyboard page 0x07) and the national layouts, not from keyboardLayouts.ts: [usage, shifted].
+ */
+function realStroke(c: string, layout: KeyboardLayoutName): [number, boolean] {
+  const lower = c.toLowerCase();
+  if (/[a-z]/.test(lower)) {
+    let usage = 0x04 + lower.charCodeAt(0) - 0x61;
+    if (layout === 'de') usage = ({ y: 0x1d, z: 0x1c } as Record<string, number>)[lower] ?? usage;
+    if (layout === 'fr') usage = ({ a: 0x14, q: 0x04, z: 0x1a, w: 0x1d, m: 0x33 } as Record<string, number>)[lower] ?? usage;
+    return [usage, c !== lower];
+  }
+  if (/[0-9]/.test(c)) return [c === '0' ? 0x27 : 0x1e + Number(c) - 1, layout === 'fr'];
+  if (c === '.') return layout === 'fr' ? [0x36, true] : [0x37, false];
+  throw new Error(`no stroke for ${c}`);
+}
+
+describe('HID keyboard layouts against the real keyboards', () => {
+  it('reads a code typed with the keys a real scanner of each country presses', async () => {
+    const alphabet = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.'];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...LAYOUTS), fc.string({ unit: fc.constantFrom(...alphabet), minLength: 1, maxLength: 70 }), fc.boolean(), async (layout, text, rightShift) => {
+        const scanner = await scannerOn({ layout });
+        const reports = [...text].flatMap((c) => {
+          const [usage, shifted] = realStroke(c, layout);
+          return [down(shifted ? (rightShift ? R_SHIFT : L_SHIFT) : 0, usage), UP];
+        });
+        scanner.send([...reports, down(0, ENTER), UP]);
+        const reads = scanner.reads();
+        scanner.stop();
+        expect(reads).toEqual([text]);
+      }),
+      params(300),
+    );
+  });
+});
+
+describe('HID POS report properties', () => {
+  it('round trips data of any bytes through a Scanned Data Report (report id, length, data, padding)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 255 }), fc.uint8Array({ maxLength: 64 }), (id, data, padding) => {
+        const text = decodePosReport(Uint8Array.from([id, data.length, ...data, ...padding]));
+        const latin1 = Buffer.from(data).toString('latin1');
+        expect(text).toBe(latin1.replace(/[\r\n]+$/, ''));
+        if (!/[\r\n]$/.test(latin1)) expect(Buffer.from(text, 'latin1')).toEqual(Buffer.from(data));
+      }),
+      params(1000),
+    );
+  });
+
+  it('never throws on any report, clamps a length past its end, and a POS scanner passes on every non-empty read, bounded', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), async (reports) => {
+        const scanner = await scannerOn({ mode: 'pos' });
+        scanner.send(reports);
+        const reads = scanner.reads();
+        scanner.stop();
+        const expected = reports
+          .map((r) => (r.length < 2 ? '' : Buffer.from(r.subarray(2, 2 + Math.min(r[1]!, r.length - 2))).toString('latin1').replace(/[\r\n]+$/, '')))
+          .filter((t) => t.length > 0);
+        expect(reads).toEqual(expected);
+        for (const read of reads) expect(read.length).toBeLessThanOrEqual(MAX_READ_CHARS);
+      }),
+      params(400),
+    );
+  });
+});
