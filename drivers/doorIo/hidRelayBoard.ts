@@ -118,7 +118,13 @@ async function openWithNodeHid(selector: HidRelaySelector): Promise<HidRelayDevi
       throw new PosternError(ErrorCodes.DRIVER_FAILED, `HID relay board: cannot open ${selector.path}: ${message(error)} (check the udev rule)`, { cause: error });
     }
   }
-  const found = await hid.devicesAsync(HID_RELAY_VENDOR_ID, HID_RELAY_PRODUCT_ID);
+  let found: Awaited<ReturnType<typeof hid.devicesAsync>>;
+  try {
+    found = await hid.devicesAsync(HID_RELAY_VENDOR_ID, HID_RELAY_PRODUCT_ID);
+  } catch (error) {
+    // node-hid loads its native part on first use: a second attempt without libusb fails here, not at the import.
+    throw new PosternError(ErrorCodes.DRIVER_FAILED, `HID relay board: cannot list HID devices (is libusb-1.0 installed?): ${message(error)}`, { cause: error });
+  }
   const refused: string[] = [];
   for (const info of found) {
     if (info.path === undefined) continue;
