@@ -50,16 +50,27 @@ export interface AdminContext extends ReadContext {
   actor: string;
 }
 
+/**
+ * How a command opens the store. `create`: whether it may make a new, empty store where there is
+ * none (the `--create` flag). Commands other than `start` pass `{ create: values.create === true }`
+ * so that a wrong dataDir or DATABASE_URL is refused ("no store at <path>: run `postern start`
+ * first, or pass --create", STORE_UNAVAILABLE) instead of silently starting an empty site. Default
+ * true, as before, until every command passes it. `ctx.store.created` says whether one was made.
+ */
+export interface ContextOptions {
+  create?: boolean;
+}
+
 /** The site file and its store, started. */
-async function startSiteStore(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: SiteConfig; store: Store }> {
+async function startSiteStore(configFlag: string | undefined, env: NodeJS.ProcessEnv, options: ContextOptions): Promise<{ config: SiteConfig; store: Store }> {
   const config = loadSiteConfig(configFlag, env);
-  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir });
+  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir, create: options.create ?? true });
   await store.start();
   return { config, store };
 }
 
-export async function openAdminContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<AdminContext> {
-  const { config, store } = await startSiteStore(configFlag, env);
+export async function openAdminContext(configFlag: string | undefined, env: NodeJS.ProcessEnv, options: ContextOptions = {}): Promise<AdminContext> {
+  const { config, store } = await startSiteStore(configFlag, env, options);
   try {
     const siteKey = await loadOrCreateSiteKey(store);
     const audit = new AuditTrail({ store, controllerId: `${config.site.id}/admin` });
@@ -84,8 +95,8 @@ export async function openAdminContext(configFlag: string | undefined, env: Node
   }
 }
 
-export async function openReadContext(configFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<ReadContext> {
-  const { config, store } = await startSiteStore(configFlag, env);
+export async function openReadContext(configFlag: string | undefined, env: NodeJS.ProcessEnv, options: ContextOptions = {}): Promise<ReadContext> {
+  const { config, store } = await startSiteStore(configFlag, env, options);
   return { config, store, close: () => store.stop() };
 }
 
@@ -94,13 +105,13 @@ export async function openReadContext(configFlag: string | undefined, env: NodeJ
  * close() throws when audit events could not be written: that error then reaches the user even
  * though the command itself succeeded.
  */
-export function withAdminContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  return closing(openAdminContext(configFlag, env), fn);
+export function withAdminContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: AdminContext) => Promise<T>, options: ContextOptions = {}): Promise<T> {
+  return closing(openAdminContext(configFlag, env, options), fn);
 }
 
 /** Runs `fn` with an open ReadContext and closes it afterwards, whether `fn` returns or throws. */
-export function withReadContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: ReadContext) => Promise<T>): Promise<T> {
-  return closing(openReadContext(configFlag, env), fn);
+export function withReadContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: ReadContext) => Promise<T>, options: ContextOptions = {}): Promise<T> {
+  return closing(openReadContext(configFlag, env, options), fn);
 }
 
 /**

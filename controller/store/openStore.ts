@@ -3,6 +3,9 @@
  * in the data directory. `openStore()` returns a Store that is not open yet; its `start()` opens
  * the database, checks it, migrates it and makes sure it can be written, so that every store
  * problem shows at start as a PosternError naming the file or the server (see storeErrors.ts).
+ * A store written by a newer Postern is refused (STORE_TOO_NEW, migrate.ts); where there is no
+ * store yet, start() makes a new, empty one (warned about, and `store.created` is true) unless
+ * `create: false` says not to (STORE_UNAVAILABLE "no store at ...").
  * The dialects are in sqliteBackend.ts and postgresBackend.ts.
  */
 import { postgresBackend } from './postgresBackend.ts';
@@ -22,5 +25,5 @@ export function openStore(options: OpenStoreOptions): Store {
     options.databaseUrl !== undefined && options.databaseUrl !== ''
       ? postgresBackend({ ...options, databaseUrl: options.databaseUrl })
       : sqliteBackend(options);
-  return new KyselyStore({ backend, clock: options.clock });
+  return new KyselyStore({ backend, clock: options.clock, create: options.create, logger: options.logger });
 }

@@ -8,7 +8,8 @@
  *   timeout (sqliteDialect.ts routes each statement);
  * - start reads the header and the schema; the full quick_check runs in the background
  *   (integrityCheck.ts);
- * - the controller claim is a lock file beside the database (sqliteClaim.ts).
+ * - the controller claim is a lock file beside the database (sqliteClaim.ts);
+ * - with `create: false`, a missing file is refused before anything is made (no store at ...).
  *
  * A store opened read-only (tools that only read) has no writer thread: one read-only connection
  * on the main thread, where every write fails with SQLITE_READONLY (STORE_READ_ONLY).
@@ -22,6 +23,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { makePrivateDirectory, makePrivateFile, tightenModes } from './fileModes.ts';
 import { startIntegrityCheck, type IntegrityCheck } from './integrityCheck.ts';
+import { noStoreError } from './migrate.ts';
 import type { Database } from './schema.ts';
 import type { OpenStoreOptions, StoreBackend } from './storeBackend.ts';
 import { claimSqlite } from './sqliteClaim.ts';
@@ -98,6 +100,9 @@ export function sqliteBackend(options: OpenStoreOptions): SqliteBackend {
         }
       }
 
+      // Checked before anything is made: a command that may not create a store leaves no empty
+      // directory or file behind (migrate.ts refuses an empty file the same way).
+      if (options.create === false && !existsSync(file)) throw noStoreError(backend);
       try {
         makePrivateDirectory(dataDir);
       } catch (error) {

@@ -22,7 +22,7 @@ import * as enrolments from './enrolmentQueries.ts';
 import * as keys from './keyQueries.ts';
 import * as links from './linkQueries.ts';
 import { migrateToLatest, probeWrite } from './migrate.ts';
-import type { StoreBackend } from './storeBackend.ts';
+import type { StoreBackend, StoreLogger } from './storeBackend.ts';
 import type { Database } from './schema.ts';
 import * as site from './siteQueries.ts';
 import type { StoreClaim } from './storeBackend.ts';
@@ -55,6 +55,10 @@ export interface KyselyStoreDependencies {
   backend: StoreBackend;
   /** Time source for createdAt and revokedAt, default Date.now. */
   clock?: () => number;
+  /** Whether start() may make a new, empty store (OpenStoreOptions.create); default true. */
+  create?: boolean;
+  /** Where start() warns that it made a new, empty store. */
+  logger?: StoreLogger;
 }
 
 const DOOR_MODES: readonly DoorMode[] = ['normal', 'lockdown', 'passage'];
@@ -81,11 +85,21 @@ export class KyselyStore implements Store {
   #claim: StoreClaim | undefined;
   /** A claim being taken, so that a stop() meanwhile releases it too. */
   #claiming: Promise<void> | undefined;
+  readonly #create: boolean;
+  readonly #logger: StoreLogger | undefined;
+  #created = false;
 
   constructor(dependencies: KyselyStoreDependencies) {
     this.#backend = dependencies.backend;
     this.#clock = dependencies.clock ?? Date.now;
     this.dialect = dependencies.backend.dialect;
+    this.#create = dependencies.create !== false;
+    this.#logger = dependencies.logger;
+  }
+
+  /** True once start() has made a new, empty store (there was none); false before start. */
+  get created(): boolean {
+    return this.#created;
   }
 
   /** The SQLite file, or host:port/database of PostgreSQL (no password): for logs and messages. */
@@ -101,14 +115,23 @@ export class KyselyStore implements Store {
   async start(): Promise<void> {
     if (this.#db !== undefined) return;
     const db = await this.#backend.open();
+    let created: boolean;
     try {
-      await migrateToLatest(db, this.#backend);
+      ({ created } = await migrateToLatest(db, this.#backend, { create: this.#create }));
       if (!this.#backend.readOnly) await probeWrite(db, this.#backend);
     } catch (error) {
       await db.destroy().catch(() => undefined);
       throw this.#backend.translate(error, { what: 'migrate', write: true });
     }
     this.#db = db;
+    this.#created = created;
+    if (created) {
+      // Loud on purpose: a site file pointing at the wrong folder or database looks like this.
+      this.#logger?.warn(
+        { location: this.#backend.location, dialect: this.dialect },
+        `new empty store at ${this.#backend.location}: there was no store there, so one was made; if this site already had links, credentials or an audit trail, dataDir or DATABASE_URL points at the wrong place`,
+      );
+    }
     this.#backend.background?.start();
   }
 

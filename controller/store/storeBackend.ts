@@ -21,8 +21,16 @@ export interface StoreLogger {
 export interface OpenStoreOptions {
   /** postgres://user:password@host:port/database; when set, PostgreSQL is used. */
   databaseUrl?: string;
-  /** Directory of the SQLite file, created (mode 0700) when missing. */
+  /** Directory of the SQLite file, created (mode 0700) when missing (unless `create: false`). */
   dataDir: string;
+  /**
+   * Whether start() may make a new, empty store: default true (the controller). With false (CLI
+   * commands other than `start`, unless given `--create`), start() refuses with STORE_UNAVAILABLE
+   * "no store at ..." when there is none yet: no SQLite file in the data directory (nothing is
+   * made, not even the directory), or a PostgreSQL database without Postern's schema. Either way
+   * Store.created tells afterwards whether start() made one.
+   */
+  create?: boolean;
   /** Default 'postern.sqlite'. */
   fileName?: string;
   /**

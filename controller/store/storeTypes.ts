@@ -190,7 +190,16 @@ export interface StoreProblem {
 
 export interface Store {
   readonly dialect: Dialect;
-  /** Opens the database and applies every pending migration. */
+  /**
+   * After start(): true when start() made a new, empty store because there was none (no SQLite
+   * file, or a PostgreSQL database without Postern's schema); false before start and otherwise.
+   */
+  readonly created: boolean;
+  /**
+   * Opens the database and applies every pending migration. Refuses a store written by a newer
+   * Postern (STORE_TOO_NEW) and, when opened with `create: false`, a store that is not there yet
+   * (STORE_UNAVAILABLE "no store at ...").
+   */
   start(): Promise<void>;
   /** Releases the controller claim, then closes every connection (pending writes finish first). Safe to call twice. */
   stop(): Promise<void>;

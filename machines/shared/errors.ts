@@ -20,6 +20,8 @@ export const ErrorCodes = {
   RATE_LIMITED: 'POSTERN_ERR_RATE_LIMITED',
   EMAIL_FAILED: 'POSTERN_ERR_EMAIL_FAILED',
   STORE_IN_USE: 'POSTERN_ERR_STORE_IN_USE',
+  /** The store was written by a newer Postern (a migration this code does not know): refused, never opened. */
+  STORE_TOO_NEW: 'POSTERN_ERR_STORE_TOO_NEW',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
