@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** shared/spec/credential-vectors.json, read from ../shared beside the project root. */
-export const VECTORS_PATH = fileURLToPath(new URL('../../../shared/spec/credential-vectors.json', import.meta.url));
+/** The credential format's test vectors (docs/credential-format.md, "Test vectors"): the repository's own fixture. */
+export const VECTORS_PATH = fileURLToPath(new URL('../fixtures/credential-vectors.json', import.meta.url));
 
 export interface CredentialVectors {
   site_key: string;
