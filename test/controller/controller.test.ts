@@ -7,12 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
 import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
-import { loadOrCreateSiteKey } from '../../controller/issuing/siteKey.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import { verifyChain } from '../../controller/audit/auditChain.ts';
 import type { SimulatedDoorIo } from '../../drivers/doorIo/simulatedDoorIo.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
-import { tempDir, testSite } from '../support/testSite.ts';
+import { tempDir, testSite, siteKeyOf } from '../support/testSite.ts';
 
 const running: Controller[] = [];
 afterEach(async () => {
@@ -26,15 +25,6 @@ async function start(dataDir: string, terminal = new PassThrough()) {
   return { controller, terminal };
 }
 
-async function siteKeyOf(dataDir: string): Promise<Buffer> {
-  const store = openStore({ dataDir });
-  await store.start();
-  try {
-    return await loadOrCreateSiteKey(store);
-  } finally {
-    await store.stop();
-  }
-}
 
 function nextDecision(controller: Controller, count = 1): Promise<Decision[]> {
   return new Promise((resolve) => {

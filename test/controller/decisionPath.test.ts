@@ -15,14 +15,13 @@ import { verifyChain } from '../../controller/audit/auditChain.ts';
 import { Controller } from '../../controller/controller.ts';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
 import type { Decision } from '../../controller/decision/decisionLog.ts';
-import { loadOrCreateSiteKey } from '../../controller/issuing/siteKey.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { AuditEvent } from '../../controller/store/storeTypes.ts';
 import type { SimulatedDoorIo } from '../../drivers/doorIo/simulatedDoorIo.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
-import { scanAt, tempDir, testSite } from '../support/testSite.ts';
+import { scanAt, tempDir, testSite, siteKeyOf } from '../support/testSite.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -31,15 +30,6 @@ afterEach(async () => {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-async function siteKeyOf(dataDir: string): Promise<Buffer> {
-  const store = openStore({ dataDir });
-  await store.start();
-  try {
-    return await loadOrCreateSiteKey(store);
-  } finally {
-    await store.stop();
-  }
-}
 
 function link(key: Buffer, subject: bigint, scope = 7): string {
   return encodeCredential({ kind: 'link', issuer: 0, subject, a: now() - 60, b: now() + 3600, scope }, key);

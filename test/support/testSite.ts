@@ -1,5 +1,7 @@
 /** A site file for controller tests: three doors, simulated I/O, simulated and terminal scanners. */
 import type { Controller } from '../../controller/controller.ts';
+import { loadOrCreateSiteKey } from '../../controller/issuing/siteKey.ts';
+import { openStore } from '../../controller/store/openStore.ts';
 import type { Decision } from '../../controller/decision/decisionLog.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { mkdtemp } from 'node:fs/promises';
@@ -53,4 +55,15 @@ export function scanAt(controller: Controller, scanner: string, text: string): P
   });
   (controller.scannerDriver(scanner) as SimulatedScanner).read(text);
   return decided;
+}
+
+/** The site issuing key of the store in dataDir, made as a first start would make it. */
+export async function siteKeyOf(dataDir: string): Promise<Buffer> {
+  const store = openStore({ dataDir });
+  await store.start();
+  try {
+    return await loadOrCreateSiteKey(store);
+  } finally {
+    await store.stop();
+  }
 }
