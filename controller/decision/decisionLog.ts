@@ -64,8 +64,9 @@ export class DecisionLog {
     };
     const latencyMs = record ? performance.now() - record.startedAt : 0;
 
-    if (answer?.opened && answer.grantSeq !== null) {
-      this.announce({ ...base, verdict: 'grant', reason: null, auditSeq: answer.grantSeq, latencyMs }, conclusion);
+    if (answer?.opened) {
+      // The door wrote the grant's event before it opened; its seq comes with the answer.
+      this.announce({ ...base, verdict: 'grant', reason: null, auditSeq: answer.grantSeq ?? 0, latencyMs }, conclusion);
       return;
     }
     const reason = denialReason(conclusion, record?.entry.reason as Decision['reason'] | undefined);
