@@ -4,7 +4,7 @@
  * - a relative path (import, readFile, new URL, Markdown link, YAML value, shell line) that leads
  *   out of the repository from the file's own folder;
  * - the project's folder of references outside the repository, by the names of its subfolders;
- * - an absolute path into the developers' machines (/work/...) or to this checkout itself;
+ * - an absolute path into the developers' machines (their work folder) or to this checkout itself;
  * - a tracked symbolic link that leads out of the repository.
  * The patterns are assembled from pieces, so that this file does not match them itself.
  */
