@@ -65,9 +65,10 @@ describe('the wrapper (docs/deploy/postern)', () => {
     // A fake installation: its "postern.js" prints what it was given.
     const home = await tempDir('postern-home-');
     chmodSync(home, 0o755);
-    mkdirSync(path.join(home, 'dist/controller/bin'), { recursive: true, mode: 0o755 });
+    const bin = path.join(home, 'node_modules/postern/dist/controller/bin');
+    mkdirSync(bin, { recursive: true, mode: 0o755 });
     writeFileSync(
-      path.join(home, 'dist/controller/bin/postern.js'),
+      path.join(bin, 'postern.js'),
       `const { execSync } = require('node:child_process');
        console.log(JSON.stringify({ user: execSync('id -un').toString().trim(), args: process.argv.slice(2), env: { DATABASE_URL: process.env.DATABASE_URL, POSTERN_CONFIG: process.env.POSTERN_CONFIG, POSTERN_DATA_DIR: process.env.POSTERN_DATA_DIR } }));`,
       { mode: 0o644 },
@@ -77,7 +78,7 @@ describe('the wrapper (docs/deploy/postern)', () => {
     const result = spawnSync(wrapper, ['doctor', '--json', 'two words'], {
       encoding: 'utf8',
       cwd: home,
-      env: { PATH: process.env.PATH, POSTERN_HOME: home, POSTERN_USER: 'nobody', POSTERN_ENV_FILE: envFile, NODE: process.execPath },
+      env: { PATH: process.env.PATH, POSTERN_APP: home, POSTERN_USER: 'nobody', POSTERN_ENV_FILE: envFile, NODE: process.execPath },
     });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({

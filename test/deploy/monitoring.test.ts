@@ -7,8 +7,9 @@
  * promtool comes with Debian's prometheus package. Without it the promtool suites are skipped,
  * saying so, unless POSTERN_TEST_REQUIRE_ALL=1 (CI), under which they fail.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -82,6 +83,14 @@ function asPromQl(expr: string): string {
   return expr.replace(/\$__rate_interval|\$__interval/g, '1m').replace(/\$\{?(instance|door)\}?/g, '.*');
 }
 
+/** The scrape configuration docs/monitoring.md gives, with /etc/prometheus/ moved to `dir`. */
+function scrapeConfig(dir: string): string {
+  const doc = readFileSync(path.join(root, 'docs/monitoring.md'), 'utf8');
+  const block = /<!-- prometheus-config[^>]*-->\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (block === undefined) throw new Error('docs/monitoring.md has no prometheus-config block');
+  return block.replaceAll('/etc/prometheus/', `${dir}/`);
+}
+
 const allExpressions = [...rules.map((r) => ({ where: `rule ${r.alert ?? r.record}`, expr: r.expr })), ...dashboardExpressions()];
 
 describe('the dashboard (docs/grafana-dashboard.json)', () => {
@@ -146,6 +155,18 @@ describe.skipIf(!hasPromtool && !requireAll)(promtoolSuite('promtool'), () => {
     const { status, output } = runPromtool(['test', 'rules', RULE_TESTS]);
     expect(status, output).toBe(0);
     expect(output).toContain('SUCCESS');
+  });
+
+  it('promtool check config accepts the scrape configuration of docs/monitoring.md', async () => {
+    const dir = await tempDir('postern-promconfig-');
+    const config = scrapeConfig(dir);
+    writeFileSync(path.join(dir, 'postern.token'), 'pst_test\n');
+    writeFileSync(path.join(dir, 'postern-ca.pem'), '');
+    writeFileSync(path.join(dir, 'postern-alerts.yml'), readFileSync(RULES));
+    writeFileSync(path.join(dir, 'prometheus.yml'), config);
+    const { status, output } = runPromtool(['check', 'config', path.join(dir, 'prometheus.yml')]);
+    expect(status, output).toBe(0);
+    expect(output).toMatch(/SUCCESS: \d+ rules found/);
   });
 
   it('every query of the dashboard is PromQL that Prometheus parses', async () => {
@@ -282,5 +303,114 @@ describe('every metric the rules and the dashboard name, a real controller expor
   it('the alarm the forced door raised is the kind the rules look for', () => {
     expect(exposition.values.get('kind')).toContain('forced-open');
     expect(rules.find((r) => r.alert === 'PosternDoorForcedOpen')?.expr).toContain('kind="forced-open"');
+  });
+});
+
+const hasPrometheus = spawnSync('prometheus', ['--version'], { encoding: 'utf8' }).status === 0;
+const prometheusSuite = hasPrometheus
+  ? 'a real Prometheus with the rules and the scrape configuration, against a real controller'
+  : requireAll
+    ? 'a real Prometheus against a real controller (prometheus not found, and POSTERN_TEST_REQUIRE_ALL=1: failing)'
+    : 'a real Prometheus against a real controller (skipped: prometheus not found; apt-get install prometheus)';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+describe.skipIf(!hasPrometheus && !requireAll)(prometheusSuite, () => {
+  let site: ApiSite;
+  let prometheus: ChildProcess | undefined;
+  let api: string;
+  let log = '';
+
+  beforeAll(async () => {
+    site = await startApiSite();
+    const dir = await tempDir('postern-prometheus-');
+    // The documented configuration, scraping this controller over plain HTTP every second.
+    const target = new URL(site.url).host;
+    const config = scrapeConfig(dir)
+      .replace(/scrape_interval: \S+/, 'scrape_interval: 1s')
+      .replace(/evaluation_interval: \S+/, 'evaluation_interval: 1s')
+      .replace(/scheme: https.*\n/, 'scheme: http\n')
+      .replace(/ +tls_config:\n.*\n/, '')
+      .replace("['doors.example.org:8443']", `['${target}']`);
+    writeFileSync(path.join(dir, 'postern.token'), `${site.tokens.viewer}\n`);
+    writeFileSync(path.join(dir, 'postern-alerts.yml'), readFileSync(RULES));
+    writeFileSync(path.join(dir, 'prometheus.yml'), config);
+    mkdirSync(path.join(dir, 'data'));
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    prometheus = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus.stdout!.on('data', (chunk) => (log += chunk));
+    prometheus.stderr!.on('data', (chunk) => (log += chunk));
+    await until('Prometheus to be ready', async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined));
+    await until('the first scrape', async () => {
+      const body = (await (await fetch(`${api}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string; lastError: string }[] } };
+      const health = body.data.activeTargets[0];
+      if (health?.health === 'down') throw new Error(health.lastError);
+      return health?.health === 'up' ? true : undefined;
+    });
+  });
+
+  afterAll(async () => {
+    if (prometheus !== undefined && prometheus.exitCode === null) {
+      const exited = new Promise((resolve) => prometheus!.once('exit', resolve));
+      prometheus.kill('SIGTERM');
+      await exited;
+    }
+    await site?.stop();
+  });
+
+  const query = async (expr: string) => {
+    const response = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    return (await response.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  };
+
+  it('scrapes the controller with the viewer token, and answers every query of the dashboard', async () => {
+    const failed: string[] = [];
+    for (const { where, expr } of dashboardExpressions()) {
+      const answer = await query(asPromQl(expr));
+      if (answer.status !== 'success') failed.push(`${where}: ${answer.error}`);
+    }
+    expect(failed, log).toEqual([]);
+    // The door-state timeline has a series per door, with the code of its state (0: secured).
+    const states = dashboard.panels.find((p) => p.title === 'Door states')!.targets![0]!.expr;
+    const answer = await until('a door state', async () => {
+      const result = (await query(asPromQl(states))).data?.result ?? [];
+      return result.length === 3 ? result : undefined;
+    });
+    expect(Object.fromEntries(answer.map((r) => [r.metric.door, r.value[1]]))).toEqual({ front: '0', lab: '0', store: '0' });
+  });
+
+  it('evaluates every rule without error, and fires PosternDoorForcedOpen when a door is forced', async () => {
+    (site.controller.doorIo('front') as SimulatedDoorIo).setDoorOpen(true);
+    const firing = await until('PosternDoorForcedOpen to fire', async () => {
+      const body = (await (await fetch(`${api}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+      return body.data.alerts.find((a) => a.labels.alertname === 'PosternDoorForcedOpen' && a.state === 'firing');
+    });
+    expect(firing.labels).toMatchObject({ door: 'front', severity: 'critical', instance: new URL(site.url).host });
+    const body = (await (await fetch(`${api}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
+    const rulesSeen = body.data.groups.flatMap((g) => g.rules);
+    expect(rulesSeen).toHaveLength(rules.length);
+    expect(rulesSeen.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
   });
 });

@@ -52,7 +52,7 @@ describe('the systemd unit (docs/deploy/postern.service)', () => {
   it('runs the controller as postern, never root, with the site file and the data directory', () => {
     expect(one('User')).toBe('postern');
     expect(one('Group')).toBe('postern');
-    expect(one('ExecStart')).toBe('/usr/bin/node /opt/postern/dist/controller/bin/postern.js start --config /etc/postern/site.yaml');
+    expect(one('ExecStart')).toBe('/usr/bin/node /opt/postern/node_modules/postern/dist/controller/bin/postern.js start --config /etc/postern/site.yaml');
     expect(service.get('Environment')).toContain('POSTERN_DATA_DIR=/var/lib/postern');
     expect(service.get('Environment')).toContain('POSTERN_CONFIG=/etc/postern/site.yaml');
     expect(one('EnvironmentFile')).toBe('-/etc/postern/postern.env');
@@ -96,7 +96,7 @@ describe('the systemd unit (docs/deploy/postern.service)', () => {
     async function localCopy(): Promise<string> {
       const dir = await tempDir('postern-unit-');
       const file = path.join(dir, 'postern.service');
-      writeFileSync(file, unitText.replaceAll('/usr/bin/node', process.execPath).replaceAll('/opt/postern', root));
+      writeFileSync(file, unitText.replaceAll('/usr/bin/node', process.execPath).replaceAll('/opt/postern/node_modules/postern', root).replaceAll('/opt/postern', root));
       return file;
     }
 

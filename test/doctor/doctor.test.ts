@@ -423,6 +423,33 @@ describe('postern doctor on devices', () => {
     expect(check(await doctor(site), 'scanner lab-cam').message).toContain('is not a device node');
   });
 
+  it('checks a camera reading a file, and does not open a stream (nor show its password)', async () => {
+    const site = await installation();
+    site.write((s) => {
+      s.scanners![1] = { id: 'lab-cam', door: 'lab', driver: 'camera', options: { url: 'rtsp://viewer:s3cret@camera.local/stream' } };
+    });
+    const report = await doctor(site);
+    expect(check(report, 'scanner lab-cam')).toMatchObject({ status: 'ok', message: 'stream rtsp://***@camera.local/stream: not opened here (ffmpeg opens it at start)' });
+    expect(formatDoctorReport(report)).not.toContain('s3cret');
+    site.write((s) => {
+      s.scanners![1] = { id: 'lab-cam', door: 'lab', driver: 'camera', options: { url: path.join(site.dir, 'missing.mp4') } };
+    });
+    expect(check(await doctor(site), 'scanner lab-cam')).toMatchObject({ status: 'fail', message: expect.stringContaining('missing.mp4 cannot be read') });
+  });
+
+  it('warns about a kiosk without HTTPS, which browsers give no camera', async () => {
+    const site = await installation();
+    site.write((s) => {
+      s.scanners!.push({ id: 'lobby-kiosk', door: 'lab', driver: 'kiosk' });
+    });
+    expect(check(await doctor(site), 'scanner lobby-kiosk')).toMatchObject({ status: 'warn', message: expect.stringContaining('HTTPS') });
+    site.write((s) => {
+      s.scanners!.push({ id: 'lobby-kiosk', door: 'lab', driver: 'kiosk' });
+      s.badge = { publicUrl: 'https://doors.example.org' };
+    });
+    expect((await doctor(site)).checks.some((c) => c.name === 'scanner lobby-kiosk')).toBe(false);
+  });
+
   it('warns about a terminal scanner, which reads nothing under systemd', async () => {
     const site = await installation();
     site.write((s) => {
