@@ -98,17 +98,30 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   }
 
   const context: DoctorContext = { configFile: options.configFile, config, env, system, user };
-  checks.push(...(await secretChecks(context)));
-  const dataDir = await dataDirCheck(context);
-  checks.push(dataDir.check);
-  if (dataDir.exists) checks.push(await storeFilesCheck(context));
-  checks.push(await storeCheck(context));
-  checks.push(await diskSpaceCheck(context));
-  checks.push(...(await deviceChecks(context)));
-  checks.push(await apiPortCheck(context));
-  const web = webPagesCheck(context);
-  if (web !== undefined) checks.push(web);
-  checks.push(await clockCheck(context));
+  // A check that throws (a bug, an answer nobody expected) is reported as its own failure; the
+  // others still run.
+  const run = async (name: string, check: () => Promise<DoctorCheck | DoctorCheck[] | undefined>) => {
+    try {
+      const found = await check();
+      if (found !== undefined) checks.push(...(Array.isArray(found) ? found : [found]));
+    } catch (error) {
+      checks.push({ name, status: 'fail', message: `the check itself failed: ${(error as Error)?.message ?? String(error)}`, hint: 'run it again with POSTERN_DEBUG=1 and report it' });
+    }
+  };
+  await run('secrets', () => secretChecks(context));
+  let dataDirExists = false;
+  await run('data directory', async () => {
+    const dataDir = await dataDirCheck(context);
+    dataDirExists = dataDir.exists;
+    return dataDir.check;
+  });
+  if (dataDirExists) await run('store files', () => storeFilesCheck(context));
+  await run('store', () => storeCheck(context));
+  await run('disk space', () => diskSpaceCheck(context));
+  await run('devices', () => deviceChecks(context));
+  await run('api port', () => apiPortCheck(context));
+  await run('web pages', async () => webPagesCheck(context));
+  await run('clock', () => clockCheck(context));
   return report();
 }
 

@@ -198,6 +198,21 @@ describe('postern doctor on a good installation', () => {
   });
 });
 
+describe('postern doctor when a check itself breaks', () => {
+  it('reports that check as failed and runs the others', async () => {
+    const site = await installation();
+    const report = await doctor(site, {
+      run: async () => {
+        throw new Error('boom');
+      },
+    });
+    expect(check(report, 'clock')).toMatchObject({ status: 'fail', message: 'the check itself failed: boom' });
+    expect(check(report, 'devices')).toMatchObject({ status: 'fail', message: 'the check itself failed: boom' });
+    expect(check(report, 'api port').status).toBe('ok');
+    expect(doctorExitCode(report)).toBe(1);
+  });
+});
+
 describe('postern doctor on a broken site file', () => {
   it('fails on a site file that does not validate, naming the problem, and checks nothing else', async () => {
     const site = await installation();
