@@ -58,9 +58,12 @@ function hint(problem: ConfigProblem): string {
 }
 
 /**
- * Reads a YAML or JSON site file. Relative paths inside it (dataDir, api.tls,
- * email.smtp.passwordFile) are resolved against the file's own folder, so a site file means the
- * same thing from any working directory.
+ * Reads a YAML or JSON site file. Relative paths inside it are resolved against the file's own
+ * folder, so a site file means the same thing from any working directory: dataDir,
+ * api.tls.cert and api.tls.key, email.smtp.passwordFile, and a camera scanner's options.device,
+ * options.url when it is a file (no scheme such as rtsp://) and options.ffmpegPath when it holds a
+ * '/' (a bare name is looked up on PATH). HID paths name devices (/dev/hidraw3), not files, and are
+ * taken as given. See resolveSitePaths.
  *
  * `env`, when given, replaces settings as ENV_OVERRIDES says (POSTERN_DATA_DIR, resolved against
  * the working directory; POSTERN_API_PORT) before validation, so that their values are checked by
@@ -82,11 +85,34 @@ export function loadConfig(file: string, env: ConfigEnvironment = {}): SiteConfi
   }
   const { raw: overridden, fromEnv } = applyEnvOverrides(raw, env);
   const config = validateConfig(overridden, file, fromEnv);
-  const beside = (relative: string) => path.resolve(path.dirname(file), relative);
+  return deepFreeze(resolveSitePaths(config, path.dirname(file)));
+}
+
+/** A URL with a scheme (rtsp://, http://, file:) rather than a file path. */
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+
+/**
+ * The site's path keys resolved against `folder` (the site file's): dataDir, api.tls.cert and
+ * key, email.smtp.passwordFile, and camera scanners' device, url (a file, not a URL) and ffmpegPath
+ * (with a '/' in it). Absolute paths, URLs and bare command names are left as they are.
+ */
+export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig {
+  const beside = (relative: string) => path.resolve(folder, relative);
   const tls = config.api.tls && { cert: beside(config.api.tls.cert), key: beside(config.api.tls.key) };
   const smtp = config.email?.smtp;
   const email = smtp?.passwordFile && { ...config.email!, smtp: { ...smtp, passwordFile: beside(smtp.passwordFile) } };
-  return deepFreeze({ ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}) });
+  const scanners = config.scanners.map((scanner) => {
+    if (scanner.driver !== 'camera') return scanner;
+    const { device, url, ffmpegPath } = scanner.options;
+    const options = {
+      ...scanner.options,
+      ...(device !== undefined ? { device: beside(device) } : {}),
+      ...(url !== undefined && !HAS_SCHEME.test(url) ? { url: beside(url) } : {}),
+      ffmpegPath: ffmpegPath.includes('/') ? beside(ffmpegPath) : ffmpegPath,
+    };
+    return { ...scanner, options };
+  });
+  return { ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}), scanners };
 }
 
 /**

@@ -60,18 +60,27 @@ async function migratedBy(db: Kysely<Database>): Promise<string | undefined> {
   }
 }
 
-/** Refuses (STORE_TOO_NEW) a history with a migration this code does not know. */
-export async function checkSchemaHistory(db: Kysely<Database>, where: StoreLocation, applied: readonly string[]): Promise<void> {
-  const unknown = applied.filter((name) => !Object.hasOwn(migrations, name));
-  if (unknown.length === 0) return;
-  const by = await migratedBy(db);
-  throw new PosternError(
+/** The applied migrations this code does not know: a newer Postern wrote the store when any. */
+export function unknownMigrations(applied: readonly string[]): string[] {
+  return applied.filter((name) => !Object.hasOwn(migrations, name));
+}
+
+/** STORE_TOO_NEW for a store whose history has migrations this code does not know. */
+export function storeTooNewError(where: StoreLocation, applied: readonly string[], migratedByVersion?: string): PosternError {
+  const unknown = unknownMigrations(applied);
+  return new PosternError(
     ErrorCodes.STORE_TOO_NEW,
-    `${where.location} was written by a newer version of Postern${by !== undefined ? ` (${by})` : ''}: its schema has migration(s) ` +
+    `${where.location} was written by a newer version of Postern${migratedByVersion !== undefined ? ` (${migratedByVersion})` : ''}: its schema has migration(s) ` +
       `${unknown.join(', ')}, which Postern ${VERSION} does not know (its newest is ${SCHEMA_VERSION}). ` +
       'It was not opened, and nothing was changed: run the newer Postern, or restore a backup made by this version (docs/backup.md)',
-    { details: { dialect: where.dialect, location: where.location, operation: 'migrate', unknown, applied: [...applied], schemaVersion: SCHEMA_VERSION, migratedBy: by } },
+    { details: { dialect: where.dialect, location: where.location, operation: 'migrate', unknown, applied: [...applied], schemaVersion: SCHEMA_VERSION, migratedBy: migratedByVersion } },
   );
+}
+
+/** Refuses (STORE_TOO_NEW) a history with a migration this code does not know. */
+export async function checkSchemaHistory(db: Kysely<Database>, where: StoreLocation, applied: readonly string[]): Promise<void> {
+  if (unknownMigrations(applied).length === 0) return;
+  throw storeTooNewError(where, applied, await migratedBy(db));
 }
 
 export interface MigrateOptions {

@@ -190,6 +190,8 @@ export interface StoreProblem {
 
 export interface Store {
   readonly dialect: Dialect;
+  /** The SQLite file, or host:port/database of PostgreSQL (no password): for logs and messages. */
+  readonly location: string;
   /**
    * After start(): true when start() made a new, empty store because there was none (no SQLite
    * file, or a PostgreSQL database without Postern's schema); false before start and otherwise.

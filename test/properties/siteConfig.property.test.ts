@@ -324,6 +324,10 @@ describe('site file properties', () => {
           dataDir: beside(expected.dataDir),
           api: { ...expected.api, ...(expected.api.tls ? { tls: { cert: beside(expected.api.tls.cert), key: beside(expected.api.tls.key) } } : {}) },
           ...(smtp?.passwordFile ? { email: { ...expected.email!, smtp: { ...smtp, passwordFile: beside(smtp.passwordFile) } } } : {}),
+          // A camera's file (not an rtsp:// stream) is a path of the site too.
+          scanners: expected.scanners.map((s) =>
+            s.driver === 'camera' && s.options.url !== undefined && !s.options.url.includes('://') ? { ...s, options: { ...s.options, url: beside(s.options.url) } } : s,
+          ),
         };
         expect(loaded).toEqual(want);
       }),
