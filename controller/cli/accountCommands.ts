@@ -14,57 +14,35 @@ import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
 import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { badgeBaseUrl } from '../badge/enrolment.ts';
-import { parse, requirePositional, requireString, UsageError } from './args.ts';
+import { opening, requireString, type StoreOptions } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
+import { UsageError } from './cliErrors.ts';
 import { formatMs, writeList } from './format.ts';
-import { subcommands } from './subcommands.ts';
 
 const USER_ROLES = ROLES.filter((r) => r !== 'scanner').join(', ');
 
-export const USER_USAGE = `postern user add NAME --role ROLE [--password-file FILE]   (password on standard input)
-postern user passwd NAME [--password-file FILE]
-postern user role NAME ROLE
-postern user disable NAME
-postern user remove NAME
-postern user list [--json]
-  ROLE is one of ${USER_ROLES}.`;
+/** A user command's options: the user's name (an argument) and how a password is given. */
+interface UserOptions extends StoreOptions {
+  name: string;
+  passwordFile?: string;
+  /** Declared only to refuse it with a reason instead of "unknown option". */
+  password?: string;
+}
 
 /** The token travels in the fragment, which the browser never sends; the page moves it to storage. */
 export function kioskUrl(baseUrl: string, token: string): string {
   return `${baseUrl}/kiosk#token=${token}`;
 }
 
-export const TOKEN_USAGE = `postern token create --name NAME --role ROLE [--scanner ID]   (prints the token, once)
-postern token list [--json]
-postern token revoke ID
-  ROLE is one of ${ROLES.join(', ')}; a scanner token names its network or kiosk scanner with --scanner.`;
-
 /** The longest password line read; more is refused rather than buffered. */
 const MAX_LINE_BYTES = 64 * 1024;
 
-export const userCommand = subcommands('user', USER_USAGE, {
-  add: addUser,
-  passwd,
-  role,
-  disable,
-  remove: removeUser,
-  list: listUsers,
-});
-
-export const tokenCommand = subcommands('token', TOKEN_USAGE, { create: createToken, list: listTokens, revoke: revokeToken });
-
-function withAccounts(configFlag: string | undefined, io: CliEnvironment, work: (accounts: Accounts, ctx: AdminContext) => Promise<void>): Promise<void> {
-  return withAdminContext(configFlag, io.env, (ctx) => work(new Accounts({ store: ctx.store, audit: ctx.audit }), ctx));
+function withAccounts(values: StoreOptions, io: CliEnvironment, work: (accounts: Accounts, ctx: AdminContext) => Promise<void>): Promise<void> {
+  return withAdminContext(values.config, io.env, (ctx) => work(new Accounts({ store: ctx.store, audit: ctx.audit }), ctx), opening(values));
 }
 
-const PASSWORD_OPTIONS = {
-  'password-file': { type: 'string' },
-  // Declared only to refuse it with a reason instead of "unknown option".
-  password: { type: 'string' },
-} as const;
-
-function refusePasswordFlag(values: { password?: string | boolean }): void {
+function refusePasswordFlag(values: { password?: string }): void {
   if (values.password !== undefined) {
     throw new UsageError(
       '--password is not accepted: other users can read a command line (ps, shell history).\n' +
@@ -87,79 +65,66 @@ function precheckUser(name: string, roleName?: string): void {
   }
 }
 
-function onlyName(positionals: string[], what: string): string {
-  if (positionals.length > 1) throw new UsageError(`one ${what} only, got ${positionals.length}: ${positionals.join(' ')}`);
-  return requirePositional(positionals[0], `${what} (a positional argument)`);
-}
-
-async function addUser(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, { role: { type: 'string' }, ...PASSWORD_OPTIONS });
+export async function addUser(values: UserOptions & { role?: string }, io: CliEnvironment): Promise<void> {
   refusePasswordFlag(values);
-  const name = onlyName(positionals, 'user name');
+  const { name } = values;
   const roleName = requireString(values.role, 'role') as UserRole;
   precheckUser(name, roleName);
-  const password = await readPassword(io, values['password-file'], `Password for ${name}: `, true);
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+  const password = await readPassword(io, values.passwordFile, `Password for ${name}: `, true);
+  await withAccounts(values, io, async (accounts, ctx) => {
     const user = await accounts.createUser({ name, password, role: roleName }, ctx.actor);
     io.stdout.write(`User ${user.name} added, role ${user.role} (id ${user.id})\n`);
   });
 }
 
-async function passwd(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, PASSWORD_OPTIONS);
+export async function passwd(values: UserOptions, io: CliEnvironment): Promise<void> {
   refusePasswordFlag(values);
-  const name = onlyName(positionals, 'user name');
+  const { name } = values;
   precheckUser(name);
-  const password = await readPassword(io, values['password-file'], `New password for ${name}: `, true);
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+  const password = await readPassword(io, values.passwordFile, `New password for ${name}: `, true);
+  await withAccounts(values, io, async (accounts, ctx) => {
     await accounts.setPassword(name, password, ctx.actor);
     io.stdout.write(`Password of ${name} changed\n`);
   });
 }
 
-async function role(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, {});
-  const name = requirePositional(positionals[0], 'user name (a positional argument)');
-  const newRole = requirePositional(positionals[1], `role (after the name: one of ${USER_ROLES})`) as UserRole;
-  if (positionals.length > 2) throw new UsageError(`postern user role takes a name and a role, got ${positionals.join(' ')}`);
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+export async function setRole(values: StoreOptions & { name: string; role: string }, io: CliEnvironment): Promise<void> {
+  const { name } = values;
+  const newRole = values.role as UserRole;
+  await withAccounts(values, io, async (accounts, ctx) => {
     const before = await accounts.getUser(name);
     const user = await accounts.setRole(name, newRole, ctx.actor);
     io.stdout.write(before.role === user.role ? `${name} has role ${user.role} already\n` : `${name}: role ${before.role} -> ${user.role}\n`);
   });
 }
 
-async function disable(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, {});
-  const name = onlyName(positionals, 'user name');
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+export async function disableUser(values: StoreOptions & { name: string }, io: CliEnvironment): Promise<void> {
+  const { name } = values;
+  await withAccounts(values, io, async (accounts, ctx) => {
     await accounts.disableUser(name, ctx.actor);
     io.stdout.write(`User ${name} disabled: it can no longer sign in\n`);
   });
 }
 
-async function removeUser(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, {});
-  const name = onlyName(positionals, 'user name');
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+export async function removeUser(values: StoreOptions & { name: string }, io: CliEnvironment): Promise<void> {
+  const { name } = values;
+  await withAccounts(values, io, async (accounts, ctx) => {
     await accounts.removeUser(name, ctx.actor);
     io.stdout.write(`User ${name} removed\n`);
   });
 }
 
-async function listUsers(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { json: { type: 'boolean' } });
-  await withAccounts(values.config, io, async (accounts) => {
+export async function listUsers(values: StoreOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
+  await withAccounts(values, io, async (accounts) => {
     const header = ['ID', 'NAME', 'ROLE', 'DISABLED', 'CREATED', 'CREATED BY', 'LAST LOGIN'];
     writeList(io.stdout, values.json, await accounts.listUsers(), header, (u) => [u.id, u.name, u.role, u.disabled ? 'yes' : 'no', formatMs(u.createdAt), u.createdBy ?? '', formatMs(u.lastLoginAt)]);
   });
 }
 
-async function createToken(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { name: { type: 'string' }, role: { type: 'string' }, scanner: { type: 'string' } });
+export async function createToken(values: StoreOptions & { name?: string; role?: string; scanner?: string }, io: CliEnvironment): Promise<void> {
   const name = requireString(values.name, 'name');
   const tokenRole = requireString(values.role, 'role') as Role;
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+  await withAccounts(values, io, async (accounts, ctx) => {
     // Only network and kiosk scanners read over the API: a token for any other kind could do nothing.
     const reader = values.scanner === undefined ? undefined : ctx.config.scanners.find((s) => s.id === values.scanner && (s.driver === 'network' || s.driver === 'kiosk'));
     if (values.scanner !== undefined && reader === undefined) {
@@ -179,18 +144,16 @@ async function createToken(args: string[], io: CliEnvironment): Promise<void> {
   });
 }
 
-async function listTokens(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { json: { type: 'boolean' } });
-  await withAccounts(values.config, io, async (accounts) => {
+export async function listTokens(values: StoreOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
+  await withAccounts(values, io, async (accounts) => {
     const header = ['ID', 'NAME', 'ROLE', 'SCANNER', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'];
     writeList(io.stdout, values.json, await accounts.listTokens(), header, (t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]);
   });
 }
 
-async function revokeToken(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, {});
-  const id = onlyName(positionals, 'token id');
-  await withAccounts(values.config, io, async (accounts, ctx) => {
+export async function revokeToken(values: StoreOptions & { id: string }, io: CliEnvironment): Promise<void> {
+  const { id } = values;
+  await withAccounts(values, io, async (accounts, ctx) => {
     const record = await accounts.revokeToken(id, ctx.actor);
     io.stdout.write(`Token ${record.id} (${record.name}) revoked\n`);
   });

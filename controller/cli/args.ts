@@ -1,17 +1,18 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+/**
+ * Checks of option values that commander leaves to the command: required options (with the message
+ * `missing --NAME`), whole numbers, lists and times. A failed check is a UsageError (exit status 2).
+ */
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import { UsageError } from './cliErrors.ts';
 
-export class UsageError extends Error {}
+/** Every command's option: the site file. */
+export interface SiteOptions {
+  config?: string;
+}
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** node:util parseArgs, with its errors turned into usage errors that name the flag. */
-export function parse<O extends Options>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...options, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+/** The option of every command that opens the store: it may make an empty one. */
+export interface StoreOptions extends SiteOptions {
+  create?: boolean;
 }
 
 export function requireString(value: unknown, flag: string): string {
@@ -55,4 +56,9 @@ export function parseTime(value: string, flag: string, nowMs: number): number {
     throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `--${flag}: "${value}" is not a time (use e.g. 2026-12-01T09:00, +8h or unix seconds)`);
   }
   return Math.floor(ms / 1000);
+}
+
+/** How a command opens the store, from its options: an empty store is made only with --create. */
+export function opening(values: StoreOptions): { create: boolean } {
+  return { create: values.create === true };
 }

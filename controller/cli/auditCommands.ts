@@ -6,33 +6,32 @@ import { verifyChain } from '../audit/auditChain.ts';
 import { type AuditHead, checkAnchor, formatHeads, formatHeadsJson, parseAnchor, readHeads } from '../audit/auditHead.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
-import { intFlag, parse, UsageError } from './args.ts';
+import { intFlag, opening, type StoreOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { withReadContext } from './cliContext.ts';
-import { subcommands } from './subcommands.ts';
+import { AuditBrokenError, UsageError } from './cliErrors.ts';
+import { stateWord } from './format.ts';
 
-export const AUDIT_USAGE = `postern audit tail [-n N] [--follow] [--controller ID]
-postern audit export --csv [--out FILE] [--controller ID]
-postern audit head [--json] [--controller ID]
-postern audit verify [--controller ID] [--anchor FILE]`;
+/** The options of every audit command: one chain only, or all. */
+interface AuditOptions extends StoreOptions {
+  controller?: string;
+}
 
 const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'prevHash', 'hash'] as const;
-
-export const auditCommand = subcommands('audit', AUDIT_USAGE, { tail, export: exportCsv, head, verify });
 
 export function formatEvent(e: AuditEvent): string {
   const parts = [new Date(e.at).toISOString(), `${e.controllerId}#${e.seq}`, e.type];
   if (e.door) parts.push(`door=${e.door}`);
   if (e.scanner) parts.push(`scanner=${e.scanner}`);
   if (e.verdict) parts.push(e.verdict.toUpperCase());
-  if (e.reason) parts.push(e.reason);
+  // A door event's reason is the door's new state: in the words of the web UI ('held open').
+  if (e.reason) parts.push(e.type === 'door' ? stateWord(e.reason) : e.reason);
   if (e.subject) parts.push(`subject=${e.issuer ? `${e.issuer}:` : ''}${e.subject}`);
   if (e.actor) parts.push(`by=${e.actor}`);
   return parts.join(' ');
 }
 
-async function tail(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, controller: { type: 'string' } });
+export async function tail(values: AuditOptions & { n?: string; follow?: boolean }, io: CliEnvironment): Promise<void> {
   const count = intFlag(values.n, 'n') ?? 20;
   await withReadContext(values.config, io.env, async (ctx) => {
     const latest = await ctx.store.queryAudit({ controllerId: values.controller, limit: count, order: 'desc' });
@@ -56,11 +55,10 @@ async function tail(args: string[], io: CliEnvironment): Promise<void> {
         io.stdout.write(formatEvent(e) + '\n');
       }
     }
-  });
+  }, opening(values));
 }
 
-async function exportCsv(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { csv: { type: 'boolean' }, out: { type: 'string' }, controller: { type: 'string' } });
+export async function exportCsv(values: AuditOptions & { csv?: boolean; out?: string }, io: CliEnvironment): Promise<void> {
   if (!values.csv) throw new UsageError('audit export writes CSV: add --csv');
   await withReadContext(values.config, io.env, async (ctx) => {
     // Opened only once the store is: a site that fails to load leaves no empty file behind.
@@ -83,23 +81,21 @@ async function exportCsv(args: string[], io: CliEnvironment): Promise<void> {
         await once(out, 'finish');
       }
     }
-  });
+  }, opening(values));
 }
 
 /**
  * Each chain's newest seq and hash, to keep somewhere else as an anchor for `verify --anchor`
  * (the format is in audit/auditHead.ts and docs).
  */
-async function head(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { json: { type: 'boolean' }, controller: { type: 'string' } });
-  const heads = await withReadContext(values.config, io.env, (ctx) => readHeads(ctx.store, values.controller));
+export async function head(values: AuditOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
+  const heads = await withReadContext(values.config, io.env, (ctx) => readHeads(ctx.store, values.controller), opening(values));
   if (values.controller !== undefined && heads.length === 0) throw new PosternError(ErrorCodes.NOT_FOUND, `no audit chain "${values.controller}"`);
   io.stdout.write(values.json ? formatHeadsJson(heads, Date.now()) : formatHeads(heads));
   if (heads.length === 0 && !values.json) io.stderr.write('postern: no audit events yet\n');
 }
 
-async function verify(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { controller: { type: 'string' }, anchor: { type: 'string' } });
+export async function verify(values: AuditOptions & { anchor?: string }, io: CliEnvironment): Promise<void> {
   // The anchor is read before the store is opened: a wrong path or a broken file checks nothing.
   const anchors = values.anchor === undefined ? undefined : await readAnchor(values.anchor, values.controller);
   const broken = await withReadContext(values.config, io.env, async (ctx) => {
@@ -128,7 +124,7 @@ async function verify(args: string[], io: CliEnvironment): Promise<void> {
       }
     }
     return failed.size;
-  });
+  }, opening(values));
   // Thrown once the store is closed: every chain is reported first, then the exit status says so.
   if (broken > 0) throw new AuditBrokenError(`${broken} audit chain(s) failed verification`);
 }
@@ -147,8 +143,6 @@ async function readAnchor(file: string, controller: string | undefined): Promise
   if (mine.length === 0) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `--anchor: ${file} has no line for chain "${controller}"`);
   return mine;
 }
-
-export class AuditBrokenError extends Error {}
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';

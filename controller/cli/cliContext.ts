@@ -3,37 +3,22 @@
  * the administration audit chain. The CLI writes to its own chain ("<site>/admin") so that it never
  * races a running controller for the controller's sequence numbers.
  */
-import path from 'node:path';
 import { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
-import { DEMO_CONFIG } from '../config/demoConfig.ts';
-import { loadConfig } from '../config/loadConfig.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { Issuing } from '../issuing/issuing.ts';
 import { loadOrCreateSiteKey } from '../issuing/siteKey.ts';
 import { openStore } from '../store/openStore.ts';
 import type { Store } from '../store/storeTypes.ts';
+import { loadSiteConfig } from './siteFile.ts';
 
+export { configPath, loadSiteConfig } from './siteFile.ts';
 
 export interface CliEnvironment {
   env: NodeJS.ProcessEnv;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream;
-}
-
-export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  return path.resolve(flag ?? env.POSTERN_CONFIG ?? DEMO_CONFIG);
-}
-
-/**
- * The validated site file a command works on. POSTERN_DATA_DIR and POSTERN_API_PORT, when set,
- * replace the file's dataDir and api.port: one site file can then serve several installations
- * (and tests) without edits.
- */
-export function loadSiteConfig(configFlag: string | undefined, env: NodeJS.ProcessEnv, demo = false): SiteConfig {
-  // POSTERN_DATA_DIR and POSTERN_API_PORT are applied and validated by loadConfig, with the site file's schema.
-  return loadConfig(demo ? DEMO_CONFIG : configPath(configFlag, env), env);
 }
 
 /** For commands that only read: the site file and the store. */

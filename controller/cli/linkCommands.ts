@@ -1,57 +1,51 @@
+/**
+ * `postern link ...`: access links, codes for visitors. The email modules (nodemailer) are loaded
+ * only by the commands that send or write an email.
+ */
 import path from 'node:path';
-import { LinkEmails } from '../email/linkEmails.ts';
-import { LinkMailer } from '../email/linkMailer.ts';
+import type { LinkEmails } from '../email/linkEmails.ts';
 import { ErrorCodes, isPosternError, PosternError } from '../../machines/shared/errors.ts';
 import { writePrivateFile } from '../secureFiles.ts';
-import { intFlag, parse, parseTime, requirePositional, requireString, UsageError } from './args.ts';
+import { intFlag, opening, parseTime, requireString, type StoreOptions } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
+import { UsageError } from './cliErrors.ts';
 import { formatMs, formatUnixSeconds, writeList } from './format.ts';
 import { qrForTerminal, writeQrFiles } from './qrOutput.ts';
-import { revokeSubcommand, subcommands } from './subcommands.ts';
+import { revokeCommand } from './revokeCommand.ts';
 
-export const LINK_USAGE = `postern link create --name NAME [--email ADDRESS] (--scope ID | --doors a,b)
-                   [--from TIME] [--until TIME|never] [--online-only [--max-uses N]] [--out DIR] [--send]
-postern link list [--all] [--json]
-postern link email ID [--to ADDRESS] [--eml FILE]
-postern link revoke ID [--reason TEXT]
-  TIME is ISO 8601 (2026-12-01T09:00Z), unix seconds, or +30m / +8h / +7d from now.`;
+export interface LinkCreateOptions extends StoreOptions {
+  name?: string;
+  email?: string;
+  scope?: string;
+  doors?: string;
+  from?: string;
+  until?: string;
+  onlineOnly?: boolean;
+  maxUses?: string;
+  out?: string;
+  send?: boolean;
+}
 
-export const linkCommand = subcommands('link', LINK_USAGE, {
-  create: createLink,
-  list: listLinks,
-  email: emailLink,
-  revoke: revokeSubcommand('link', (ctx, id, reason) => ctx.issuing.revokeLink(id, ctx.actor, reason)),
-});
+export const revokeLink = revokeCommand('link', (ctx, id, reason) => ctx.issuing.revokeLink(id, ctx.actor, reason));
 
-async function createLink(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, {
-    name: { type: 'string' },
-    email: { type: 'string' },
-    scope: { type: 'string' },
-    doors: { type: 'string' },
-    from: { type: 'string' },
-    until: { type: 'string' },
-    'online-only': { type: 'boolean' },
-    'max-uses': { type: 'string' },
-    out: { type: 'string' },
-    send: { type: 'boolean' },
-  });
+export async function createLink(values: LinkCreateOptions, io: CliEnvironment): Promise<void> {
+  const name = requireString(values.name, 'name');
   if (values.send && values.email === undefined) throw new UsageError('--send needs --email: the address to send the link to');
   await withAdminContext(values.config, io.env, async (ctx) => {
-    const emails = values.send ? linkEmails(ctx) : undefined;
+    const emails = values.send ? await linkEmails(ctx) : undefined;
     emails?.mailer.requireSmtp(); // before the link exists: a site that cannot send makes no link here
     const now = Date.now();
     const { link, code } = await ctx.issuing.createLink(
       {
-        name: requireString(values.name, 'name'),
+        name,
         email: values.email ?? null,
         scope: intFlag(values.scope, 'scope'),
         doors: values.doors?.split(',').map((d) => d.trim()),
         notBefore: values.from === undefined ? undefined : parseTime(values.from, 'from', now),
         notAfter: values.until === 'never' ? null : values.until === undefined ? undefined : parseTime(values.until, 'until', now),
-        onlineOnly: values['online-only'] ?? false,
-        maxUses: intFlag(values['max-uses'], 'max-uses') ?? null,
+        onlineOnly: values.onlineOnly ?? false,
+        maxUses: intFlag(values.maxUses, 'max-uses') ?? null,
       },
       ctx.actor,
     );
@@ -82,15 +76,14 @@ async function createLink(args: string[], io: CliEnvironment): Promise<void> {
       }
     }
     if (fileProblem) throw fileProblem;
-  });
+  }, opening(values));
 }
 
 /** `link email ID [--to ADDRESS] [--eml FILE]`: sends the link's email, or writes it as an .eml file. */
-async function emailLink(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, { to: { type: 'string' }, eml: { type: 'string' } });
-  const id = requirePositional(positionals[0], 'id (the link id)');
+export async function emailLink(values: StoreOptions & { id: string; to?: string; eml?: string }, io: CliEnvironment): Promise<void> {
+  const { id } = values;
   await withAdminContext(values.config, io.env, async (ctx) => {
-    const emails = linkEmails(ctx);
+    const emails = await linkEmails(ctx);
     try {
       if (values.eml !== undefined) {
         const file = path.resolve(values.eml);
@@ -107,20 +100,20 @@ async function emailLink(args: string[], io: CliEnvironment): Promise<void> {
     } finally {
       emails.mailer.close();
     }
-  });
+  }, opening(values));
 }
 
-function linkEmails(ctx: AdminContext): LinkEmails {
+async function linkEmails(ctx: AdminContext): Promise<LinkEmails> {
+  const [{ LinkEmails }, { LinkMailer }] = await Promise.all([import('../email/linkEmails.ts'), import('../email/linkMailer.ts')]);
   return new LinkEmails({ config: ctx.config, store: ctx.store, issuing: ctx.issuing, audit: ctx.audit, mailer: new LinkMailer(ctx.config.email) });
 }
 
-async function listLinks(args: string[], io: CliEnvironment): Promise<void> {
-  const { values } = parse(args, { all: { type: 'boolean' }, json: { type: 'boolean' } });
+export async function listLinks(values: StoreOptions & { all?: boolean; json?: boolean }, io: CliEnvironment): Promise<void> {
   await withAdminContext(values.config, io.env, async (ctx) => {
     const links = await ctx.issuing.listLinks({ includeRevoked: values.all ?? false });
     const header = ['ID', 'NAME', 'EMAIL', 'SCOPE', 'FROM', 'UNTIL', 'ONLINE', 'REVOKED'];
     writeList(io.stdout, values.json, links, header, (l) => [l.id, l.name, l.email ?? '', String(l.scope), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', formatMs(l.revokedAt)]);
-  });
+  }, opening(values));
 }
 
 /**

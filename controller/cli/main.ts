@@ -1,57 +1,24 @@
 /**
  * The `postern` command line. Returns an exit code; only the entry file calls process.exit.
+ * 0 done, 1 error, 2 usage (an unknown command or option, a missing argument: with the help),
+ * 3 an audit chain failed verification, 4 a scan was denied.
  */
+import { type Command, CommanderError } from 'commander';
 import { isPosternError } from '../../machines/shared/errors.ts';
-import { TOKEN_USAGE, USER_USAGE, tokenCommand, userCommand } from './accountCommands.ts';
-import { UsageError } from './args.ts';
-import { AUDIT_USAGE, AuditBrokenError, auditCommand } from './auditCommands.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { CREDENTIAL_USAGE, credentialCommand } from './credentialCommands.ts';
-import { LINK_USAGE, linkCommand } from './linkCommands.ts';
-import { PARTNER_USAGE, partnerCommand } from './partnerCommands.ts';
-import { SCAN_USAGE, ScanDenied, scanCommand } from './scanCommand.ts';
-import { START_USAGE, startCommand } from './startCommand.ts';
-
-export const USAGE = `usage:
-${START_USAGE}
-${LINK_USAGE}
-${CREDENTIAL_USAGE}
-${PARTNER_USAGE}
-${AUDIT_USAGE}
-${USER_USAGE}
-${TOKEN_USAGE}
-${SCAN_USAGE}
-Every command takes --config FILE (default: $POSTERN_CONFIG, else the demo site).
-`;
-
-const COMMANDS: Record<string, (args: string[], io: CliEnvironment) => Promise<void>> = {
-  start: startCommand,
-  link: linkCommand,
-  credential: credentialCommand,
-  partner: partnerCommand,
-  audit: auditCommand,
-  user: userCommand,
-  token: tokenCommand,
-  scan: scanCommand,
-};
+import { AuditBrokenError, ExitStatus, ScanDenied } from './cliErrors.ts';
+import { buildProgram } from './program.ts';
 
 export async function main(argv: string[], io: CliEnvironment): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  const run = COMMANDS[command];
   try {
-    if (run === undefined) throw new UsageError(`unknown command "${command}"`);
-    await run(rest, io);
+    const program = buildProgram(io);
+    await program.parseAsync(helpRequest(program, argv), { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`postern: ${error.message}\n${error.message.includes('\n') ? '' : USAGE}`);
-      return 2;
-    }
+    // Commander has printed what it had to say: the help or version asked for (its exit code 0), or a usage error with the help (2).
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof ScanDenied) return 4;
+    if (error instanceof ExitStatus) return error.status;
     if (error instanceof AuditBrokenError) {
       io.stderr.write(`postern: ${error.message}\n`);
       return 3;
@@ -69,6 +36,26 @@ export async function main(argv: string[], io: CliEnvironment): Promise<number> 
     io.stderr.write(`postern: unexpected error: ${(error as Error)?.message ?? String(error)}\n${(error as Error)?.stack ?? ''}\n`);
     return 1;
   }
+}
+
+/**
+ * `postern help link create` as `postern link create --help`: commander's own help command takes
+ * one name only (`help link`). A name that is not a command of its group is left for commander to
+ * refuse (unknown command, with the group's usage); whatever follows a command's name is ignored,
+ * so `help link revoke 5` shows help and never revokes.
+ */
+function helpRequest(program: Command, argv: string[]): string[] {
+  if (argv[0] !== 'help' || argv.length < 2) return argv;
+  const names: string[] = [];
+  let command = program;
+  for (const name of argv.slice(1)) {
+    if (command.commands.length === 0) break;
+    names.push(name);
+    const sub = command.commands.find((c) => c.name() === name);
+    if (sub === undefined) return names;
+    command = sub;
+  }
+  return [...names, '--help'];
 }
 
 /** An error of the operating system (ENOENT, EACCES, ...), as Node reports it with the call and path. */

@@ -1,20 +1,16 @@
+/**
+ * `postern scan TEXT --scanner ID`: a read of a network scanner, sent to the running controller over
+ * its API; the verdict is printed, and a denial is exit status 4.
+ */
 import WebSocket from 'ws';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
-import { parse, requirePositional, requireString } from './args.ts';
+import { requireString, type SiteOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { loadSiteConfig } from './cliContext.ts';
+import { ScanDenied } from './cliErrors.ts';
+import { loadSiteConfig } from './siteFile.ts';
 
-export const SCAN_USAGE = `postern scan TEXT --scanner ID [--url ws://HOST:PORT/api] [--token TOKEN]
-  Sends TEXT as a read of network scanner ID to the running controller and prints the verdict
-  (exit 0: grant, 4: deny). The token (--token or $POSTERN_TOKEN) needs the integrator role,
-  or the scanner role bound to that scanner.`;
-
-/** Exit status for a denied scan, so scripts can tell it from a failure to ask. */
-export class ScanDenied extends Error {}
-
-export async function scanCommand(args: string[], io: CliEnvironment): Promise<void> {
-  const { values, positionals } = parse(args, { scanner: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' } });
-  const text = requirePositional(positionals[0], 'TEXT (what the scanner read)');
+export async function scanCommand(values: SiteOptions & { text: string; scanner?: string; url?: string; token?: string }, io: CliEnvironment): Promise<void> {
+  const { text } = values;
   const scanner = requireString(values.scanner, 'scanner');
   const token = values.token ?? io.env.POSTERN_TOKEN;
   if (!token) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, 'token: pass --token or set POSTERN_TOKEN (postern token create --name NAME --role integrator)');

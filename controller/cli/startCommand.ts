@@ -2,26 +2,27 @@ import { Controller } from '../controller.ts';
 import { checkDataDir } from '../config/checkDataDir.ts';
 import { DEMO_CONFIG } from '../config/demoConfig.ts';
 import { loadConfig } from '../config/loadConfig.ts';
-import { createLogger } from '../logger.ts';
+import { createCliLogger, type LogFormat } from '../logger.ts';
 import { checkStartFiles } from '../secureFiles.ts';
-import { parse } from './args.ts';
+import type { SiteOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { configPath } from './cliContext.ts';
+import { stateWord } from './format.ts';
+import { configPath } from './siteFile.ts';
 
-export const START_USAGE = `postern start [--config FILE] [--demo]
-  Runs the controller of the site file (default: $POSTERN_CONFIG, else the demo site).
-  DATABASE_URL=postgres://... selects PostgreSQL instead of the embedded SQLite file.`;
+export interface StartOptions extends SiteOptions {
+  demo?: boolean;
+  logFormat?: LogFormat;
+}
 
-/** Runs until SIGINT or SIGTERM, then stops cleanly. */
-export async function startCommand(args: string[], io: CliEnvironment, signals: NodeJS.EventEmitter = process): Promise<void> {
-  const { values } = parse(args, { demo: { type: 'boolean' } });
+/** Runs until SIGINT or SIGTERM, then stops cleanly. Logs are lines for people on a terminal, else JSON (--log-format). */
+export async function startCommand(values: StartOptions, io: CliEnvironment, signals: NodeJS.EventEmitter = process): Promise<void> {
   // Everything that can be refused without opening anything is, first: the site file and the
   // environment's settings (one schema), then the data directory. A refusal here leaves no timer,
   // thread or socket behind to keep the process alive.
   const siteFile = values.demo ? DEMO_CONFIG : configPath(values.config, io.env);
   const config = loadConfig(siteFile, io.env);
   if (!io.env.DATABASE_URL) checkDataDir(config.dataDir, io.env.POSTERN_DATA_DIR?.trim() ? 'POSTERN_DATA_DIR' : `dataDir in ${siteFile}`);
-  const logger = createLogger(config.logLevel);
+  const logger = await createCliLogger(config.logLevel, values.logFormat, io.stderr);
   checkStartFiles(config, { siteFile, logger: logger.child({ component: 'files' }) });
 
   const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL, logger });
@@ -31,7 +32,7 @@ export async function startCommand(args: string[], io: CliEnvironment, signals: 
     const who = d.subject === null ? '' : ` ${d.kind} ${d.issuer ? `${d.issuer}:` : ''}${d.subject}`;
     out(`${d.verdict === 'grant' ? 'GRANT' : 'DENY '} ${d.door} (scanner ${d.scanner})${who}${d.reason ? `: ${d.reason}` : ''}`);
   });
-  controller.onDoorChange((c) => out(`door ${c.door}: ${c.from} -> ${c.to}`));
+  controller.onDoorChange((c) => out(`door ${c.door}: ${stateWord(c.from)} -> ${stateWord(c.to)}`));
 
   await controller.start();
   const terminal = config.scanners.find((s) => s.driver === 'terminal');

@@ -56,7 +56,8 @@ function expectNoStack(result: { stderr: string }): void {
 // Each step is a child process (about a second, more on a busy machine): room beyond the default.
 describe('postern user', { timeout: 90_000 }, () => {
   it('makes the first admin of a fresh install with the password on standard input', async () => {
-    const added = await cli(['user', 'add', 'admin', '--role', 'admin'], `${PASSWORD}\n`);
+    // Before the controller ever ran: --create makes the store.
+    const added = await cli(['user', 'add', 'admin', '--role', 'admin', '--create'], `${PASSWORD}\n`);
     expect(added.stderr).toBe('');
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/^User admin added, role admin \(id usr_[0-9a-f]{16}\)\n$/);
@@ -156,7 +157,7 @@ describe('postern user', { timeout: 90_000 }, () => {
     expect(missingFile.stderr).toContain('--password-file: cannot read');
 
     expect(sub.code).toBe(2);
-    expect(sub.stderr).toContain('unknown user command "frobnicate"');
+    expect(sub.stderr).toContain("unknown command 'frobnicate'");
 
     for (const r of [short, empty, badRole, noRole, badName, duplicate, unknown, missingFile, sub]) {
       expectNoStack(r);

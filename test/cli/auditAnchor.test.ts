@@ -34,7 +34,7 @@ beforeAll(async () => {
   dir = await tempDir('postern-anchor-');
   configFile = path.join(dir, 'site.yaml');
   await writeFile(configFile, stringify({ ...testSiteInput('./data'), scanners: [] }));
-  for (const name of ['One', 'Two', 'Three']) expect((await cli('link', 'create', '--name', name, '--scope', '3', '--out', path.join(dir, 'qr'))).code).toBe(0);
+  for (const name of ['One', 'Two', 'Three']) expect((await cli('link', 'create', '--name', name, '--scope', '3', '--out', path.join(dir, 'qr'), '--create')).code).toBe(0);
   await controllerEvents(80);
 });
 

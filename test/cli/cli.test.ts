@@ -20,6 +20,8 @@ beforeAll(async () => {
   dir = await tempDir('postern-cli-');
   configFile = path.join(dir, 'site.yaml');
   await writeFile(configFile, stringify({ ...testSiteInput('./data'), scanners: [] }));
+  // Commands other than start make no store unless told to.
+  expect((await cli('audit', 'head', '--create')).code).toBe(0);
 });
 
 describe('postern link', () => {

@@ -133,7 +133,7 @@ describe('postern start on a read-only store', () => {
   it('stops with a message naming the read-only file, never a half-open door', async () => {
     const dataDir = await tempDir('postern-ro-');
     // A store made and migrated by an earlier run, then made read-only.
-    const made = await runCli(['audit', 'tail'], { POSTERN_DATA_DIR: dataDir });
+    const made = await runCli(['audit', 'tail', '--create'], { POSTERN_DATA_DIR: dataDir });
     expect(made.code).toBe(0);
     const locked = [path.join(dataDir, 'postern.sqlite'), dataDir];
     lock(locked);

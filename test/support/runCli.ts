@@ -1,9 +1,19 @@
-/** Runs the real `postern` command in a child process, as a user would. */
+/**
+ * Runs the real `postern` command in a child process, as a user would: from the sources (through
+ * tsx, as `npm run postern` does), or with `built` the package's bin in dist/ (`npm run build`).
+ */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = fileURLToPath(new URL('../../controller/bin/postern.ts', import.meta.url));
+/** The package's bin (package.json), as `npm run build` makes it. */
+export const BUILT_BIN = fileURLToPath(new URL('../../dist/controller/bin/postern.js', import.meta.url));
+
+export interface CliOptions {
+  /** Run dist/controller/bin/postern.js with plain node instead of the sources through tsx. */
+  built?: boolean;
+}
 
 export interface CliResult {
   code: number | null;
@@ -11,17 +21,17 @@ export interface CliResult {
   stderr: string;
 }
 
-export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcessWithoutNullStreams {
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}, options: CliOptions = {}): ChildProcessWithoutNullStreams {
   // Port 0: a controller started by a test never collides with another, or with `npm start`.
   const childEnv: Record<string, string | undefined> = { ...process.env, POSTERN_API_PORT: '0', ...env };
   // A CLI test chooses its store itself: an inherited DATABASE_URL would point every run at one.
   if (!('DATABASE_URL' in env)) delete childEnv.DATABASE_URL;
-  return spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { cwd: ROOT, env: childEnv });
+  return spawn(process.execPath, options.built ? [BUILT_BIN, ...args] : ['--import', 'tsx', BIN, ...args], { cwd: ROOT, env: childEnv });
 }
 
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, stdin?: string): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, stdin?: string, options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawnCli(args, env);
+    const child = spawnCli(args, env, options);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,0 +1,377 @@
+/**
+ * The `postern` command line as commander sees it: every command with its arguments, options and
+ * help. This module is light on purpose (commander and no part of the controller): each command's
+ * code is imported only when that command runs, so `postern --help` loads nothing else and
+ * `postern audit head` loads the store but not the controller, its servers or its drivers.
+ */
+import { Command, Help, Option } from 'commander';
+import { ROLES } from '../accounts/accountTypes.ts';
+import type { CliEnvironment } from './cliContext.ts';
+import { UsageError } from './cliErrors.ts';
+import { VERSION } from '../version.ts';
+
+/**
+ * A command's code: its options and arguments (by name, as commander gives them: --max-uses is
+ * maxUses, <id> is id) and the streams. `never` lets each module declare its own option type.
+ */
+type Run = (values: never, io: CliEnvironment) => Promise<void>;
+
+interface Leaf {
+  /** The name and its arguments, as commander reads them: 'revoke <id>'. */
+  name: string;
+  /** One line, in the list of its parent's commands. */
+  summary: string;
+  /** The synopsis after `postern <group> <name>`, shown in help; default: the arguments and [options]. */
+  usage?: string;
+  /** More lines for its own help, below the summary. */
+  details?: string;
+  /** Made afresh for each command that has it. */
+  options?: Array<() => Option>;
+  /** Opens the site's store: takes --create. */
+  store?: boolean;
+  /** Imports the command's module, when it runs. */
+  load: () => Promise<Run>;
+}
+
+const USER_ROLES = ROLES.filter((r) => r !== 'scanner').join(', ');
+const TIME = 'TIME is ISO 8601 (2026-12-01T09:00Z), unix seconds, or +30m / +8h / +7d from now.';
+
+const opt = (flags: string, description: string) => () => new Option(flags, description);
+const reason = opt('--reason <TEXT>', 'why, kept in the audit trail');
+const controller = opt('--controller <ID>', 'only this chain: the site id, or <site id>/admin for what the command line did');
+const json = opt('--json', 'as JSON, for scripts');
+const passwordFile = opt('--password-file <FILE>', 'read the password from the first line of FILE instead of standard input');
+/** Declared to refuse it with a reason (other users can read a command line) rather than "unknown option". */
+const password = () => new Option('--password <PASSWORD>', 'refused: use standard input or --password-file').hideHelp();
+
+const LINK: Leaf[] = [
+  {
+    name: 'create',
+    summary: 'issues an access link: prints the code and its QR, writes PNG and SVG',
+    usage: `--name NAME [--email ADDRESS] (--scope ID | --doors a,b)
+                   [--from TIME] [--until TIME|never] [--online-only [--max-uses N]] [--out DIR] [--send]`,
+    details: `${TIME}\nWith --send the link is emailed to --email at once; if the email fails, the link stays and the command exits 1.`,
+    options: [
+      opt('--name <NAME>', "the holder's name"),
+      opt('--email <ADDRESS>', "the holder's email address"),
+      opt('--scope <ID>', 'the scope (a set of doors of the site file) it opens'),
+      opt('--doors <a,b>', 'the doors it opens, instead of --scope'),
+      opt('--from <TIME>', 'valid from (default: now)'),
+      opt('--until <TIME|never>', 'valid until (default: 24 hours after --from)'),
+      opt('--online-only', 'confirmed online at each use, and can be limited in uses'),
+      opt('--max-uses <N>', 'with --online-only: how many times it opens'),
+      opt('--out <DIR>', "where to write its PNG and SVG (default: the data directory's links folder)"),
+      opt('--send', 'email it to --email at once'),
+    ],
+    store: true,
+    load: () => import('./linkCommands.ts').then((m) => m.createLink),
+  },
+  {
+    name: 'list',
+    summary: 'lists links (never their codes)',
+    usage: '[--all] [--json]',
+    options: [opt('--all', 'revoked links too'), json],
+    store: true,
+    load: () => import('./linkCommands.ts').then((m) => m.listLinks),
+  },
+  {
+    name: 'email <id>',
+    summary: "emails a link (the QR inline and as a PNG) to its address or --to, over the site's SMTP server",
+    usage: 'ID [--to ADDRESS] [--eml FILE]',
+    options: [opt('--to <ADDRESS>', "send it here instead of the link's address"), opt('--eml <FILE>', 'write the message to FILE instead of sending it')],
+    store: true,
+    load: () => import('./linkCommands.ts').then((m) => m.emailLink),
+  },
+  {
+    name: 'revoke <id>',
+    summary: 'revokes a link',
+    usage: 'ID [--reason TEXT]',
+    options: [reason],
+    store: true,
+    load: () => import('./linkCommands.ts').then((m) => m.revokeLink),
+  },
+];
+
+const CREDENTIAL: Leaf[] = [
+  {
+    name: 'create',
+    summary: "makes a rotating credential: its secret is shown once, with a one-time enrolment link for the holder's phone",
+    usage: '--name NAME --scope ID [--enrol-hours H]',
+    options: [opt('--name <NAME>', "the holder's name"), opt('--scope <ID>', 'the scope it opens'), opt('--enrol-hours <H>', 'how long the enrolment link works (default 24, at most 720)')],
+    store: true,
+    load: () => import('./credentialCommands.ts').then((m) => m.createCredential),
+  },
+  {
+    name: 'list',
+    summary: 'lists credentials (never their secrets)',
+    usage: '[--all]',
+    options: [opt('--all', 'revoked credentials too')],
+    store: true,
+    load: () => import('./credentialCommands.ts').then((m) => m.listCredentials),
+  },
+  {
+    name: 'revoke <id>',
+    summary: 'revokes a credential',
+    usage: 'ID [--reason TEXT]',
+    options: [reason],
+    store: true,
+    load: () => import('./credentialCommands.ts').then((m) => m.revokeCredential),
+  },
+  {
+    name: 'code <id>',
+    summary: 'the code a badge with that secret shows now (touches no store)',
+    usage: 'ID --secret HEX',
+    options: [opt('--secret <HEX>', 'the 64 hex characters that credential create printed')],
+    load: () => import('./credentialCode.ts').then((m) => m.credentialCode),
+  },
+];
+
+const PARTNER: Leaf[] = [
+  {
+    name: 'add',
+    summary: 'adds a partner; a generated secret is shown once',
+    usage: '--id N --name NAME --scopes 3,4 [--default-scope 3] [--secret HEX]',
+    options: [
+      opt('--id <N>', 'the issuer id in its codes, 1 to 65535'),
+      opt('--name <NAME>', "the partner's name"),
+      opt('--scopes <LIST>', 'the scopes its codes may name, comma-separated'),
+      opt('--default-scope <ID>', 'the scope its codes with scope 0 open'),
+      opt('--secret <HEX>', 'its shared secret, at least 64 hex characters (default: a new random one, printed once)'),
+    ],
+    store: true,
+    load: () => import('./partnerCommands.ts').then((m) => m.addPartner),
+  },
+  { name: 'list', summary: 'lists partners (never their secrets)', usage: '', store: true, load: () => import('./partnerCommands.ts').then((m) => m.listPartners) },
+  { name: 'remove <id>', summary: "removes a partner: its codes are denied from then on", usage: 'ID', store: true, load: () => import('./partnerCommands.ts').then((m) => m.removePartner) },
+  {
+    name: 'revoke-subject <partner> <subject>',
+    summary: "revokes one subject of a partner: its codes are denied 'revoked', the partner's others still open",
+    usage: 'PARTNER SUBJECT [--reason TEXT]',
+    options: [reason],
+    store: true,
+    load: () => import('./partnerCommands.ts').then((m) => m.revokePartnerSubject),
+  },
+];
+
+const AUDIT: Leaf[] = [
+  {
+    name: 'tail',
+    summary: 'the newest audit events',
+    usage: '[-n N] [--follow] [--controller ID]',
+    options: [opt('-n <N>', 'how many (default 20)'), opt('-f, --follow', 'then print new events as they come, until Ctrl+C'), controller],
+    store: true,
+    load: () => import('./auditCommands.ts').then((m) => m.tail),
+  },
+  {
+    name: 'export',
+    summary: 'every event, as CSV',
+    usage: '--csv [--out FILE] [--controller ID]',
+    options: [opt('--csv', 'as CSV (the only format)'), opt('--out <FILE>', 'write to FILE instead of standard output'), controller],
+    store: true,
+    load: () => import('./auditCommands.ts').then((m) => m.exportCsv),
+  },
+  {
+    name: 'head',
+    summary: "each chain's newest seq and hash, one `<controllerId> <seq> <hash>` line a chain: keep it elsewhere as an anchor",
+    usage: '[--json] [--controller ID]',
+    options: [json, controller],
+    store: true,
+    load: () => import('./auditCommands.ts').then((m) => m.head),
+  },
+  {
+    name: 'verify',
+    summary: 'checks every hash chain, and against an earlier `audit head` with --anchor; exit 3 when broken',
+    usage: '[--controller ID] [--anchor FILE]',
+    details: 'Names an edited, missing or reordered event; with an anchor, also a chain deleted, cut short or rewritten since.',
+    options: [controller, opt('--anchor <FILE>', 'the output of an earlier `postern audit head`')],
+    store: true,
+    load: () => import('./auditCommands.ts').then((m) => m.verify),
+  },
+];
+
+const USER: Leaf[] = [
+  {
+    name: 'add <name>',
+    summary: 'adds a user; the password is read from standard input (one line) or --password-file, never from an argument',
+    usage: 'NAME --role ROLE [--password-file FILE]   (password on standard input)',
+    details: `ROLE is one of ${USER_ROLES}. A fresh install makes its first admin this way.`,
+    options: [opt('--role <ROLE>', `one of ${USER_ROLES}`), passwordFile, password],
+    store: true,
+    load: () => import('./accountCommands.ts').then((m) => m.addUser),
+  },
+  {
+    name: 'passwd <name>',
+    summary: 'sets a new password (standard input or --password-file)',
+    usage: 'NAME [--password-file FILE]',
+    options: [passwordFile, password],
+    store: true,
+    load: () => import('./accountCommands.ts').then((m) => m.passwd),
+  },
+  { name: 'role <name> <role>', summary: `changes a user's role (${USER_ROLES})`, usage: 'NAME ROLE', store: true, load: () => import('./accountCommands.ts').then((m) => m.setRole) },
+  { name: 'disable <name>', summary: 'stops a user from signing in', usage: 'NAME', store: true, load: () => import('./accountCommands.ts').then((m) => m.disableUser) },
+  { name: 'remove <name>', summary: 'removes a user', usage: 'NAME', store: true, load: () => import('./accountCommands.ts').then((m) => m.removeUser) },
+  { name: 'list', summary: 'lists users (never a password hash)', usage: '[--json]', options: [json], store: true, load: () => import('./accountCommands.ts').then((m) => m.listUsers) },
+];
+
+const TOKEN: Leaf[] = [
+  {
+    name: 'create',
+    summary: 'makes an API token: prints it alone on standard output, once (and for a kiosk the link to open on its tablet)',
+    usage: '--name NAME --role ROLE [--scanner ID]   (prints the token, once)',
+    details: `ROLE is one of ${ROLES.join(', ')}; a scanner token names its network or kiosk scanner with --scanner.`,
+    options: [opt('--name <NAME>', 'what it is for'), opt('--role <ROLE>', `one of ${ROLES.join(', ')}`), opt('--scanner <ID>', "with role scanner: the site's network or kiosk scanner it reads for")],
+    store: true,
+    load: () => import('./accountCommands.ts').then((m) => m.createToken),
+  },
+  { name: 'list', summary: 'lists tokens (their first 8 characters, never the token)', usage: '[--json]', options: [json], store: true, load: () => import('./accountCommands.ts').then((m) => m.listTokens) },
+  { name: 'revoke <id>', summary: 'revokes a token', usage: 'ID', store: true, load: () => import('./accountCommands.ts').then((m) => m.revokeToken) },
+];
+
+const START: Leaf = {
+  name: 'start',
+  summary: 'runs the controller until SIGINT or SIGTERM',
+  usage: '[--config FILE] [--demo] [--log-format json|pretty]',
+  details: 'DATABASE_URL=postgres://... selects PostgreSQL instead of the embedded SQLite file.',
+  options: [
+    opt('--demo', 'the demo site, whatever the config'),
+    () => new Option('--log-format <format>', 'log lines for people (pretty) or JSON (default: pretty on a terminal, else json)').choices(['json', 'pretty']),
+  ],
+  load: () => import('./startCommand.ts').then((m) => m.startCommand),
+};
+
+const SCAN: Leaf = {
+  name: 'scan <text>',
+  summary: 'sends TEXT as a read of a network scanner to the running controller; exit 0 grant, 4 deny',
+  usage: 'TEXT --scanner ID [--url ws://HOST:PORT/api] [--token TOKEN]',
+  details: 'The token (--token or $POSTERN_TOKEN) needs the integrator role, or the scanner role bound to that scanner.\nExit 0 for a grant, 4 for a denial, 1 when it could not be decided.',
+  options: [
+    opt('--scanner <ID>', 'the network scanner of the site'),
+    opt('--url <URL>', "the controller's API (default: from the site file)"),
+    opt('--token <TOKEN>', 'an API token (default: $POSTERN_TOKEN)'),
+  ],
+  load: () => import('./scanCommand.ts').then((m) => m.scanCommand),
+};
+
+const DOCTOR: Leaf = {
+  name: 'doctor',
+  summary: 'checks the installation (site file, secret files, data directory, store, devices, port, clock) and changes nothing; exit 1 on a failure',
+  usage: '[--config FILE] [--json]',
+  details: 'Run it as the user the controller runs as: ownership and device access are checked for that user.',
+  options: [json],
+  load: () => import('./doctorCommand.ts').then((m) => m.doctorCommand),
+};
+
+const BACKUP: Leaf = {
+  name: 'backup',
+  summary: "copies the site's SQLite store to FILE, consistently, while the controller runs",
+  usage: '--out FILE [--config FILE]',
+  details: 'FILE must not exist yet. It holds every secret of the store: keep it as carefully as the data directory.\nA PostgreSQL store is backed up with pg_dump (docs/backup.md).',
+  options: [opt('--out <FILE>', 'the backup file to write')],
+  load: () => import('./backupCommands.ts').then((m) => m.backupCommand),
+};
+
+const RESTORE: Leaf = {
+  name: 'restore <file>',
+  summary: "puts a backup into the site's empty data directory and verifies its audit chains; exit 3 when one is broken",
+  usage: 'FILE [--config FILE]',
+  details: 'The data directory must be empty or missing: a restore never merges with or replaces a store.\nA PostgreSQL store is restored with pg_restore (docs/backup.md).',
+  load: () => import('./backupCommands.ts').then((m) => m.restoreCommand),
+};
+
+const GROUPS: Array<{ name: string; summary: string; details?: string; leaves: Leaf[] }> = [
+  { name: 'link', summary: 'access links: codes for visitors, printed or emailed', details: TIME, leaves: LINK },
+  { name: 'credential', summary: 'rotating credentials: badges on phones whose code changes every 15 s', leaves: CREDENTIAL },
+  { name: 'partner', summary: 'partners: other issuers whose codes this site accepts', leaves: PARTNER },
+  { name: 'audit', summary: 'the audit trail: tail, export, head and verify its hash chains', leaves: AUDIT },
+  { name: 'user', summary: 'users of the web UI and the API', details: `ROLE is one of ${USER_ROLES}.`, leaves: USER },
+  { name: 'token', summary: 'API tokens', leaves: TOKEN },
+];
+
+/** `postern partner ...` as the CLI states it (docs/partners.md quotes these lines). */
+export const PARTNER_USAGE = synopsis('partner', PARTNER);
+
+function synopsis(group: string, leaves: Leaf[]): string {
+  return leaves.map((leaf) => `postern ${group} ${leaf.name.split(' ')[0]} ${leaf.usage ?? ''}`.trimEnd()).join('\n');
+}
+
+const ROOT_FOOTER = `
+Every command takes --config FILE (default: $POSTERN_CONFIG, else the demo site) and
+uses PostgreSQL when DATABASE_URL is set, else the SQLite file in the site's data
+directory; POSTERN_DATA_DIR and POSTERN_API_PORT replace the site file's dataDir and
+api.port. Commands other than start make no new store unless given --create.
+
+\`postern help <command>\` or \`postern <command> --help\` shows a command's options.`;
+
+/** The whole command line, its actions writing to `io`. Errors end in a CommanderError (exitOverride): main.ts picks the exit status. */
+export function buildProgram(io: CliEnvironment): Command {
+  const program = new Command('postern')
+    .description('Postern: a self-hosted access controller for doors that open with QR codes.')
+    .usage('<command> [options]')
+    .version(VERSION, '-V, --version', 'the version of Postern')
+    // Set before any subcommand is added: commander copies them to each.
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHelpWidth: () => columns(io.stdout),
+      getErrHelpWidth: () => columns(io.stderr),
+      outputError: (text, write) => write(`postern: ${text.replace(/^error: /, '')}`),
+    })
+    .configureHelp({
+      // In `postern --help`, short terms (`link <command>`, `scan [options] <text>`); in a group's help, each command's synopsis.
+      subcommandTerm(cmd) {
+        if (cmd.commands.length > 0) return `${cmd.name()} <command>`;
+        return cmd.parent?.parent ? `${cmd.name()} ${cmd.usage()}`.trimEnd() : Help.prototype.subcommandTerm.call(this, cmd);
+      },
+      formatItem: stackedItem,
+    })
+    .showHelpAfterError()
+    .exitOverride()
+    .addHelpText('after', ROOT_FOOTER);
+
+  addCommand(program, START, io);
+  for (const group of GROUPS) {
+    const command = program.command(group.name).summary(group.summary).description(group.summary).usage('<command> [options]');
+    if (group.details) command.addHelpText('after', `\n${group.details}`);
+    for (const leaf of group.leaves) addCommand(command, leaf, io);
+  }
+  for (const leaf of [SCAN, DOCTOR, BACKUP, RESTORE]) addCommand(program, leaf, io);
+  return program;
+}
+
+function addCommand(parent: Command, leaf: Leaf, io: CliEnvironment): void {
+  const command = parent
+    .command(leaf.name)
+    .summary(leaf.summary)
+    .description(leaf.details ? `${leaf.summary}.\n${leaf.details}` : leaf.summary);
+  if (leaf.usage !== undefined) command.usage(leaf.usage);
+  for (const option of leaf.options ?? []) command.addOption(option());
+  command.addOption(new Option('--config <FILE>', 'the site file (default: $POSTERN_CONFIG, else the demo site)'));
+  if (leaf.store) command.addOption(new Option('--create', 'make a new, empty store when there is none (else refused)'));
+  command.action(async () => {
+    const values = { ...command.opts(), ...Object.fromEntries(command.registeredArguments.map((a, i) => [a.name(), command.processedArgs[i]])) };
+    const run = await leaf.load();
+    try {
+      await run(values as never, io);
+    } catch (error) {
+      // Printed like commander's own errors: the message, then this command's help; exit status 2.
+      if (error instanceof UsageError) command.error(error.message, { exitCode: 2, code: 'postern.usage' });
+      throw error;
+    }
+  });
+}
+
+/** Help fits a terminal's width; elsewhere (a pipe, a file) 80 columns. */
+function columns(stream: NodeJS.WritableStream): number {
+  const tty = stream as NodeJS.WriteStream;
+  return (tty.isTTY && tty.columns) || 80;
+}
+
+/**
+ * A help item as commander lays it out, except after a long term (a command's synopsis): then
+ * the description stands below it, rather than being pushed off the screen.
+ */
+function stackedItem(this: Help, term: string, termWidth: number, description: string, helper: Help): string {
+  if (termWidth <= 32 || !description) return Help.prototype.formatItem.call(this, term, termWidth, description, helper);
+  const indent = ' '.repeat(6);
+  return `  ${term}\n${indent}${helper.boxWrap(description, (this.helpWidth ?? 80) - indent.length).replace(/\n/g, `\n${indent}`)}`;
+}
