@@ -146,10 +146,10 @@ describe.skipIf(!reachable && !requireAll)(title, () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('packs the built controller and pages, without sources, tests or source maps', async () => {
+  it('packs the built controller and pages, the docs and deployment files, without sources, tests or source maps', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball], { maxBuffer: 16 * 1024 * 1024 });
     const files = stdout.split('\n').filter(Boolean);
-    for (const needed of ['package/package.json', 'package/dist/controller/bin/postern.js', 'package/dist/drivers/scanners/camera/decodeWorker.js', 'package/webui/dist/index.html', 'package/webui/dist/kiosk.html', 'package/webui/dist/badge.html', 'package/controller/config/demo-site.yaml', 'package/docs/credential-format.md']) {
+    for (const needed of ['package/package.json', 'package/dist/controller/bin/postern.js', 'package/dist/drivers/scanners/camera/decodeWorker.js', 'package/webui/dist/index.html', 'package/webui/dist/kiosk.html', 'package/webui/dist/badge.html', 'package/controller/config/demo-site.yaml', 'package/docs/credential-format.md', 'package/docs/deploy/postern.service', 'package/docs/deploy/site.example.yaml']) {
       expect(files, needed).toContain(needed);
     }
     expect(files.filter((f) => f.startsWith('package/test/') || f.endsWith('.map') || f.endsWith('.tsbuildinfo') || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
