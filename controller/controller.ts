@@ -219,6 +219,11 @@ export class Controller {
     return this.running?.store.dialect;
   }
 
+  /** Where this start made a new, empty store (a data directory that held none), else undefined. */
+  get newStoreAt(): string | undefined {
+    return this.running?.store.created ? this.running.store.location : undefined;
+  }
+
   /** The API's base URL (http://host:port) while it runs. */
   get apiUrl(): string | undefined {
     return this.running?.api?.url;
