@@ -16,7 +16,7 @@ import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { badgeBaseUrl } from '../badge/enrolment.ts';
 import { opening, requireString, type StoreOptions } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
-import { withAdminContext } from './cliContext.ts';
+import { withAdminContext, withReadContext } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
 import { formatMs, writeList } from './format.ts';
 
@@ -115,10 +115,10 @@ export async function removeUser(values: StoreOptions & { name: string }, io: Cl
 }
 
 export async function listUsers(values: StoreOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
-  await withAccounts(values, io, async (accounts) => {
+  await withReadContext(values.config, io.env, async (ctx) => {
     const header = ['ID', 'NAME', 'ROLE', 'DISABLED', 'CREATED', 'CREATED BY', 'LAST LOGIN'];
-    writeList(io.stdout, values.json, await accounts.listUsers(), header, (u) => [u.id, u.name, u.role, u.disabled ? 'yes' : 'no', formatMs(u.createdAt), u.createdBy ?? '', formatMs(u.lastLoginAt)]);
-  });
+    writeList(io.stdout, values.json, await ctx.store.listUsers(), header, (u) => [u.id, u.name, u.role, u.disabled ? 'yes' : 'no', formatMs(u.createdAt), u.createdBy ?? '', formatMs(u.lastLoginAt)]);
+  }, opening(values));
 }
 
 export async function createToken(values: StoreOptions & { name?: string; role?: string; scanner?: string }, io: CliEnvironment): Promise<void> {
@@ -145,10 +145,10 @@ export async function createToken(values: StoreOptions & { name?: string; role?:
 }
 
 export async function listTokens(values: StoreOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
-  await withAccounts(values, io, async (accounts) => {
+  await withReadContext(values.config, io.env, async (ctx) => {
     const header = ['ID', 'NAME', 'ROLE', 'SCANNER', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'];
-    writeList(io.stdout, values.json, await accounts.listTokens(), header, (t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]);
-  });
+    writeList(io.stdout, values.json, await ctx.store.listTokens(), header, (t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]);
+  }, opening(values));
 }
 
 export async function revokeToken(values: StoreOptions & { id: string }, io: CliEnvironment): Promise<void> {

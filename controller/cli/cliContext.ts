@@ -38,9 +38,10 @@ export interface AdminContext extends ReadContext {
 /**
  * How a command opens the store. `create`: whether it may make a new, empty store where there is
  * none (the `--create` flag). Commands other than `start` pass `{ create: values.create === true }`
- * so that a wrong dataDir or DATABASE_URL is refused ("no store at <path>: run `postern start`
- * first, or pass --create", STORE_UNAVAILABLE) instead of silently starting an empty site. Default
- * true, as before, until every command passes it. `ctx.store.created` says whether one was made.
+ * (args.ts, opening()) so that a wrong dataDir or DATABASE_URL is refused ("no store at <path>: run
+ * `postern start` first, or pass --create", STORE_UNAVAILABLE) instead of silently starting an
+ * empty site: with*Context, which the commands use, take it without a default; open*Context
+ * default to true. `ctx.store.created` says whether one was made.
  */
 export interface ContextOptions {
   create?: boolean;
@@ -49,7 +50,8 @@ export interface ContextOptions {
 /** The site file and its store, started. */
 async function startSiteStore(configFlag: string | undefined, env: NodeJS.ProcessEnv, options: ContextOptions): Promise<{ config: SiteConfig; store: Store }> {
   const config = loadSiteConfig(configFlag, env);
-  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir, create: options.create ?? true });
+  // No background quick_check (a thread of its own): a command is over long before it would answer, and nothing here reads it.
+  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir, create: options.create ?? true, quickCheck: false });
   await store.start();
   return { config, store };
 }
@@ -90,12 +92,12 @@ export async function openReadContext(configFlag: string | undefined, env: NodeJ
  * close() throws when audit events could not be written: that error then reaches the user even
  * though the command itself succeeded.
  */
-export function withAdminContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: AdminContext) => Promise<T>, options: ContextOptions = {}): Promise<T> {
+export function withAdminContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: AdminContext) => Promise<T>, options: ContextOptions): Promise<T> {
   return closing(openAdminContext(configFlag, env, options), fn);
 }
 
 /** Runs `fn` with an open ReadContext and closes it afterwards, whether `fn` returns or throws. */
-export function withReadContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: ReadContext) => Promise<T>, options: ContextOptions = {}): Promise<T> {
+export function withReadContext<T>(configFlag: string | undefined, env: NodeJS.ProcessEnv, fn: (ctx: ReadContext) => Promise<T>, options: ContextOptions): Promise<T> {
   return closing(openReadContext(configFlag, env, options), fn);
 }
 

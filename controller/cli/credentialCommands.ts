@@ -2,7 +2,7 @@
 import { badgeBaseUrl, createEnrolment, DEFAULT_ENROL_HOURS } from '../badge/enrolment.ts';
 import { intFlag, opening, requireString, type StoreOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { withAdminContext } from './cliContext.ts';
+import { withAdminContext, withReadContext } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
 import { formatMs, table } from './format.ts';
 import { revokeCommand } from './revokeCommand.ts';
@@ -29,8 +29,8 @@ export async function createCredential(values: StoreOptions & { name?: string; s
 }
 
 export async function listCredentials(values: StoreOptions & { all?: boolean }, io: CliEnvironment): Promise<void> {
-  await withAdminContext(values.config, io.env, async (ctx) => {
-    const credentials = await ctx.issuing.listCredentials({ includeRevoked: values.all ?? false });
+  await withReadContext(values.config, io.env, async (ctx) => {
+    const credentials = await ctx.store.listCredentials({ includeRevoked: values.all ?? false });
     io.stdout.write(table([['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...credentials.map((c) => [c.id, c.name, String(c.scope), formatMs(c.createdAt), formatMs(c.revokedAt)])]));
   }, opening(values));
 }

@@ -1,6 +1,6 @@
 /**
- * `postern link ...`: access links, codes for visitors. The email modules (nodemailer) are loaded
- * only by the commands that send or write an email.
+ * `postern link ...`: access links, codes for visitors. The QR code (qrcode) and email (nodemailer)
+ * modules are loaded only by the commands that draw or send one.
  */
 import path from 'node:path';
 import type { LinkEmails } from '../email/linkEmails.ts';
@@ -8,10 +8,9 @@ import { ErrorCodes, isPosternError, PosternError } from '../../machines/shared/
 import { writePrivateFile } from '../secureFiles.ts';
 import { intFlag, opening, parseTime, requireString, type StoreOptions } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
-import { withAdminContext } from './cliContext.ts';
+import { withAdminContext, withReadContext } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
 import { formatMs, formatUnixSeconds, writeList } from './format.ts';
-import { qrForTerminal, writeQrFiles } from './qrOutput.ts';
 import { revokeCommand } from './revokeCommand.ts';
 
 export interface LinkCreateOptions extends StoreOptions {
@@ -49,6 +48,7 @@ export async function createLink(values: LinkCreateOptions, io: CliEnvironment):
       },
       ctx.actor,
     );
+    const { qrForTerminal, writeQrFiles } = await import('./qrOutput.ts');
     const dir = values.out ?? path.join(ctx.config.dataDir, 'links');
     // The link exists now: its code is printed whether or not the files can be written.
     const written = await writeQrFiles(code, dir, `link-${link.id}`).then(
@@ -109,8 +109,8 @@ async function linkEmails(ctx: AdminContext): Promise<LinkEmails> {
 }
 
 export async function listLinks(values: StoreOptions & { all?: boolean; json?: boolean }, io: CliEnvironment): Promise<void> {
-  await withAdminContext(values.config, io.env, async (ctx) => {
-    const links = await ctx.issuing.listLinks({ includeRevoked: values.all ?? false });
+  await withReadContext(values.config, io.env, async (ctx) => {
+    const links = await ctx.store.listLinks({ includeRevoked: values.all ?? false });
     const header = ['ID', 'NAME', 'EMAIL', 'SCOPE', 'FROM', 'UNTIL', 'ONLINE', 'REVOKED'];
     writeList(io.stdout, values.json, links, header, (l) => [l.id, l.name, l.email ?? '', String(l.scope), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', formatMs(l.revokedAt)]);
   }, opening(values));

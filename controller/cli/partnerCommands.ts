@@ -1,7 +1,7 @@
 /** `postern partner ...`: other issuers whose codes this site accepts (docs/partners.md). */
 import { intFlag, intList, opening, requireString, type StoreOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
-import { withAdminContext } from './cliContext.ts';
+import { withAdminContext, withReadContext } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
 import { formatMs, table } from './format.ts';
 
@@ -32,8 +32,8 @@ export async function addPartner(values: StoreOptions & { id?: string; name?: st
 }
 
 export async function listPartners(values: StoreOptions, io: CliEnvironment): Promise<void> {
-  await withAdminContext(values.config, io.env, async (ctx) => {
-    const partners = await ctx.issuing.listPartners();
+  await withReadContext(values.config, io.env, async (ctx) => {
+    const partners = await ctx.store.listPartners();
     io.stdout.write(table([['ID', 'NAME', 'SCOPES', 'DEFAULT', 'ENABLED', 'CREATED'], ...partners.map((p) => [String(p.id), p.name, p.allowedScopes.join(','), p.defaultScope === null ? '' : String(p.defaultScope), p.enabled ? 'yes' : 'no', formatMs(p.createdAt)])]));
   }, opening(values));
 }

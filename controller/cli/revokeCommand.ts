@@ -2,7 +2,7 @@
  * `postern <what> revoke ID [--reason TEXT]`. Links and credentials are revoked alike: `revoke`
  * calls Issuing, which records the reason in the audit trail.
  */
-import type { StoreOptions } from './args.ts';
+import { opening, type StoreOptions } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext } from './cliContext.ts';
 
@@ -17,6 +17,6 @@ export function revokeCommand(what: string, revoke: (ctx: AdminContext, id: stri
     await withAdminContext(values.config, io.env, async (ctx) => {
       await revoke(ctx, values.id, values.reason ?? null);
       io.stdout.write(`${label} ${values.id} revoked\n`);
-    });
+    }, opening(values));
   };
 }

@@ -119,10 +119,12 @@ describe('--create', () => {
   it('a command refuses to make a new, empty store unless given --create, which makes one for the commands after it', async () => {
     const dataDir = path.join(dir, 'fresh');
     const env = { POSTERN_DATA_DIR: dataDir };
-    const refused = await runCli(['link', 'list', '--config', configFile], env);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`no store at ${path.join(dataDir, 'postern.sqlite')}`);
-    expect(refused.stderr).toContain('--create');
+    const refusals = await Promise.all([['link', 'list'], ['link', 'revoke', '1'], ['user', 'list'], ['audit', 'head']].map((args) => runCli([...args, '--config', configFile], env)));
+    for (const refused of refusals) {
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`no store at ${path.join(dataDir, 'postern.sqlite')}`);
+      expect(refused.stderr).toContain('--create');
+    }
     expect(existsSync(dataDir)).toBe(false);
 
     const created = await runCli(['link', 'list', '--create', '--config', configFile], env);
