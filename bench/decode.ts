@@ -45,7 +45,7 @@ const WARMUP_ROUNDS = 2;
 const IMAGES_PER_KIND = 30;
 const TARGET_SPEEDUP = 3;
 
-/** The key of the shared credential vectors (../shared/spec/credential-vectors.json): real P1 codes. */
+/** The key of the shared credential vectors (test/fixtures/credential-vectors.json): real P1 codes. */
 const VECTOR_SITE_KEY = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 
 /** A site link of the P1 format, 67 characters, different for every n. */

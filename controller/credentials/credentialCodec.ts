@@ -1,5 +1,5 @@
 /**
- * The Postern QR credential, version 1 (shared/spec/credential-format.md): text form and the 40
+ * The Postern QR credential, version 1 (docs/credential-format.md): text form and the 40
  * bytes behind it. Pure and synchronous: it runs on every scan.
  */
 import { createHmac } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Verifies scan text against shared/spec/credential-format.md, every check in the spec's order,
+ * Verifies scan text against docs/credential-format.md, every check in the spec's order,
  * the first that fails giving the reason. The throttle is the exception: a scanner in lockout is
  * answered before any check, so a flood costs no key lookups and teaches an attacker nothing.
  */
@@ -72,7 +72,7 @@ export interface VerifierDependencies {
   onlineLinks: OnlineLinkConfirmer;
   /** Scope that code scope 0 of the site issuer means (site file `site.defaultScope`). */
   siteDefaultScope: number | null;
-  /** Text that is no Postern code goes here where a webhook is configured (shared spec, "Text form"). */
+  /** Text that is no Postern code goes here where a webhook is configured (docs/credential-format.md, "Text form"). */
   delegation?: ScanDelegation;
 }
 

@@ -90,8 +90,12 @@ describe('restoreStore', () => {
   });
 
   it('restores the store of the previous release (0.1.0), which verifies', async () => {
-    const dataDir = path.join(await tempDir('postern-restore-old-'), 'data');
-    const restored = await restoreStore(FIXTURE, dataDir);
+    const dir = await tempDir('postern-restore-old-');
+    const dataDir = path.join(dir, 'data');
+    // A copy: opening a WAL-mode file, even read-only, leaves -wal and -shm beside it, and the fixture stays untouched.
+    const backup = path.join(dir, 'backup.sqlite');
+    await copyFile(FIXTURE, backup);
+    const restored = await restoreStore(backup, dataDir);
     expect(restored.schemaVersion).toBe('0003_enrolments');
     expect(restored.verified).toBe(true);
     expect(restored.auditChains.map((c) => [c.controllerId, c.events])).toEqual([

@@ -18,7 +18,7 @@ const keyFor = (v: (typeof vectors.vectors)[number]): Buffer => {
   return Buffer.from(v.issuer === 0 ? vectors.site_key : vectors.partner_17_secret, 'hex');
 };
 
-describe('credential codec against shared/spec/credential-vectors.json', () => {
+describe('credential codec against test/fixtures/credential-vectors.json', () => {
   for (const v of vectors.vectors) {
     it(`reproduces "${v.name}" byte for byte`, () => {
       const a = v.kind === 'rotating' ? v.step! : v.not_before!;

@@ -1,5 +1,5 @@
 /**
- * Every case of ../shared/spec/credential-vectors.json through the real Verifier on a real SQLite
+ * Every case of test/fixtures/credential-vectors.json through the real Verifier on a real SQLite
  * store, each case on its own with fresh replay and throttle state, as the spec says.
  */
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The rotating code a badge shows, exactly as ../../../shared/spec/credential-format.md defines it
+ * The rotating code a badge shows, exactly as docs/credential-format.md defines it
  * (kind 2, issuer 0): 40 bytes, the last 16 the first half of HMAC-SHA256 under the credential's
  * own secret over the first 24, as `P1.` and base32. Plain ES module, WebCrypto only, so the same
  * file runs in the browser and under Node 20 (test/badge/badgeCode.test.ts).
