@@ -37,6 +37,8 @@ export async function startCommand(values: StartOptions, io: CliEnvironment, sig
   await controller.start();
   const terminal = config.scanners.find((s) => s.driver === 'terminal');
   out(`Postern controller for "${config.site.name}" (${config.site.id}) on ${controller.storeDialect}, data in ${io.env.DATABASE_URL ? 'PostgreSQL' : config.dataDir}`);
+  // Worth a line of its own: on a site that had links and an audit trail, dataDir or DATABASE_URL points at the wrong place.
+  if (controller.newStoreAt !== undefined) out(`new empty store at ${controller.newStoreAt}`);
   out(`doors: ${config.doors.map((d) => d.id).join(', ')}; scanners: ${config.scanners.map((s) => `${s.id}->${s.door}`).join(', ')}`);
   if (controller.apiUrl) out(`API: ${controller.apiUrl.replace(/^http/, 'ws')}/api (JSON-RPC 2.0; docs/api.md); metrics: ${controller.apiUrl}/metrics`);
   if (terminal) out(`Scanner "${terminal.id}" reads this terminal: paste a code and press Enter to scan it at door "${terminal.door}".`);

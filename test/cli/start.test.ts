@@ -41,6 +41,7 @@ describe('postern start', () => {
     const child = spawnCli(['start', '--demo'], env);
     const io = watch(child);
     await io.waitFor(/Press Ctrl\+C to stop/);
+    expect(io.output()).toContain(`\nnew empty store at ${path.join(dataDir, 'postern.sqlite')}\n`);
     expect(io.output()).toContain('Scanner "front-in" reads this terminal');
 
     const created = await runCli(['link', 'create', '--name', 'Ada Visitor', '--scope', '1'], env);
@@ -75,14 +76,18 @@ describe('postern start', () => {
     expect((await runCli(['audit', 'verify'], env)).stdout).toMatch(/demo: \d+ events, chain intact/);
   });
 
-  it('stops on SIGINT too, leaving nothing running', async () => {
-    const child = spawnCli(['start', '--demo'], { POSTERN_DATA_DIR: await tempDir('postern-demo-') });
-    const io = watch(child);
-    await io.waitFor(/Press Ctrl\+C to stop/);
-    child.kill('SIGINT');
-    const [exitCode] = await once(child, 'exit');
-    expect(exitCode).toBe(0);
-    expect(io.output()).toContain('SIGINT: stopping');
+  it('stops on SIGINT too, leaving nothing running; started again, it opens the store it made', async () => {
+    const env = { POSTERN_DATA_DIR: await tempDir('postern-demo-') };
+    for (const run of ['first', 'second']) {
+      const child = spawnCli(['start', '--demo'], env);
+      const io = watch(child);
+      await io.waitFor(/Press Ctrl\+C to stop/);
+      expect(io.output().includes('new empty store at'), io.output()).toBe(run === 'first');
+      child.kill('SIGINT');
+      const [exitCode] = await once(child, 'exit');
+      expect(exitCode).toBe(0);
+      expect(io.output()).toContain('SIGINT: stopping');
+    }
   });
 
   it('refuses a broken site file, listing every problem by its path', async () => {
