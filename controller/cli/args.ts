@@ -20,12 +20,6 @@ export function requireString(value: unknown, flag: string): string {
   return value;
 }
 
-/** An argument given by position, such as the id in `link revoke ID`. */
-export function requirePositional(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`missing ${what}`);
-  return value;
-}
-
 export function intFlag(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
