@@ -231,7 +231,7 @@ const START: Leaf = {
   name: 'start',
   summary: 'runs the controller until SIGINT or SIGTERM',
   usage: '[--config FILE] [--demo] [--log-format json|pretty]',
-  details: 'DATABASE_URL=postgres://... selects PostgreSQL instead of the embedded SQLite file.',
+  details: 'DATABASE_URL=postgres://... selects PostgreSQL instead of the embedded SQLite file.\nMakes the store when there is none, and says so: new empty store at PATH.',
   options: [
     opt('--demo', 'the demo site, whatever the config'),
     () => new Option('--log-format <format>', 'log lines for people (pretty) or JSON (default: pretty on a terminal, else json)').choices(['json', 'pretty']),
