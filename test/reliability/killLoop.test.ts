@@ -35,11 +35,11 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('kill -9 under scan load
 });
 
 /**
- * The same loop with the store failing just before most kills. Off unless
- * POSTERN_RELIABILITY_STORE_FAULTS=1: the audit trail of 39d2943 keeps events in memory while
- * PostgreSQL is unreachable and answers the grant meanwhile, so a kill then loses answered grants
- * (their seqs are reused and the chain still verifies). It is the property the local audit journal
- * is to give ("durable: store, or local journal"); turn it on in `npm test` once that lands.
+ * The same loop with the store failing just before most kills (harness/storeFault.ts): every grant
+ * answered must still be in the chain after the restart, from the store or the local journal
+ * (docs/reliability.md, guarantees 1 and 3). Off unless POSTERN_RELIABILITY_STORE_FAULTS=1 (it takes
+ * a few minutes, and `npm run soak -- --only fault` runs it long). On PostgreSQL it fails while the
+ * controller does not make its data directory, where the journal lives, when DATABASE_URL is set.
  */
 const storeFaults = process.env.POSTERN_RELIABILITY_STORE_FAULTS === '1';
 const FAULT_KILLS = Number(process.env.POSTERN_RELIABILITY_FAULT_KILLS ?? 6);

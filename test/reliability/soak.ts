@@ -136,7 +136,8 @@ for (const store of stores) {
 const total = performance.now() - started;
 const busy = busyCores(cpuBefore, cpuSnapshot());
 const failed = [...killResults, ...faultResults, ...racingResults, ...fuzzResults].reduce((sum, r) => sum + r.failures.total, 0);
-const command = `npm run soak -- --kills ${kills} --pairs ${pairs} --fuzz ${fuzzCases}${only.has('fault') ? ` --fault-kills ${faultKills}` : ''} --stores ${stores.join(',')} --only ${[...only].join(',')}${seed === undefined ? '' : ` --seed ${seed}`}`;
+const counts = [only.has('kill') && `--kills ${kills}`, only.has('race') && `--pairs ${pairs}`, only.has('fuzz') && `--fuzz ${fuzzCases}`, only.has('fault') && `--fault-kills ${faultKills}`].filter(Boolean).join(' ');
+const command = `npm run soak -- ${counts} --stores ${stores.join(',')} --only ${[...only].join(',')}${seed === undefined ? '' : ` --seed ${seed}`}`;
 
 const out: string[] = [
   `## Soak of ${new Date().toISOString().slice(0, 10)}: ${failed === 0 ? 'no failure' : `${failed} FAILURE(S)`}`,
@@ -151,7 +152,7 @@ if (killResults.length > 0) {
   out.push('### kill -9 under scan load', '', 'Three network scanners, one at each of three doors (two fail-secure, one fail-safe), read as fast as they are answered (four reads in flight each): fresh single-use codes (a partner\'s rotating codes, online-only links with maxUses 1), replays, bad MACs, text that is no code, codes out of scope. The controller (`postern start`) is killed with SIGKILL at a random moment (100 to 1200 ms into the load, or one time in ten while it starts) and started again. After each start: every door must be `secured`, every answered decision must be the event at its `auditSeq`, no single-use code may be granted twice in the whole chain, and the last grants answered before the kill must now be denied.', '', killLoopTable(killResults), '');
 }
 if (faultResults.length > 0) {
-  out.push('### kill -9 while the store fails', '', 'The same loop, but in three cycles of four the store fails first (PostgreSQL: the controller\'s connections cut or stalled through a proxy; SQLite: another process holds the write lock), and the kill comes 0 to 3.5 s later, before or after the audit trail stops waiting for the store (2 s). The design asks that what the door did be durable, in the store or a local journal: a grant the controller answered must be in the chain after the restart. Denials answered while the store was down are counted, not failed.', '', killLoopTable(faultResults), '');
+  out.push('### kill -9 while the store fails', '', 'The same loop, but in three cycles of four the store fails first (PostgreSQL: the controller\'s connections cut or stalled through a proxy; SQLite: another process holds the write lock), and the kill comes 0 to 3.5 s later, before or after the controller stops waiting for the store and turns to its local journal. A grant\'s event must be durable, in the store or the journal, before the relay moves (docs/reliability.md): every grant the controller answered must be in the chain after the restart. Denials answered while the store was down and lost are counted, not failed.', '', killLoopTable(faultResults), '');
 }
 if (racingResults.length > 0) {
   out.push('### Racing single-use codes', '', 'Each code is read at the same moment (two requests sent in the same tick) by two network scanners at two doors, on two connections with their own tokens; four pairs in flight. Codes: a partner\'s rotating codes, site badges\' rotating codes (once per 15 s step), online-only links with maxUses 1.', '', racingTable(racingResults), '');

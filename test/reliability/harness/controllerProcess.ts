@@ -84,8 +84,12 @@ export class ControllerProcess {
   private readyAt: number | undefined;
   private readonly exitPromise: Promise<ControllerExit>;
   private exitValue: ControllerExit | undefined;
-  /** Log lines (standard error, JSON) at level error (50) or fatal (60), and any line that is not a log line (a crash). */
-  readonly alarms: string[] = [];
+  /**
+   * Log lines (standard error, JSON) at level error (50) or fatal (60), and lines that are no log
+   * line (a crash's stack), grouped by what they say: the component and message, with a count and
+   * the first line in full.
+   */
+  readonly alarms = new Map<string, { count: number; example: string }>();
   /** Log lines at level warn (40), by message, with a count. */
   readonly warnings = new Map<string, number>();
   private errBuffered = '';
@@ -146,14 +150,21 @@ export class ControllerProcess {
         entry = undefined;
       }
       if (entry === undefined || typeof entry.level !== 'number') {
-        if (this.alarms.length < 200) this.alarms.push(line.slice(0, 500));
+        this.alarm(line.slice(0, 200), line);
       } else if (entry.level >= 50) {
-        if (this.alarms.length < 200) this.alarms.push(line.slice(0, 500));
+        const e = entry as { component?: string; msg?: string; err?: { message?: string } };
+        this.alarm(`${e.component ?? '?'}: ${e.msg ?? ''}${e.err?.message ? ` (${e.err.message})` : ''}`, line);
       } else if (entry.level >= 40) {
         const msg = String(entry.msg ?? '?');
         this.warnings.set(msg, (this.warnings.get(msg) ?? 0) + 1);
       }
     }
+  }
+
+  private alarm(key: string, line: string): void {
+    const seen = this.alarms.get(key);
+    if (seen) seen.count++;
+    else if (this.alarms.size < 200) this.alarms.set(key, { count: 1, example: line.slice(0, 1000) });
   }
 
   onLine(listener: (line: string) => void): () => void {
@@ -212,5 +223,24 @@ export class ControllerProcess {
     const exited = await Promise.race([this.exitPromise, new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref())]);
     if (!exited) throw new Error(`controller pid ${this.pid} did not exit within ${timeoutMs} ms`);
     return exited;
+  }
+}
+
+/**
+ * What a run of the controller logged, into a harness's result: warnings counted by message; each
+ * kind of error a failure, unless `excuse` names it as expected (then it is counted as a warning
+ * under that name). Node's own warnings ("(node:123) ...") are warnings.
+ */
+export function collectLog(
+  proc: ControllerProcess,
+  failures: { add(message: string): void },
+  warnings: { add(key: string, n?: number): void },
+  excuse: (line: string) => string | undefined = () => undefined,
+): void {
+  for (const [msg, n] of proc.warnings) warnings.add(msg, n);
+  for (const [key, { count, example }] of proc.alarms) {
+    const excused = example.startsWith('(node:') ? example.slice(0, 120) : excuse(example);
+    if (excused !== undefined) warnings.add(excused, count);
+    else failures.add(`controller log, ${count} time(s): ${key}\n  first: ${example}`);
   }
 }

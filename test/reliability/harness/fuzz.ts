@@ -31,7 +31,7 @@ import {
   stepOf,
   type Decoded,
 } from './codes.ts';
-import { ControllerProcess, runPostern } from './controllerProcess.ts';
+import { collectLog, ControllerProcess, runPostern } from './controllerProcess.ts';
 import { Random } from './random.ts';
 import { auditPages, RpcClient, type RpcAnswer } from './rpc.ts';
 import { createSite, ensurePartner, type Site, type StoreKind } from './site.ts';
@@ -609,11 +609,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   } finally {
     for (const c of clients) c.close();
     if (!proc.exited) await proc.kill9();
-    for (const [msg, n] of proc.warnings) result.warnings.add(msg, n);
-    for (const alarm of proc.alarms) {
-      if (alarm.startsWith('(node:')) result.warnings.add(alarm.slice(0, 120));
-      else failures.add(`controller log: ${alarm}`);
-    }
+    collectLog(proc, failures, result.warnings);
     await site.dispose();
     result.durationMs = performance.now() - started;
   }

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encode, freshSubject, partnerRotating, partnerRotatingKey, stepOf } from './codes.ts';
-import { ControllerProcess, runPostern } from './controllerProcess.ts';
+import { collectLog, ControllerProcess, runPostern } from './controllerProcess.ts';
 import { Random } from './random.ts';
 import { auditPages, RpcClient, type RpcAnswer } from './rpc.ts';
 import { createSite, ensurePartner, type Site, type StoreKind } from './site.ts';
@@ -408,13 +408,8 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRes
   }
 
   function collectWarnings(proc: ControllerProcess): void {
-    for (const [msg, n] of proc.warnings) result.warnings.add(msg, n);
-    for (const alarm of proc.alarms) {
-      if (alarm.startsWith('(node:')) result.warnings.add(alarm.slice(0, 120));
-      // Cutting PostgreSQL's connections drops the controller's claim, which the store reports as an error.
-      else if (fault && alarm.includes('"problem":"claim-lost"')) result.warnings.add('error: store problem claim-lost (connections cut)');
-      else failures.add(`controller log: ${alarm}`);
-    }
+    // Cutting PostgreSQL's connections drops the controller's claim, which the store reports as an error.
+    collectLog(proc, failures, result.warnings, (line) => (fault && line.includes('"problem":"claim-lost"') ? 'error: store problem claim-lost (connections cut)' : undefined));
   }
 
   /** One start: verify what the previous run answered, check doors, scan again what it granted last. */
@@ -478,7 +473,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRes
         const load = startLoad(clients.scanners, cycle, stop);
         let faultKind: FaultKind | undefined;
         if (fault && random.chance(0.75)) {
-          // The store fails, then the kill comes: before or after the audit trail gave up waiting (2 s).
+          // The store fails, then the kill comes: before or after the controller gave up waiting for it.
           await sleep(random.int(50, Math.max(50, killMin)));
           faultKind = site.databaseUrl ? random.pick(['cut', 'stall'] as const) : 'stall';
           fault.inject(faultKind);

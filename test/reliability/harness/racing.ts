@@ -13,7 +13,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freshSubject, partnerRotating, siteRotating, stepOf } from './codes.ts';
-import { ControllerProcess, runPostern } from './controllerProcess.ts';
+import { collectLog, ControllerProcess, runPostern } from './controllerProcess.ts';
 import { Random } from './random.ts';
 import { auditPages, RpcClient, type RpcAnswer } from './rpc.ts';
 import { createSite, ensurePartner, type Site, type StoreKind } from './site.ts';
@@ -290,11 +290,7 @@ export async function runRacing(options: RacingOptions): Promise<RacingResult> {
   } finally {
     for (const c of clients) c.close();
     if (!proc.exited) await proc.kill9();
-    for (const [msg, n] of proc.warnings) result.warnings.add(msg, n);
-    for (const alarm of proc.alarms) {
-      if (alarm.startsWith('(node:')) result.warnings.add(alarm.slice(0, 120));
-      else failures.add(`controller log: ${alarm}`);
-    }
+    collectLog(proc, failures, result.warnings);
     await site.dispose();
     result.durationMs = performance.now() - started;
   }
