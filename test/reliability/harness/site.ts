@@ -102,7 +102,8 @@ export async function createSite(spec: SiteSpec): Promise<Site> {
     const databaseUrl = database?.url;
     // One command after the other: two at once can race for the same seq of the "<site>/admin"
     // audit chain, and the loser exits 1 with its token made but its audit event lost (see the report).
-    const adminToken = await createToken(siteFile, databaseUrl, ['--name', 'reliability-admin', '--role', 'admin']);
+    // The first one makes the store (`--create`: the commands refuse a missing store otherwise).
+    const adminToken = await createToken(siteFile, databaseUrl, ['--name', 'reliability-admin', '--role', 'admin', '--create']);
     const scannerTokens: Record<string, string> = {};
     for (const id of Object.keys(spec.scanners)) {
       scannerTokens[id] = await createToken(siteFile, databaseUrl, ['--name', `scanner-${id}`, '--role', 'scanner', '--scanner', id]);
