@@ -153,7 +153,7 @@ describe('postern credential create', () => {
     const dir = await tempDir('postern-badge-cli-');
     const configFile = path.join(dir, 'site.yaml');
     await writeFile(configFile, stringify({ ...testSiteInput('./data'), scanners: [], api: { host: '127.0.0.1', port: 8443 }, badge: { publicUrl: 'https://doors.example.org/' } }));
-    const created = await runCli(['credential', 'create', '--name', 'Grace', '--scope', '7', '--enrol-hours', '2', '--config', configFile], { POSTERN_API_PORT: undefined });
+    const created = await runCli(['credential', 'create', '--name', 'Grace', '--scope', '7', '--enrol-hours', '2', '--config', configFile, '--create'], { POSTERN_API_PORT: undefined });
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^https:\/\/doors\.example\.org\/badge#enrol=[A-Za-z0-9_-]{43}$/m);

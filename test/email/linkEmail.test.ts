@@ -50,6 +50,10 @@ beforeAll(async () => {
     configs[name as keyof typeof configs] = path.join(dir, `${name}.yaml`);
     await writeFile(configs[name as keyof typeof configs], text);
   }
+  // All five site files share one data directory. A real site's first `postern start` makes its
+  // store; other commands refuse to without --create, so the first one here passes it.
+  const made = await cli('good', 'audit', 'head', '--create');
+  expect(made.code, made.stderr).toBe(0);
 });
 afterAll(async () => {
   await smtp?.close();

@@ -97,7 +97,7 @@ describe('partner codes at a real controller', () => {
       }),
     );
     // As docs/partners.md says: the site's admin adds the partner; the secret is shown once.
-    const added = await cli('partner', 'add', '--id', '23', '--name', 'Tickets Inc', '--scopes', '3', '--default-scope', '3');
+    const added = await cli('partner', 'add', '--id', '23', '--name', 'Tickets Inc', '--scopes', '3', '--default-scope', '3', '--create');
     expect(added.stderr).toBe('');
     expect(added.code).toBe(0);
     const hex = /^shared secret: ([0-9a-f]{64})$/m.exec(added.stdout)?.[1];

@@ -44,7 +44,7 @@ beforeAll(async () => {
   dir = await tempDir('postern-revoke-subject-');
   configFile = path.join(dir, 'site.yaml');
   await writeFile(configFile, stringify({ ...testSiteInput('./data'), scanners: [{ id: 'net-front', door: 'front', driver: 'network', debounceMs: 0 }] }));
-  const added = await cli('partner', 'add', '--id', String(PARTNER), '--name', 'Tickets Inc', '--scopes', '3', '--default-scope', '3');
+  const added = await cli('partner', 'add', '--id', String(PARTNER), '--name', 'Tickets Inc', '--scopes', '3', '--default-scope', '3', '--create');
   expect(added.code).toBe(0);
   secret = Buffer.from(/^shared secret: ([0-9a-f]{64})$/m.exec(added.stdout)![1]!, 'hex');
 
@@ -108,7 +108,8 @@ describe('postern partner revoke-subject', () => {
     expect(again.stderr).toContain('subject 555 of partner 23 is revoked already');
     const missing = await cli('partner', 'revoke-subject', String(PARTNER));
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('missing SUBJECT');
+    expect(missing.stderr).toContain("missing required argument 'subject'");
+    expect(missing.stderr).toContain('Usage: postern partner revoke-subject PARTNER SUBJECT');
   });
 });
 
