@@ -9,7 +9,8 @@
  *   was told it was durable: read() skips it and says so.
  * - The file is created 0600 (events name subjects and doors) and never read by anyone else.
  */
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 import type { AuditEvent } from '../store/storeTypes.ts';
 
@@ -89,7 +90,11 @@ export class AuditJournal {
   }
 
   async #open(): Promise<FileHandle> {
-    this.#handle ??= await open(this.file, 'a', 0o600);
+    if (this.#handle === undefined) {
+      // A site on PostgreSQL may never have made its data directory: the journal makes it (0700).
+      await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+      this.#handle = await open(this.file, 'a', 0o600);
+    }
     return this.#handle;
   }
 

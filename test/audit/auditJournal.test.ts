@@ -104,9 +104,20 @@ describe('AuditTrail with a journal', () => {
     expect(await verifyChain(events)).toMatchObject({ ok: true });
   });
 
-  it('a dead store and a dead journal: record() rejects STORE_UNAVAILABLE, append() still resolves', async () => {
-    const audit = trail({ journal: new AuditJournal({ file: join(dir, 'no-such-dir', 'journal.ndjson') }) });
+  it('makes the journal\'s folder (0700) when it does not exist yet, as on a PostgreSQL site that never made its data directory', async () => {
+    const folder = join(dir, `never-made-${n}`);
+    const audit = trail({ journal: new AuditJournal({ file: join(folder, 'journal.ndjson') }) });
     await audit.start();
+    switchable.down = true;
+    await expect(audit.record({ type: 'decision', verdict: 'grant' }).durable).resolves.toBe('journal');
+    expect((await stat(folder)).mode & 0o777).toBe(0o700);
+  });
+
+  it('a dead store and a dead journal: record() rejects STORE_UNAVAILABLE, append() still resolves', async () => {
+    const audit = trail({ journal: new AuditJournal({ file: join(dir, `a-file-${n}`, 'journal.ndjson') }) });
+    await audit.start();
+    // From now on the journal can never be written: its folder would have to be made where a file is.
+    await writeFile(join(dir, `a-file-${n}`), 'not a folder');
     switchable.down = true;
     await expect(audit.record({ type: 'decision', verdict: 'grant' }).durable).rejects.toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });
     await expect(audit.append({ type: 'system', reason: 'still answers' })).resolves.toMatchObject({ seq: 2 });
