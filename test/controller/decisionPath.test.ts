@@ -47,6 +47,17 @@ async function auditEvents(dataDir: string, controllerId = 'test-site'): Promise
   }
 }
 
+/** Another writer, as another process would be: a second connection that takes the write lock and keeps it. */
+function holdWriteLock(dataDir: string): Sqlite.Database {
+  const other = new Sqlite(join(dataDir, 'postern.sqlite'));
+  other.exec('BEGIN IMMEDIATE');
+  cleanups.push(() => {
+    if (other.inTransaction) other.exec('ROLLBACK');
+    other.close();
+  });
+  return other;
+}
+
 async function startController(dataDir: string, patch: Parameters<typeof testSite>[1] = () => {}): Promise<Controller> {
   const controller = new Controller({ config: testSite(dataDir, patch) });
   await controller.start();
@@ -109,13 +120,7 @@ describe('durable before the relay moves', () => {
     const controller = await startController(dataDir);
     const io = controller.doorIo('lab') as SimulatedDoorIo;
 
-    // Held by "another process": a second connection that takes the write lock and keeps it.
-    const other = new Sqlite(join(dataDir, 'postern.sqlite'));
-    other.exec('BEGIN IMMEDIATE');
-    cleanups.push(() => {
-      if (other.inTransaction) other.exec('ROLLBACK');
-      other.close();
-    });
+    const other = holdWriteLock(dataDir);
 
     // Door timers and other scanners keep running meanwhile: the event loop is never held for the
     // lock's busy timeout (5 s), as it was when the store wrote on the main thread.
@@ -152,12 +157,7 @@ describe('durable before the relay moves', () => {
     // A journal that cannot be written: from now on its path is a directory.
     await mkdir(join(dataDir, 'audit-journal.test-site.ndjson'));
     const io = controller.doorIo('lab') as SimulatedDoorIo;
-    const other = new Sqlite(join(dataDir, 'postern.sqlite'));
-    other.exec('BEGIN IMMEDIATE');
-    cleanups.push(() => {
-      if (other.inTransaction) other.exec('ROLLBACK');
-      other.close();
-    });
+    const other = holdWriteLock(dataDir);
     const relayBefore = [...io.relayHistory];
     const decision = await scanAt(controller, 'lab-in', link(key, 12n));
     expect(decision).toMatchObject({ verdict: 'deny', reason: 'store-unavailable' });
