@@ -1,39 +1,48 @@
 /**
  * Scan-to-relay latency: the time from SimulatedScanner.read(text) (performance.now() taken just
  * before the call) to the onRelay(true) callback of that door's SimulatedDoorIo, through the real
- * controller: scanner actor, site actor, decision service, verifier, store, audit trail, door actor.
+ * controller and its decision path (bench/lib/scanHarness.ts):
+ *
+ *   driver read → scanner actor (machines/scannerMachine.ts, `deciding`) → invoked `decide`
+ *   (controller/decision/decide.ts: the Verifier's checks; a rotating code also writes its replay
+ *   mark, durably, through the store's writer thread) → GRANT to the door actor
+ *   (machines/doorMachine.ts, `admitting`) → AuditTrail.record(): the grant's audit event durable,
+ *   i.e. committed by the store (SQLite: the writer thread, WAL, synchronous = FULL, group commit;
+ *   PostgreSQL: synchronous_commit on), or fsync'd to the audit journal once the store has kept an
+ *   event waiting longer than 500 ms → `unlocked` → setRelay(true): the end of the measure.
+ *
+ * So every measured grant is durable against power loss before its relay moves. Denials are
+ * recorded after the verdict (decisionLog.ts) and are not on this path; none happen here.
  *
  * Site: 64 doors (unlockSeconds 0.05), one simulated scanner per door (debounceMs 0), log level
- * silent, a throttle that never locks out. Every scan carries a distinct valid code (a new link
- * subject, or a rotating credential not used before), so nothing is debounced or replayed.
- *
- * A grant only moves the relay of a door that is `secured` (the door machine commands the relay
- * only when it changes). Doors are used in rotation, and a door is scanned only while its relay is
- * locked (SimulatedDoorIo.relayUnlocked === false; no door is ever opened here, so that means
- * `secured`) and no scan of its own is in flight: the sequential run waits for the door to relock
- * (its relock timer, 50 ms; that wait is not measured), the open-loop run skips to the next
- * secured door. No LOCK commands are sent, so the only audit events are the decisions and the
- * doors' own state changes (unlocked, secured), as in normal operation. The operator API is off.
+ * silent, a throttle that never locks out, the operator API off. Every scan carries a distinct
+ * valid code (a new link subject, or a rotating credential not used before), so nothing is
+ * debounced or replayed. A grant only moves the relay of a door that is `secured`, so doors are
+ * used in rotation and a door is scanned only while its relay is locked and no scan of its own is
+ * in flight: the sequential run waits (unmeasured) for the door to relock (its relock timer,
+ * 50 ms), the open loop skips to the next secured door. No LOCK commands are sent, so the audit
+ * events are the grants and the doors' own state changes (unlocked, secured), as in normal use.
  *
  * Scenarios, each on SQLite (temp data dir) and PostgreSQL (throwaway database):
  *   warm-up      100 sequential scans (20 % rotating), not reported
  *   sequential   1,000 link scans, each after the previous relay command
  *   open loop    200 scans/s for 10 s, scheduled by time (not waiting for replies), 20 % rotating
- *                codes (these also write a replay mark), reported per kind
+ *                codes, reported per kind
+ * The audit journal file is watched (stat every 50 ms): a grant journaled instead of stored shows.
+ *
+ * Before the scenarios, the durable floor of this disk (bench/lib/durableFloor.ts: fdatasync of
+ * 1 KiB, a SQLite commit on this thread and through the writer thread) in the same temp directory,
+ * so that durable scan-to-relay can be read as a multiple of one fsync.
  */
-import { randomBytes } from 'node:crypto';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 
 import { Controller } from '../controller/controller.ts';
-import { encodeCredential, timeStep } from '../controller/credentials/credentialCodec.ts';
-import type { Decision } from '../controller/decision/decisionLog.ts';
-import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
-import { openStore } from '../controller/store/openStore.ts';
-import type { SimulatedDoorIo } from '../drivers/doorIo/simulatedDoorIo.ts';
-import type { SimulatedScanner } from '../drivers/scanners/simulatedScanner.ts';
+import { measureDurableFloor, durableFloorRows, type DurableFloor } from './lib/durableFloor.ts';
 import { busyNowWarning, describeEnvironment, describeLoad, environment, watchLoad, type MachineLoad } from './lib/environment.ts';
 import { createBenchDatabase, postgresServer, postgresVersion, type BenchDatabase } from './lib/postgres.ts';
-import { BENCH_SCOPE, benchSite, doorId, scannerId, tempDir, UNLOCK_SECONDS, writeResults } from './lib/site.ts';
+import { GcWatch, Harness, prepareStore, runOpenLoop, type GcReport, type Kind } from './lib/scanHarness.ts';
+import { benchSite, tempDir, UNLOCK_SECONDS, writeResults } from './lib/site.ts';
 import { LATENCY_HEADERS, latencyRow, ms, rounded, sleep, summarize, table, type LatencySummary } from './lib/stats.ts';
 
 const DOORS = 64;
@@ -44,63 +53,29 @@ const OPEN_LOOP_SECONDS = 10;
 /** Every ROTATING_EVERY-th scan of the warm-up and the open loop is a rotating code. */
 const ROTATING_EVERY = 5;
 const ROTATING_CREDENTIALS = 1000;
-/** A scan whose relay command has not come after this is counted as lost. */
-const SCAN_TIMEOUT_MS = 5000;
 const TARGET_P99_MS = 2;
-
-type Kind = 'link' | 'rotating';
-
-interface ScanResult {
-  t0: number;
-  t1?: number;
-  failure?: string;
-}
-
-interface InFlight {
-  t0: number;
-  kind: Kind;
-  done: (result: ScanResult) => void;
-}
-
-/** Garbage-collection pauses seen while a scenario ran, and how many slow scans overlapped one. */
-interface GcReport {
-  pauses: number;
-  totalMs: number;
-  maxMs: number;
-  /** Scans slower than SLOW_MS. */
-  slowScans: number;
-  /** Of those, how many had a GC pause inside their scan-to-relay interval. */
-  slowScansDuringGc: number;
-}
-
+/** Scans slower than this are checked against GC pauses. */
 const SLOW_MS = 2;
+const FLOOR_SAMPLES = 1000;
 
-/** Watches GC pauses (performance entries of type 'gc') for attribution of slow scans. */
-class GcWatch {
-  private readonly pauses: Array<{ start: number; end: number }> = [];
-  private readonly observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) this.pauses.push({ start: entry.startTime, end: entry.startTime + entry.duration });
-  });
-
-  constructor() {
-    this.observer.observe({ entryTypes: ['gc'] });
-  }
-
-  report(intervals: ReadonlyArray<{ t0: number; t1: number }>): GcReport {
-    this.observer.disconnect();
-    const slow = intervals.filter((s) => s.t1 - s.t0 > SLOW_MS);
-    const overlaps = slow.filter((s) => this.pauses.some((p) => p.start < s.t1 && p.end > s.t0)).length;
-    const durations = this.pauses.map((p) => p.end - p.start);
-    const r = (v: number) => Math.round(v * 1000) / 1000;
-    return {
-      pauses: durations.length,
-      totalMs: r(durations.reduce((a, b) => a + b, 0)),
-      maxMs: r(Math.max(0, ...durations)),
-      slowScans: slow.length,
-      slowScansDuringGc: overlaps,
-    };
-  }
-}
+/**
+ * The figures before the durable decision path: BENCHMARKS.md as of commit e115040 (measured
+ * 2026-11-26 03:30 UTC on the code of that commit: SQLite on the main thread, WAL with
+ * synchronous = NORMAL, i.e. not durable against power loss; the decision stored before the relay).
+ */
+const BEFORE = {
+  commit: 'e115040',
+  rows: {
+    'sqlite: sequential, links': { p50: 0.478, p99: 1.0 },
+    'sqlite: 200/s, all': { p50: 0.418, p99: 0.937 },
+    'sqlite: 200/s, links': { p50: 0.398, p99: 0.767 },
+    'sqlite: 200/s, rotating': { p50: 0.598, p99: 1.485 },
+    'postgres: sequential, links': { p50: 1.25, p99: 7.7 },
+    'postgres: 200/s, all': { p50: 1.236, p99: 4.647 },
+    'postgres: 200/s, links': { p50: 1.184, p99: 4.026 },
+    'postgres: 200/s, rotating': { p50: 2.08, p99: 7.213 },
+  } as Record<string, { p50: number; p99: number }>,
+};
 
 interface OpenLoopResult {
   offered: number;
@@ -121,136 +96,10 @@ interface StoreResult {
   location: string;
   sequential: { link: LatencySummary; waitsForRelock: number; failures: Record<string, number>; gc: GcReport };
   openLoop: OpenLoopResult;
+  /** The largest the audit journal file was seen (bytes): 0 means every grant was durable in the store. */
+  journalMaxBytes: number;
   /** The machine while the scenarios ran (warm-up to the end of the open loop). */
   load: MachineLoad;
-}
-
-/** Drives one running controller: knows which door has a scan in flight and matches the relay command to it. */
-class Harness {
-  private readonly inFlight: Array<InFlight | undefined> = new Array(DOORS).fill(undefined);
-  private readonly scanners: SimulatedScanner[] = [];
-  private readonly ios: SimulatedDoorIo[] = [];
-  private readonly doorIndex = new Map<string, number>();
-  private readonly cleanups: Array<() => void> = [];
-  private linkSubject = 1_000_000_000n;
-  private rotatingNext = 0;
-  unsolicitedRelays = 0;
-  private cursor = 0;
-
-  constructor(
-    controller: Controller,
-    private readonly siteKey: Buffer,
-    private readonly credentials: ReadonlyArray<{ subject: bigint; secret: Buffer }>,
-  ) {
-    for (let i = 0; i < DOORS; i++) {
-      const id = doorId(i);
-      this.doorIndex.set(id, i);
-      const scanner = controller.scannerDriver(scannerId(i)) as SimulatedScanner | undefined;
-      const io = controller.doorIo(id) as SimulatedDoorIo | undefined;
-      if (scanner === undefined || io === undefined) throw new Error(`door ${id} has no simulated scanner or door I/O`);
-      this.scanners.push(scanner);
-      this.ios.push(io);
-      this.cleanups.push(
-        io.onRelay((unlocked) => {
-          if (!unlocked) return;
-          const now = performance.now();
-          const flight = this.inFlight[i];
-          if (flight === undefined) {
-            this.unsolicitedRelays++;
-            return;
-          }
-          this.inFlight[i] = undefined;
-          flight.done({ t0: flight.t0, t1: now });
-        }),
-      );
-    }
-    this.cleanups.push(controller.onDecision((decision) => this.onDecision(decision)));
-  }
-
-  close(): void {
-    for (const cleanup of this.cleanups.splice(0)) cleanup();
-  }
-
-  /** A relay command comes before the decision listeners run; a scan still in flight here got no relay command. */
-  private onDecision(decision: Decision): void {
-    const i = this.doorIndex.get(decision.door);
-    if (i === undefined) return;
-    const flight = this.inFlight[i];
-    if (flight === undefined) return;
-    this.inFlight[i] = undefined;
-    flight.done({ t0: flight.t0, failure: decision.verdict === 'grant' ? 'grant without relay command' : `deny: ${decision.reason}` });
-  }
-
-  /** The door's relay is locked: a grant will command it to unlock (the door is `secured`; no door is ever opened here). */
-  secured(i: number): boolean {
-    return this.ios[i]!.relayUnlocked === false;
-  }
-
-  available(i: number): boolean {
-    return this.inFlight[i] === undefined && this.secured(i);
-  }
-
-  /** The next door in rotation that can take a scan now, or undefined. */
-  nextAvailableDoor(): number | undefined {
-    for (let step = 0; step < DOORS; step++) {
-      const i = (this.cursor + step) % DOORS;
-      if (this.available(i)) {
-        this.cursor = (i + 1) % DOORS;
-        return i;
-      }
-    }
-    return undefined;
-  }
-
-  /** The next door in strict rotation (the caller waits for it to relock). */
-  nextDoorInRotation(): number {
-    const i = this.cursor;
-    this.cursor = (i + 1) % DOORS;
-    return i;
-  }
-
-  private code(kind: Kind): string {
-    const now = Math.floor(Date.now() / 1000);
-    if (kind === 'link') {
-      const subject = this.linkSubject++;
-      return encodeCredential({ kind: 'link', issuer: 0, subject, a: now - 60, b: now + 3600, scope: BENCH_SCOPE }, this.siteKey);
-    }
-    const credential = this.credentials[this.rotatingNext++];
-    if (credential === undefined) throw new Error('out of rotating credentials: raise ROTATING_CREDENTIALS');
-    return encodeCredential({ kind: 'rotating', issuer: 0, subject: credential.subject, a: timeStep(now), b: 0, scope: BENCH_SCOPE }, credential.secret);
-  }
-
-  /** Scans a code at door i; resolves with its latency or why it failed. */
-  scan(i: number, kind: Kind): Promise<ScanResult> {
-    if (this.inFlight[i] !== undefined) throw new Error(`door ${doorId(i)} already has a scan in flight`);
-    const text = this.code(kind);
-    return new Promise((resolve) => {
-      const flight: InFlight = {
-        t0: 0,
-        kind,
-        done: (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-      };
-      const timer = setTimeout(() => {
-        if (this.inFlight[i] === flight) this.inFlight[i] = undefined;
-        resolve({ t0: flight.t0, failure: 'no relay command within 5 s' });
-      }, SCAN_TIMEOUT_MS);
-      this.inFlight[i] = flight;
-      flight.t0 = performance.now();
-      this.scanners[i]!.read(text);
-    });
-  }
-
-  /** Waits (unmeasured) until door i has relocked after its relock timer. */
-  async waitSecured(i: number): Promise<void> {
-    const deadline = performance.now() + SCAN_TIMEOUT_MS;
-    while (!this.secured(i)) {
-      if (performance.now() > deadline) throw new Error(`door ${doorId(i)} did not relock`);
-      await sleep(1);
-    }
-  }
 }
 
 function count(failures: Record<string, number>, reason: string): void {
@@ -261,7 +110,7 @@ async function sequential(harness: Harness, scans: number, kindOf: (n: number) =
   const samples: number[] = [];
   const intervals: Array<{ t0: number; t1: number }> = [];
   const failures: Record<string, number> = {};
-  const gc = new GcWatch();
+  const gc = new GcWatch(SLOW_MS);
   let waits = 0;
   for (let n = 0; n < scans; n++) {
     const i = harness.nextDoorInRotation();
@@ -279,63 +128,52 @@ async function sequential(harness: Harness, scans: number, kindOf: (n: number) =
 }
 
 async function openLoop(harness: Harness): Promise<OpenLoopResult> {
-  const total = OPEN_LOOP_RATE * OPEN_LOOP_SECONDS;
-  const interval = 1000 / OPEN_LOOP_RATE;
+  const gc = new GcWatch(SLOW_MS);
+  const run = await runOpenLoop(harness, {
+    rate: OPEN_LOOP_RATE,
+    seconds: OPEN_LOOP_SECONDS,
+    kindOf: (n) => (n % ROTATING_EVERY === ROTATING_EVERY - 1 ? 'rotating' : 'link'),
+  });
   const byKind: Record<Kind, number[]> = { link: [], rotating: [] };
-  const lag: number[] = [];
   const intervals: Array<{ t0: number; t1: number }> = [];
   const failures: Record<string, number> = {};
-  const gc = new GcWatch();
-  const outstanding: Array<Promise<void>> = [];
-  let skipped = 0;
-  let sent = 0;
-  const start = performance.now() + 10;
-  let next = 0;
-
-  await new Promise<void>((finish) => {
-    const tick = () => {
-      const now = performance.now();
-      while (next < total && start + next * interval <= now) {
-        const scheduled = start + next * interval;
-        const kind: Kind = next % ROTATING_EVERY === ROTATING_EVERY - 1 ? 'rotating' : 'link';
-        next++;
-        const i = harness.nextAvailableDoor();
-        if (i === undefined) {
-          skipped++;
-          continue;
-        }
-        lag.push(performance.now() - scheduled);
-        sent++;
-        outstanding.push(
-          harness.scan(i, kind).then((result) => {
-            if (result.t1 !== undefined) {
-              byKind[kind].push(result.t1 - result.t0);
-              intervals.push({ t0: result.t0, t1: result.t1 });
-            } else count(failures, `${kind}: ${result.failure ?? 'unknown'}`);
-          }),
-        );
-      }
-      if (next >= total) {
-        finish();
-        return;
-      }
-      setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
-    };
-    setTimeout(tick, Math.max(0, start - performance.now()));
-  });
-  const end = performance.now();
-  await Promise.all(outstanding);
+  for (const scan of run.scans) {
+    if (scan.t1 !== undefined) {
+      byKind[scan.kind].push(scan.t1 - scan.t0);
+      intervals.push({ t0: scan.t0, t1: scan.t1 });
+    } else count(failures, `${scan.kind}: ${scan.failure ?? 'unknown'}`);
+  }
   return {
-    offered: total,
-    sent,
-    durationSeconds: Math.round((end - start) / 10) / 100,
+    offered: run.offered,
+    sent: run.scans.length,
+    durationSeconds: Math.round((run.end - run.start) / 10) / 100,
     all: summarize([...byKind.link, ...byKind.rotating]),
     link: summarize(byKind.link),
     rotating: summarize(byKind.rotating),
-    sendLag: summarize(lag),
-    skippedDoorsBusy: skipped,
+    sendLag: summarize(run.scans.map((s) => s.t0 - s.scheduled)),
+    skippedDoorsBusy: run.skippedDoorsBusy,
     failures,
     gc: gc.report(intervals),
+  };
+}
+
+/** Watches the audit journal file's size: it only grows when the store kept an event waiting past the bound. */
+function watchJournal(file: string): { stop(): number } {
+  let max = 0;
+  const look = () => {
+    try {
+      max = Math.max(max, statSync(file).size);
+    } catch {
+      // not made yet: nothing was ever journaled
+    }
+  };
+  const timer = setInterval(look, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      look();
+      return max;
+    },
   };
 }
 
@@ -346,25 +184,12 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
     const databaseUrl = database?.url;
 
     // The site key and the rotating credentials, made before the controller starts.
-    const setup = openStore({ databaseUrl, dataDir: temp.dir });
-    await setup.start();
-    let siteKey: Buffer;
-    const credentials: Array<{ subject: bigint; secret: Buffer }> = [];
-    try {
-      siteKey = await loadOrCreateSiteKey(setup);
-      for (let n = 0; n < ROTATING_CREDENTIALS; n++) {
-        const subject = 2_000_000_000n + BigInt(n);
-        const secret = randomBytes(32);
-        await setup.createCredential({ id: subject.toString(), name: `bench ${n}`, scope: BENCH_SCOPE, createdBy: 'bench', secret });
-        credentials.push({ subject, secret });
-      }
-    } finally {
-      await setup.stop();
-    }
+    const { siteKey, credentials } = await prepareStore(temp.dir, databaseUrl, ROTATING_CREDENTIALS);
 
     const controller = new Controller({ config, databaseUrl });
     await controller.start();
-    const harness = new Harness(controller, siteKey, credentials);
+    const harness = new Harness(controller, DOORS, siteKey, credentials);
+    const journal = watchJournal(path.join(temp.dir, `audit-journal.${config.site.id}.ndjson`));
     try {
       const load = watchLoad();
       const mixed = (n: number): Kind => (n % ROTATING_EVERY === ROTATING_EVERY - 1 ? 'rotating' : 'link');
@@ -373,7 +198,7 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
 
       const seq = await sequential(harness, SEQUENTIAL_SCANS, () => 'link');
       // Let every door relock before the open loop starts.
-      for (let i = 0; i < DOORS; i++) await harness.waitSecured(i);
+      await harness.waitAllSecured();
       const open = await openLoop(harness);
       const machine = load.stop();
       console.log(`${store}: ${describeLoad(machine)}`);
@@ -384,6 +209,7 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
         location: store === 'sqlite' ? `${temp.dir}/postern.sqlite` : `${postgresServer()}/${database?.name}`,
         sequential: { link: summarize(seq.samples), waitsForRelock: seq.waits, failures: seq.failures, gc: seq.gc },
         openLoop: open,
+        journalMaxBytes: journal.stop(),
         load: machine,
       };
     } finally {
@@ -417,6 +243,15 @@ export async function runDecisionLatency(): Promise<void> {
   const warning = await busyNowWarning();
   if (warning !== undefined) console.log(warning + '\n');
 
+  console.log(`durable floor: ${FLOOR_SAMPLES} writes of each kind ...`);
+  const floorDir = await tempDir('postern-bench-floor-');
+  let floor: DurableFloor;
+  try {
+    floor = await measureDurableFloor(floorDir.dir, FLOOR_SAMPLES);
+  } finally {
+    await floorDir.remove();
+  }
+
   const results: StoreResult[] = [];
   console.log('SQLite ...');
   results.push(await runOnStore('sqlite', undefined));
@@ -442,8 +277,38 @@ export async function runDecisionLatency(): Promise<void> {
   }
   console.log('\n' + table(LATENCY_HEADERS, rows));
 
+  console.log(`\ndurable floor on this disk (${floor.directory.replace(/[^/]+$/, '')}), one at a time:`);
+  console.log(table(LATENCY_HEADERS, durableFloorRows(floor).map(([label, s]) => latencyRow(label, s))));
+
+  const fsync = floor.fdatasyncAppend;
+  const comparison: string[][] = [];
+  for (const r of results) {
+    for (const [label, s] of [
+      [`${r.store}: sequential, links`, r.sequential.link],
+      [`${r.store}: ${OPEN_LOOP_RATE}/s, all`, r.openLoop.all],
+      [`${r.store}: ${OPEN_LOOP_RATE}/s, links`, r.openLoop.link],
+      [`${r.store}: ${OPEN_LOOP_RATE}/s, rotating`, r.openLoop.rotating],
+    ] as const) {
+      const before = BEFORE.rows[label];
+      comparison.push([
+        label,
+        before ? ms(before.p50) : '-',
+        before ? ms(before.p99) : '-',
+        ms(s.p50),
+        ms(s.p99),
+        before ? `${(s.p99 / before.p99).toFixed(2)}×` : '-',
+        `${(s.p50 / fsync.p50).toFixed(1)}×`,
+        `${(s.p99 / fsync.p99).toFixed(1)}×`,
+      ]);
+    }
+  }
   console.log('\n' + table(
-    ['store', 'open loop sent/offered', 'seconds', 'send lag p99 ms', 'send lag max ms', 'skipped (no free door)', 'failures', 'sequential: waits for relock'],
+    ['scan → relay', `before (${BEFORE.commit}, not durable) p50 ms`, 'before p99 ms', 'durable p50 ms', 'durable p99 ms', 'p99 durable ÷ before', 'p50 ÷ fdatasync p50', 'p99 ÷ fdatasync p99'],
+    comparison,
+  ));
+
+  console.log('\n' + table(
+    ['store', 'open loop sent/offered', 'seconds', 'send lag p99 ms', 'send lag max ms', 'skipped (no free door)', 'failures', 'sequential: waits for relock', 'journal max bytes'],
     results.map((r) => [
       r.store,
       `${r.openLoop.sent}/${r.openLoop.offered}`,
@@ -453,6 +318,7 @@ export async function runDecisionLatency(): Promise<void> {
       String(r.openLoop.skippedDoorsBusy),
       JSON.stringify({ ...r.sequential.failures, ...r.openLoop.failures }),
       String(r.sequential.waitsForRelock),
+      String(r.journalMaxBytes),
     ]),
   ));
 
@@ -490,6 +356,8 @@ export async function runDecisionLatency(): Promise<void> {
       doorPolicy: 'rotation; a door is scanned only while secured with no scan in flight (sequential waits for relock, open loop skips to the next secured door)',
     },
     target: { p99Ms: TARGET_P99_MS, store: 'sqlite', rate: OPEN_LOOP_RATE, met },
+    durableFloor: floor,
+    before: BEFORE,
     results: results.map(roundResult),
   });
   console.log(`results: ${file}`);

@@ -1,5 +1,6 @@
 /**
- * A large store: 1,000,000 rotating credentials and 1,000,000 revocations.
+ * A large store: `large-store` is 1,000,000 rotating credentials and 1,000,000 revocations (SQLite
+ * and PostgreSQL), `large-store-10m` 10,000,000 credentials and 1,000,000 revocations (SQLite).
  *
  * Fill: SQLite — the store is opened once with openStore() so its migrations make the tables, then
  * stopped, and the rows go in with raw better-sqlite3 prepared statements in one transaction on
@@ -8,12 +9,22 @@
  *
  * Measure: in a fresh child process (bench/startProbe.ts), so the memory is the controller's alone:
  * process start → controller.start() resolved, controller.start() alone, resident memory after
- * start and after 20,000 decisions through the controller, then Verifier.verify throughput for the
- * same mix (valid links, revoked links, rotating codes of random credentials among the 1M).
- * An empty store is probed first for comparison (it also warms tsx's compile cache).
+ * start and after 20,000 decisions through the controller (and its peak meanwhile), then
+ * Verifier.verify latency and throughput for the same mix (valid links, revoked links, rotating
+ * codes of random credentials among all of them). A rotating code's verification includes its
+ * replay mark, a durable write (the store's writer thread, synchronous = FULL, on SQLite). An empty
+ * store is probed first for comparison.
+ *
+ * On SQLite the burst runs again in a probe started with each of MEMORY_VARIANTS' node options
+ * (V8's heap growth), to measure the memory fix proposed in BENCHMARKS.md and what it costs.
+ *
+ * The start measured is a start on a warm page cache (the file was just written, fsync'd and
+ * checked).
+ * POSTERN_BENCH_PROBE_NODE_ARGS (space-separated) adds node options to the probe, for memory
+ * experiments (e.g. --max-semi-space-size=16); the measured runs leave it unset.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -30,14 +41,33 @@ import { BENCH_SCOPE, tempDir, writeResults } from './lib/site.ts';
 import { mb, table } from './lib/stats.ts';
 import { benchSecretText, CREDENTIAL_BASE, REVOKED_BASE, type ProbeJob, type ProbeResult } from './lib/largeStoreData.ts';
 
-const CREDENTIALS = 1_000_000;
-const REVOCATIONS = 1_000_000;
+export interface Size {
+  /** Results file name and label. */
+  name: string;
+  label: string;
+  credentials: number;
+  revocations: number;
+  postgres: boolean;
+}
+
+const SIZE_1M: Size = { name: 'large-store', label: '1M + 1M', credentials: 1_000_000, revocations: 1_000_000, postgres: true };
+const SIZE_10M: Size = { name: 'large-store-10m', label: '10M + 1M', credentials: 10_000_000, revocations: 1_000_000, postgres: false };
 const DECISIONS = 20_000;
 const VERIFICATIONS = 20_000;
 const PG_FILL_TIMEOUT_S = 60;
 const SEED = 20_260_101;
 const TARGET_START_MS = 2000;
-const TARGET_RSS_BYTES = 150 * 1024 * 1024;
+const TARGET_RSS_AFTER_START_BYTES = 150 * 1024 * 1024;
+const TARGET_RSS_AFTER_BURST_BYTES = 200 * 1024 * 1024;
+const TARGET_VERIFY_P99_US = 500;
+/**
+ * The V8 options measured as fixes for memory after a burst (BENCHMARKS.md, large-store): the same
+ * burst again in a probe started with each (no verifier runs). --heap-growing-percent=50: V8 lets
+ * the old generation grow to 1.5x what survived the last full GC instead of up to 4x;
+ * --optimize-for-size: V8's memory-saving mode.
+ */
+const MEMORY_VARIANTS: ReadonlyArray<readonly string[]> = [['--heap-growing-percent=50'], ['--optimize-for-size']];
+const EXTRA_NODE_ARGS = (process.env.POSTERN_BENCH_PROBE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 const PROBE = fileURLToPath(new URL('./startProbe.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -50,11 +80,11 @@ interface ProbeRun extends ProbeResult {
   spawnToResultMs: number;
 }
 
-function runProbe(job: ProbeJob): Promise<ProbeRun> {
+export function runProbe(job: ProbeJob, nodeArgs: readonly string[] = EXTRA_NODE_ARGS): Promise<ProbeRun> {
   return new Promise((resolve, reject) => {
     const spawned = performance.now();
     // --expose-gc only lets the probe force one full GC after its measurements; it changes nothing else.
-    const args = existsSync(PROBE_BUILD) ? ['--expose-gc', PROBE_BUILD] : ['--expose-gc', '--import', 'tsx', PROBE];
+    const args = existsSync(PROBE_BUILD) ? [...nodeArgs, '--expose-gc', PROBE_BUILD] : [...nodeArgs, '--expose-gc', '--import', 'tsx', PROBE];
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, POSTERN_PROBE: JSON.stringify(job) },
@@ -97,7 +127,7 @@ function runBaseline(loader: boolean): Promise<{ rss: number; readyMs: number }>
 }
 
 /** Runs the migrations and makes the site key, as a first controller start would. */
-async function migrate(dataDir: string, databaseUrl?: string): Promise<void> {
+export async function migrate(dataDir: string, databaseUrl?: string): Promise<void> {
   const store = openStore({ dataDir, databaseUrl });
   await store.start();
   try {
@@ -107,7 +137,7 @@ async function migrate(dataDir: string, databaseUrl?: string): Promise<void> {
   }
 }
 
-async function fillSqlite(dataDir: string): Promise<{ seconds: number; bytes: number; file: string }> {
+export async function fillSqlite(dataDir: string, size: Size): Promise<{ seconds: number; bytes: number; file: string }> {
   await migrate(dataDir);
   const file = path.join(dataDir, 'postern.sqlite');
   const t0 = performance.now();
@@ -119,20 +149,38 @@ async function fillSqlite(dataDir: string): Promise<{ seconds: number; bytes: nu
     'INSERT INTO credentials (id, name, scope, secret, created_at, created_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
   );
   const insertRevocation = db.prepare('INSERT INTO revocations (issuer, subject, revoked_at, reason) VALUES (0, ?, ?, NULL)');
-  db.transaction(() => {
-    for (let i = 0; i < CREDENTIALS; i++) {
-      const id = (CREDENTIAL_BASE + BigInt(i)).toString();
-      const secret = createHash('sha256').update(benchSecretText(id), 'utf8').digest();
-      insertCredential.run(id, `bench credential ${i}`, BENCH_SCOPE, secret, now, 'bench');
-    }
-    for (let i = 0; i < REVOCATIONS; i++) insertRevocation.run((REVOKED_BASE + BigInt(i)).toString(), now);
-  })();
+  // One transaction per million rows: the same file, and the progress shows.
+  const CHUNK = 1_000_000;
+  for (let from = 0; from < size.credentials; from += CHUNK) {
+    db.transaction(() => {
+      for (let i = from; i < Math.min(size.credentials, from + CHUNK); i++) {
+        const id = (CREDENTIAL_BASE + BigInt(i)).toString();
+        const secret = createHash('sha256').update(benchSecretText(id), 'utf8').digest();
+        insertCredential.run(id, `bench credential ${i}`, BENCH_SCOPE, secret, now, 'bench');
+      }
+    })();
+    if (size.credentials > CHUNK) console.log(`  ${Math.min(size.credentials, from + CHUNK).toLocaleString('en')} credentials, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  for (let from = 0; from < size.revocations; from += CHUNK) {
+    db.transaction(() => {
+      for (let i = from; i < Math.min(size.revocations, from + CHUNK); i++) insertRevocation.run((REVOKED_BASE + BigInt(i)).toString(), now);
+    })();
+  }
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
-  return { seconds: (performance.now() - t0) / 1000, bytes: statSync(file).size, file };
+  const seconds = (performance.now() - t0) / 1000;
+  // Filled with synchronous = OFF: without this, the kernel writes the file back (a GB at 10M)
+  // during the probe, and every fsync of the measured run (replay marks, audit) waits behind it.
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return { seconds, bytes: statSync(file).size, file };
 }
 
-async function fillPostgres(database: BenchDatabase, dataDir: string): Promise<{ seconds: number; bytes: number }> {
+async function fillPostgres(database: BenchDatabase, dataDir: string, size: Size): Promise<{ seconds: number; bytes: number }> {
   await migrate(dataDir, database.url);
   const client = await database.client();
   const t0 = performance.now();
@@ -143,21 +191,21 @@ async function fillPostgres(database: BenchDatabase, dataDir: string): Promise<{
      SELECT (${CREDENTIAL_BASE} + g)::text, 'bench credential ' || g, ${BENCH_SCOPE},
             sha256(convert_to('${benchSecretText('')}' || (${CREDENTIAL_BASE} + g)::text, 'UTF8')),
             ${now}, 'bench', NULL
-     FROM generate_series(0, ${CREDENTIALS - 1}) AS g`,
+     FROM generate_series(0, ${size.credentials - 1}) AS g`,
   );
   const remaining = Math.max(1, Math.floor(PG_FILL_TIMEOUT_S - (performance.now() - t0) / 1000));
   await client.query(`SET statement_timeout = '${remaining}s'`);
   await client.query(
     `INSERT INTO revocations (issuer, subject, revoked_at, reason)
-     SELECT 0, (${REVOKED_BASE} + g)::text, ${now}, NULL FROM generate_series(0, ${REVOCATIONS - 1}) AS g`,
+     SELECT 0, (${REVOKED_BASE} + g)::text, ${now}, NULL FROM generate_series(0, ${size.revocations - 1}) AS g`,
   );
   await client.query('SET statement_timeout = 0');
   // What autovacuum would do soon after such a load: statistics for the planner.
   await client.query('ANALYZE credentials');
   await client.query('ANALYZE revocations');
   const seconds = (performance.now() - t0) / 1000;
-  const size = await client.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
-  return { seconds, bytes: Number(size.rows[0]?.bytes ?? 0) };
+  const dbSize = await client.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
+  return { seconds, bytes: Number(dbSize.rows[0]?.bytes ?? 0) };
 }
 
 /** PRAGMA quick_check alone on the filled file, warm page cache: the part of a SQLite start that grows with the data. */
@@ -177,18 +225,21 @@ interface StoreReport {
   fill?: { seconds: number; bytes: number; quickCheckSeconds?: number };
   empty: ProbeRun;
   large?: ProbeRun;
+  /** The same burst (no verifier runs) with each of MEMORY_VARIANTS' node options. */
+  variants?: Array<{ nodeArgs: readonly string[]; run: ProbeRun }>;
   skipped?: string;
 }
 
-function job(dataDir: string, databaseUrl: string | undefined, withWork: boolean): ProbeJob {
+export function job(size: Size, dataDir: string, databaseUrl: string | undefined, withWork: boolean): ProbeJob {
   return {
     dataDir,
     databaseUrl,
     decisions: withWork ? DECISIONS : 0,
     verifications: withWork ? VERIFICATIONS : 0,
-    credentials: CREDENTIALS,
-    revocations: REVOCATIONS,
+    credentials: size.credentials,
+    revocations: size.revocations,
     seed: SEED,
+    heapProfile: withWork ? process.env.POSTERN_BENCH_HEAP_PROFILE : undefined,
   };
 }
 
@@ -198,26 +249,31 @@ function checkVerdicts(actual: Record<string, number> | undefined, expected: Rec
   return [...keys].every((k) => actual[k] === expected[k]) ? 'as expected' : `MISMATCH ${JSON.stringify(actual)}`;
 }
 
-async function runSqlite(): Promise<StoreReport> {
+async function runSqlite(size: Size): Promise<StoreReport> {
   const emptyDir = await tempDir('postern-bench-empty-');
   const largeDir = await tempDir('postern-bench-large-');
   try {
     await migrate(emptyDir.dir);
     console.log('SQLite: empty store probe ...');
-    const empty = await runProbe(job(emptyDir.dir, undefined, false));
-    console.log(`SQLite: filling ${CREDENTIALS.toLocaleString('en')} credentials + ${REVOCATIONS.toLocaleString('en')} revocations ...`);
-    const fill = await fillSqlite(largeDir.dir);
+    const empty = await runProbe(job(size, emptyDir.dir, undefined, false));
+    console.log(`SQLite: filling ${size.credentials.toLocaleString('en')} credentials + ${size.revocations.toLocaleString('en')} revocations ...`);
+    const fill = await fillSqlite(largeDir.dir, size);
     const quickCheck = quickCheckSeconds(fill.file);
     console.log(`SQLite: filled in ${fill.seconds.toFixed(1)} s (${mb(fill.bytes)} MB); probing ...`);
-    const large = await runProbe(job(largeDir.dir, undefined, true));
-    return { store: 'sqlite', fill: { seconds: fill.seconds, bytes: fill.bytes, quickCheckSeconds: quickCheck }, empty, large };
+    const large = await runProbe(job(size, largeDir.dir, undefined, true));
+    const variants: NonNullable<StoreReport['variants']> = [];
+    for (const nodeArgs of MEMORY_VARIANTS) {
+      console.log(`SQLite: the burst again with node ${nodeArgs.join(' ')} ...`);
+      variants.push({ nodeArgs, run: await runProbe({ ...job(size, largeDir.dir, undefined, true), verifications: 0, heapProfile: undefined }, [...EXTRA_NODE_ARGS, ...nodeArgs]) });
+    }
+    return { store: 'sqlite', fill: { seconds: fill.seconds, bytes: fill.bytes, quickCheckSeconds: quickCheck }, empty, large, variants };
   } finally {
     await emptyDir.remove();
     await largeDir.remove();
   }
 }
 
-async function runPostgres(): Promise<StoreReport | string> {
+async function runPostgres(size: Size): Promise<StoreReport | string> {
   const version = await postgresVersion();
   if (version === null) return `skipped: PostgreSQL not reachable at ${postgresServer()}`;
   const scratch = await tempDir('postern-bench-pg-');
@@ -226,7 +282,7 @@ async function runPostgres(): Promise<StoreReport | string> {
   try {
     await migrate(scratch.dir, empty.url);
     console.log('PostgreSQL: empty store probe ...');
-    emptyRun = await runProbe(job(scratch.dir, empty.url, false));
+    emptyRun = await runProbe(job(size, scratch.dir, empty.url, false));
   } finally {
     await empty.drop();
   }
@@ -235,14 +291,14 @@ async function runPostgres(): Promise<StoreReport | string> {
     console.log(`PostgreSQL: filling (INSERT ... SELECT FROM generate_series, at most ${PG_FILL_TIMEOUT_S} s) ...`);
     let fill: { seconds: number; bytes: number };
     try {
-      fill = await fillPostgres(database, scratch.dir);
+      fill = await fillPostgres(database, scratch.dir, size);
     } catch (error) {
       const message = (error as Error).message;
       if (/statement timeout/i.test(message)) return `skipped: filling took longer than ${PG_FILL_TIMEOUT_S} s`;
       throw error;
     }
     console.log(`PostgreSQL: filled in ${fill.seconds.toFixed(1)} s (${mb(fill.bytes)} MB); probing ...`);
-    const large = await runProbe(job(scratch.dir, database.url, true));
+    const large = await runProbe(job(size, scratch.dir, database.url, true));
     return { store: 'postgres', fill, empty: emptyRun, large };
   } finally {
     await database.drop();
@@ -252,24 +308,29 @@ async function runPostgres(): Promise<StoreReport | string> {
 
 const seconds = (msValue: number) => (msValue / 1000).toFixed(3);
 
-export async function runLargeStore(): Promise<void> {
-  const pgVersion = await postgresVersion();
+export const runLargeStore = (): Promise<void> => runLargeStoreOf(SIZE_1M);
+export const runLargeStore10m = (): Promise<void> => runLargeStoreOf(SIZE_10M);
+
+async function runLargeStoreOf(size: Size): Promise<void> {
+  const pgVersion = size.postgres ? await postgresVersion() : undefined;
   const env = environment(pgVersion);
-  console.log(`\n# large-store: ${CREDENTIALS.toLocaleString('en')} rotating credentials, ${REVOCATIONS.toLocaleString('en')} revocations\n${describeEnvironment(env)}\n`);
-  console.log(`probe runtime: ${PROBE_RUNTIME}`);
+  console.log(`\n# ${size.name}: ${size.credentials.toLocaleString('en')} rotating credentials, ${size.revocations.toLocaleString('en')} revocations\n${describeEnvironment(env)}\n`);
+  console.log(`probe runtime: ${PROBE_RUNTIME}${EXTRA_NODE_ARGS.length > 0 ? `, node options ${EXTRA_NODE_ARGS.join(' ')}` : ''}`);
 
   const warning = await busyNowWarning();
   if (warning !== undefined) console.log(warning + '\n');
   const load = watchLoad();
   const baseline = { node: await runBaseline(false), nodeWithTsx: await runBaseline(true) };
-  const reports: StoreReport[] = [await runSqlite()];
-  const pg = await runPostgres();
+  const reports: StoreReport[] = [await runSqlite(size)];
+  let pgSkipped: string | undefined = size.postgres ? undefined : 'not measured at this size';
+  if (size.postgres) {
+    const pg = await runPostgres(size);
+    if (typeof pg === 'string') {
+      pgSkipped = pg;
+      console.log(`PostgreSQL: ${pg}`);
+    } else reports.push(pg);
+  }
   const machine = load.stop();
-  let pgSkipped: string | undefined;
-  if (typeof pg === 'string') {
-    pgSkipped = pg;
-    console.log(`PostgreSQL: ${pg}`);
-  } else reports.push(pg);
 
   console.log(describeLoad(machine));
   console.log('\n' + table(
@@ -278,11 +339,11 @@ export async function runLargeStore(): Promise<void> {
   ));
 
   const startRows: string[][] = [
-    ['node alone (no Postern code)', seconds(baseline.node.readyMs), '-', '-', '-', mb(baseline.node.rss), '-', '-'],
-    ['node + tsx loader (no Postern code)', seconds(baseline.nodeWithTsx.readyMs), '-', '-', '-', mb(baseline.nodeWithTsx.rss), '-', '-'],
+    ['node alone (no Postern code)', seconds(baseline.node.readyMs), '-', '-', '-', mb(baseline.node.rss), '-', '-', '-'],
+    ['node + tsx loader (no Postern code)', seconds(baseline.nodeWithTsx.readyMs), '-', '-', '-', mb(baseline.nodeWithTsx.rss), '-', '-', '-'],
   ];
   for (const r of reports) {
-    for (const [label, p] of [['empty', r.empty], ['1M + 1M', r.large]] as const) {
+    for (const [label, p] of [['empty', r.empty], [size.label, r.large]] as const) {
       if (p === undefined) continue;
       startRows.push([
         `${r.store}, ${label}`,
@@ -291,32 +352,41 @@ export async function runLargeStore(): Promise<void> {
         seconds(p.importsDoneMs),
         seconds(p.spawnToResultMs),
         mb(p.rssAfterStart),
+        p.peaksDuringDecisions === undefined ? '-' : mb(p.peaksDuringDecisions.rss),
         p.rssAfterDecisions === undefined ? '-' : mb(p.rssAfterDecisions),
         mb(p.heapUsedAfterStart),
       ]);
     }
   }
   const memoryRows = reports
-    .filter((r) => r.large?.heapUsedAfterDecisions !== undefined)
-    .map((r) => {
-      const p = r.large!;
+    .flatMap((r) => [
+      [r.store, r.large],
+      ...(r.variants ?? []).map((v) => [`${r.store}, node ${v.nodeArgs.join(' ')}`, v.run] as const),
+    ] as const)
+    .filter(([, p]) => p?.heapUsedAfterDecisions !== undefined)
+    .map(([label, probe]) => {
+      const p = probe!;
       return [
-        r.store,
+        label,
         mb(p.rssAfterDecisions ?? 0),
+        mb(p.peaksDuringDecisions?.heapTotal ?? 0),
+        mb(p.peaksDuringDecisions?.heapUsed ?? 0),
         mb(p.heapTotalAfterDecisions ?? 0),
         mb(p.heapUsedAfterDecisions ?? 0),
+        p.rssAfterIdle === undefined ? '-' : mb(p.rssAfterIdle),
+        p.heapTotalAfterIdle === undefined ? '-' : mb(p.heapTotalAfterIdle),
         p.heapUsedAfterGc === undefined ? '-' : mb(p.heapUsedAfterGc),
         p.rssAfterGc === undefined ? '-' : mb(p.rssAfterGc),
       ];
     });
 
   console.log('\n' + table(
-    ['store', 'process start → started s', 'start() s', 'imports s', 'spawn → result (parent) s', 'RSS after start MB', `RSS after ${DECISIONS.toLocaleString('en')} decisions MB`, 'heap used after start MB'],
+    ['store', 'process start → started s', 'start() s', 'imports s', 'spawn → result (parent) s', 'RSS after start MB', `RSS peak during ${DECISIONS.toLocaleString('en')} decisions MB`, 'RSS after them MB', 'heap used after start MB'],
     startRows,
   ));
 
   console.log('\n' + table(
-    [`after ${DECISIONS.toLocaleString('en')} decisions`, 'RSS MB', 'V8 heap total MB', 'heap used MB', 'heap used after full GC MB', 'RSS after full GC MB'],
+    [`after ${DECISIONS.toLocaleString('en')} decisions`, 'RSS MB', 'V8 heap total peak MB', 'heap used peak MB', 'heap total after MB', 'heap used after MB', 'RSS after 10 s idle MB', 'heap total after 10 s idle MB', 'heap used after full GC MB', 'RSS after full GC MB'],
     memoryRows,
   ));
 
@@ -327,6 +397,10 @@ export async function runLargeStore(): Promise<void> {
     if (p.decisions) {
       throughputRows.push([`${r.store}: decisions via controller (64 scanners × 4 in flight, audited)`, String(p.decisions.count), p.decisions.perSecond.toFixed(0), checkVerdicts(p.decisions.verdicts, p.decisions.expected)]);
     }
+    for (const v of r.variants ?? []) {
+      const o = v.run.decisions;
+      if (o) throughputRows.push([`${r.store}: the same, node ${v.nodeArgs.join(' ')}`, String(o.count), o.perSecond.toFixed(0), checkVerdicts(o.verdicts, o.expected)]);
+    }
     if (p.verifier) {
       throughputRows.push([`${r.store}: Verifier.verify, 1 at a time`, String(p.verifier.sequential.count), p.verifier.sequential.perSecond.toFixed(0), checkVerdicts(p.verifier.sequential.outcomes, p.verifier.expected)]);
       throughputRows.push([`${r.store}: Verifier.verify, 16 at once`, String(p.verifier.concurrent16.count), p.verifier.concurrent16.perSecond.toFixed(0), checkVerdicts(p.verifier.concurrent16.outcomes, p.verifier.expected)]);
@@ -336,43 +410,56 @@ export async function runLargeStore(): Promise<void> {
 
   const kindRows: string[][] = [];
   for (const r of reports) {
-    for (const [kind, s] of Object.entries(r.large?.verifier?.sequential.byKind ?? {})) {
-      kindRows.push([`${r.store}: ${kind}`, String(s.count), s.p50Us.toFixed(1), s.p99Us.toFixed(1), s.maxUs.toFixed(1)]);
+    for (const [kind, k] of Object.entries(r.large?.verifier?.sequential.byKind ?? {})) {
+      kindRows.push([`${r.store}: ${kind}`, String(k.count), k.p50Us.toFixed(1), k.p99Us.toFixed(1), k.maxUs.toFixed(1), k.p99Us < TARGET_VERIFY_P99_US ? 'met' : 'NOT MET']);
     }
   }
-  console.log('\n' + table(['Verifier.verify, 1 at a time', 'count', 'p50 µs', 'p99 µs', 'max µs'], kindRows));
+  console.log('\n' + table([`Verifier.verify, 1 at a time (${size.label})`, 'count', 'p50 µs', 'p99 µs', 'max µs', `p99 < ${TARGET_VERIFY_P99_US} µs`], kindRows));
 
   const targets = reports
     .filter((r) => r.large !== undefined)
     .map((r) => {
       const p = r.large!;
+      const byKind = p.verifier?.sequential.byKind ?? {};
       return {
         store: r.store,
         startMet: p.processStartToStartedMs < TARGET_START_MS,
         startMs: Math.round(p.processStartToStartedMs),
-        rssAfterStartMet: p.rssAfterStart < TARGET_RSS_BYTES,
+        rssAfterStartMet: p.rssAfterStart < TARGET_RSS_AFTER_START_BYTES,
         rssAfterStartMB: Number(mb(p.rssAfterStart)),
-        rssAfterDecisionsMet: p.rssAfterDecisions !== undefined && p.rssAfterDecisions < TARGET_RSS_BYTES,
+        rssAfterDecisionsMet: p.rssAfterDecisions !== undefined && p.rssAfterDecisions < TARGET_RSS_AFTER_BURST_BYTES,
         rssAfterDecisionsMB: p.rssAfterDecisions === undefined ? null : Number(mb(p.rssAfterDecisions)),
+        rssAfterDecisionsWithMB: Object.fromEntries((r.variants ?? []).map((v) => [v.nodeArgs.join(' '), v.run.rssAfterDecisions === undefined ? null : Number(mb(v.run.rssAfterDecisions))])),
+        verifyP99Us: Object.fromEntries(Object.entries(byKind).map(([kind, k]) => [kind, k.p99Us])),
+        verifyP99Met: Object.fromEntries(Object.entries(byKind).map(([kind, k]) => [kind, k.p99Us < TARGET_VERIFY_P99_US])),
       };
     });
   console.log('');
+  const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
   for (const t of targets) {
-    const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
     console.log(
-      `target (${t.store}, 1M + 1M): start < 2 s from process start: ${verdict(t.startMet)} (${seconds(t.startMs)} s); ` +
+      `target (${t.store}, ${size.label}): start < 2 s from process start: ${verdict(t.startMet)} (${seconds(t.startMs)} s); ` +
         `RSS < 150 MB after start: ${verdict(t.rssAfterStartMet)} (${t.rssAfterStartMB} MB); ` +
-        `after ${DECISIONS.toLocaleString('en')} decisions: ${verdict(t.rssAfterDecisionsMet)} (${t.rssAfterDecisionsMB} MB)`,
+        `RSS < 200 MB after ${DECISIONS.toLocaleString('en')} decisions: ${verdict(t.rssAfterDecisionsMet)} (${t.rssAfterDecisionsMB} MB` +
+        Object.entries(t.rssAfterDecisionsWithMB).map(([args, rss]) => `; ${rss} MB with node ${args}`).join('') + '); ' +
+        `verify p99 < 0.5 ms: ${Object.entries(t.verifyP99Us).map(([kind, us]) => `${kind} ${verdict(us < TARGET_VERIFY_P99_US)} (${(us / 1000).toFixed(3)} ms)`).join(', ')}`,
     );
   }
 
-  const file = await writeResults('large-store', {
-    benchmark: 'large-store',
+  const file = await writeResults(size.name, {
+    benchmark: size.name,
     probeRuntime: PROBE_RUNTIME,
+    probeNodeOptions: EXTRA_NODE_ARGS,
     measuredAt: new Date().toISOString(),
     environment: env,
-    config: { credentials: CREDENTIALS, revocations: REVOCATIONS, decisions: DECISIONS, verifications: VERIFICATIONS, doors: 64, seed: SEED },
-    targets: { startMs: TARGET_START_MS, rssBytes: TARGET_RSS_BYTES, results: targets },
+    config: { credentials: size.credentials, revocations: size.revocations, decisions: DECISIONS, verifications: VERIFICATIONS, doors: 64, seed: SEED },
+    targets: {
+      startMs: TARGET_START_MS,
+      rssAfterStartBytes: TARGET_RSS_AFTER_START_BYTES,
+      rssAfterBurstBytes: TARGET_RSS_AFTER_BURST_BYTES,
+      verifyP99Us: TARGET_VERIFY_P99_US,
+      results: targets,
+    },
     postgres: pgSkipped ?? 'measured',
     baseline,
     load: machine,

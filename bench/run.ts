@@ -6,13 +6,18 @@ import { runApiFanout } from './apiFanout.ts';
 import { runCameras } from './cameras.ts';
 import { runDecode } from './decode.ts';
 import { runDecisionLatency } from './decisionLatency.ts';
-import { runLargeStore } from './largeStore.ts';
+import { runFsyncFloor } from './fsyncFloor.ts';
+import { runLargeStore, runLargeStore10m } from './largeStore.ts';
+import { runLockedStore } from './lockedStore.ts';
 import { runUiMeasures } from './uiMeasures.ts';
 import { dropAll } from './lib/postgres.ts';
 
 const benchmarks: Record<string, () => Promise<void>> = {
+  fsync: runFsyncFloor,
   latency: runDecisionLatency,
+  'locked-store': runLockedStore,
   'large-store': runLargeStore,
+  'large-store-10m': runLargeStore10m,
   // Before api-fanout: run after it in the same process, the page once never showed its sign-in form.
   ui: runUiMeasures,
   'api-fanout': runApiFanout,

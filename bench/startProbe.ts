@@ -8,8 +8,10 @@
  * 2. decisions: `decisions` scans through the controller's scanners (at most 4 in flight per
  *    scanner), a third each valid links, revoked links (hits in the revocation table) and rotating
  *    codes of random credentials (key lookup, revocation miss, replay mark); every decision is
- *    written to the audit trail as in production. Resident memory after it, and again after a
- *    forced full GC (what of the heap was garbage). The controller stops.
+ *    written to the audit trail as in production. Memory: its peak during the burst (sampled every
+ *    50 ms), right after it, after 10 s of the controller idle (V8's memory reducer starts 8 s after
+ *    allocation slows), and after a forced full GC and 1 s (what of the heap was garbage). The
+ *    controller stops.
  * 3. verifier: the same mix straight into Verifier.verify (no audit), one at a time and 16 at once,
  *    on a store this probe opens itself after the controller has stopped.
  */
@@ -40,6 +42,7 @@ import {
 import { BENCH_SCOPE, benchSite, scannerId } from './lib/site.ts';
 
 const importsDoneMs = performance.now();
+const IDLE_AFTER_BURST_MS = 10_000;
 
 function benchSecret(id: string): Buffer {
   return createHash('sha256').update(benchSecretText(id), 'utf8').digest();
@@ -50,9 +53,10 @@ type Kind = 'valid-link' | 'revoked-link' | 'rotating';
 const KINDS: readonly Kind[] = ['valid-link', 'revoked-link', 'rotating'];
 const EXPECTED: Record<Kind, Outcome> = { 'valid-link': 'grant', 'revoked-link': 'revoked', rotating: 'grant' };
 
+/** A scan to make: its text is encoded when it is read, so that a rotating code is of the current time step. */
 interface Scan {
   kind: Kind;
-  text: string;
+  text: () => string;
 }
 
 class Workload {
@@ -70,7 +74,12 @@ class Workload {
     return Math.floor(this.next() * limit);
   }
 
-  /** `count` scans, kinds interleaved; rotating codes use credentials not used before in this process. */
+  /**
+   * `count` scans, kinds interleaved; rotating codes use credentials not used before in this
+   * process. Links are encoded now (valid for a day); a rotating code when it is read (its time
+   * step is then the current one: a burst slower than 15 s would otherwise see its last codes
+   * `expired`). Encoding is outside every timed interval.
+   */
   make(count: number): Scan[] {
     const now = Math.floor(Date.now() / 1000);
     const scans: Scan[] = [];
@@ -82,14 +91,15 @@ class Workload {
         while (this.usedCredentials.has(i));
         this.usedCredentials.add(i);
         const subject = CREDENTIAL_BASE + BigInt(i);
-        const text = encodeCredential(
-          { kind: 'rotating', issuer: 0, subject, a: timeStep(now), b: 0, scope: BENCH_SCOPE },
-          benchSecret(subject.toString()),
-        );
-        scans.push({ kind, text });
+        const secret = benchSecret(subject.toString());
+        scans.push({
+          kind,
+          text: () => encodeCredential({ kind: 'rotating', issuer: 0, subject, a: timeStep(Math.floor(Date.now() / 1000)), b: 0, scope: BENCH_SCOPE }, secret),
+        });
       } else {
         const subject = kind === 'revoked-link' ? REVOKED_BASE + BigInt(this.index(this.job.revocations)) : VALID_LINK_BASE + BigInt(this.index(1_000_000_000));
-        scans.push({ kind, text: encodeCredential({ kind: 'link', issuer: 0, subject, a: now - 60, b: now + 86_400, scope: BENCH_SCOPE }, this.siteKey) });
+        const text = encodeCredential({ kind: 'link', issuer: 0, subject, a: now - 60, b: now + 86_400, scope: BENCH_SCOPE }, this.siteKey);
+        scans.push({ kind, text: () => text });
       }
     }
     return scans;
@@ -128,7 +138,7 @@ function decideThroughController(controller: Controller, scans: Scan[], scanners
       const scan = scans[fed];
       if (scan === undefined) return;
       fed++;
-      drivers[i]!.read(scan.text);
+      drivers[i]!.read(scan.text());
     };
     const off = controller.onDecision((decision: Decision) => {
       tally(verdicts, decision.reason ?? decision.verdict);
@@ -144,6 +154,47 @@ function decideThroughController(controller: Controller, scans: Scan[], scanners
     const started = performance.now();
     for (let round = 0; round < perScanner; round++) for (let i = 0; i < scanners; i++) feed(i);
   });
+}
+
+/** The highest RSS, V8 heap total and heap used seen while the burst runs (sampled every 50 ms). */
+function watchMemory(): { stop(): { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } } {
+  const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const look = () => {
+    const m = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal);
+    peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+    peak.external = Math.max(peak.external, m.external);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+  };
+  const timer = setInterval(look, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      look();
+      return peak;
+    },
+  };
+}
+
+/**
+ * V8's sampling heap profiler over the burst, counting objects that were collected too (so it shows
+ * what is allocated, not only what survives): one sample per 16 KiB allocated on average. Only when
+ * the job asks for it (the memory investigation), never in the measured runs.
+ */
+async function startAllocationSampling(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async stop(file) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -176,7 +227,11 @@ async function main(): Promise<void> {
 
   if (workload !== undefined && job.decisions > 0) {
     const scans = workload.make(job.decisions);
+    const peaks = watchMemory();
+    const profiling = job.heapProfile === undefined ? undefined : await startAllocationSampling();
     const run = await decideThroughController(controller, scans, config.scanners.length, 4);
+    if (profiling !== undefined && job.heapProfile !== undefined) await profiling.stop(job.heapProfile);
+    result.peaksDuringDecisions = peaks.stop();
     const after = process.memoryUsage();
     result.decisions = {
       count: scans.length,
@@ -188,9 +243,17 @@ async function main(): Promise<void> {
     result.rssAfterDecisions = after.rss;
     result.heapUsedAfterDecisions = after.heapUsed;
     result.heapTotalAfterDecisions = after.heapTotal;
+    // The controller left idle (running, no scans) for IDLE_AFTER_BURST_MS: V8's memory reducer
+    // starts 8 s after the allocation rate drops, collects and gives pages back.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_BURST_MS));
+    const idle = process.memoryUsage();
+    result.rssAfterIdle = idle.rss;
+    result.heapTotalAfterIdle = idle.heapTotal;
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc !== undefined) {
       gc();
+      // Sweeping and unmapping freed pages finish on background threads.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       const collected = process.memoryUsage();
       result.heapUsedAfterGc = collected.heapUsed;
       result.rssAfterGc = collected.rss;
@@ -219,8 +282,9 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       for (let n = 0; n < sequentialScans.length; n++) {
         const scan = sequentialScans[n]!;
+        const text = scan.text();
         const s = performance.now();
-        const verification = await verifier.verify(context(scan.text, n));
+        const verification = await verifier.verify(context(text, n));
         samples[scan.kind]!.push(performance.now() - s);
         tally(outcomes, verification.outcome);
       }
@@ -236,7 +300,7 @@ async function main(): Promise<void> {
             const n = cursor++;
             const scan = concurrentScans[n];
             if (scan === undefined) return;
-            tally(concurrentOutcomes, (await verifier.verify(context(scan.text, n))).outcome);
+            tally(concurrentOutcomes, (await verifier.verify(context(scan.text(), n))).outcome);
           }
         }),
       );

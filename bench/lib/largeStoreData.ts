@@ -20,6 +20,8 @@ export interface ProbeJob {
   credentials: number;
   revocations: number;
   seed: number;
+  /** Write V8's sampling heap profile of the burst here (memory investigation only). */
+  heapProfile?: string;
 }
 
 export interface KindStats {
@@ -37,8 +39,13 @@ export interface ProbeResult {
   heapUsedAfterStart: number;
   decisions?: { count: number; seconds: number; perSecond: number; verdicts: Record<string, number>; expected: Record<string, number> };
   rssAfterDecisions?: number;
+  /** Highest values sampled every 50 ms during the burst. */
+  peaksDuringDecisions?: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   heapUsedAfterDecisions?: number;
   heapTotalAfterDecisions?: number;
+  /** After the controller was left idle for 10 s following the burst. */
+  rssAfterIdle?: number;
+  heapTotalAfterIdle?: number;
   /** After a forced full GC (the probe runs with --expose-gc): what of the heap was still alive. */
   heapUsedAfterGc?: number;
   rssAfterGc?: number;
