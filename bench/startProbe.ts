@@ -23,6 +23,7 @@ import { encodeCredential, timeStep } from '../controller/credentials/credential
 import { PartnerDirectory } from '../controller/credentials/partnerDirectory.ts';
 import { ScanThrottle } from '../controller/credentials/scanThrottle.ts';
 import { ScopeDirectory } from '../controller/credentials/scopeDirectory.ts';
+import { ReplayGuard } from '../controller/credentials/replayGuard.ts';
 import { Verifier, type Outcome } from '../controller/credentials/verifier.ts';
 import type { Decision } from '../controller/decision/decisionLog.ts';
 import { LocalHub } from '../controller/decision/localHub.ts';
@@ -268,6 +269,7 @@ async function main(): Promise<void> {
       const verifier = new Verifier({
         siteKey,
         store,
+        replay: new ReplayGuard(),
         partners: new PartnerDirectory(store),
         scopes: new ScopeDirectory(config.scopes, store),
         throttle: new ScanThrottle({ maxFailures: 1_000_000, windowMs: 1000, lockoutMs: 1, maxLockoutMs: 1 }),

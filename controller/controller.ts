@@ -22,6 +22,7 @@ import { ControllerMetrics } from './api/metrics.ts';
 import { allMethods } from './api/methods/allMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
+import { REPLAY_LOOKBACK_MS, ReplayGuard, oldestValidStep } from './credentials/replayGuard.ts';
 import { badgeRoutes } from './badge/badgeRoutes.ts';
 import type { SiteConfig } from './config/configSchema.ts';
 import { PartnerDirectory } from './credentials/partnerDirectory.ts';
@@ -124,6 +125,10 @@ export class Controller {
     try {
       const siteKey = await loadOrCreateSiteKey(store);
       await audit.start();
+      // Rotating codes granted in the last minute (the journal drained above) stay used.
+      const replay = new ReplayGuard();
+      const now = clock();
+      replay.load(await store.recentReplayMarks(config.site.id, now - REPLAY_LOOKBACK_MS, oldestValidStep(now)), now);
       await this.createDrivers();
 
       const decisions = new DecisionLog({ audit, logger: this.logger.child({ component: 'decision' }), clock });
@@ -135,7 +140,7 @@ export class Controller {
           this.decisionListeners.forEach((l) => l(d));
         }),
       );
-      const decide = this.createDecide(siteKey, store, clock, running);
+      const decide = this.createDecide(siteKey, store, replay, clock, running);
 
       // Doors are driven to their safe state as their actors start, inside site.start() below,
       // before any scanner driver is asked to connect.
@@ -262,7 +267,7 @@ export class Controller {
   }
 
   /** The checks of the decision path, as the scanner actors invoke them (decide.ts). */
-  private createDecide(siteKey: Buffer, store: Store, clock: () => number, running: Running): (input: DecideInput) => Promise<Decided> {
+  private createDecide(siteKey: Buffer, store: Store, replay: ReplayGuard, clock: () => number, running: Running): (input: DecideInput) => Promise<Decided> {
     const { throttle } = this.config;
     // Text that is no Postern code goes to a partner's webhook where the site file says so.
     const delegation = WebhookDelegation.fromConfig(this.config, { logger: this.logger.child({ component: 'delegation' }), clock });
@@ -270,6 +275,7 @@ export class Controller {
     const verifier = new Verifier({
       siteKey,
       store,
+      replay,
       partners: new PartnerDirectory(store),
       scopes: new ScopeDirectory(this.config.scopes, store),
       throttle: new ScanThrottle({

@@ -15,6 +15,7 @@ import {
   type DecodedCredential,
 } from './credentialCodec.ts';
 import type { PartnerDirectory } from './partnerDirectory.ts';
+import type { ReplayGuard } from './replayGuard.ts';
 import type { ScanThrottle } from './scanThrottle.ts';
 import type { ScopeDirectory } from './scopeDirectory.ts';
 
@@ -48,6 +49,8 @@ export interface Verification {
   scope: number | null;
   /** Delegated decisions: what the audit event records of the webhook's answer (no secret, no text). */
   delegation?: Record<string, unknown>;
+  /** A rotating code's time step: its grant's record keeps it, so a restart knows the step is used. */
+  step?: number;
 }
 
 /**
@@ -65,7 +68,9 @@ export interface OnlineLinkConfirmer {
 
 export interface VerifierDependencies {
   siteKey: Buffer;
-  store: Pick<Store, 'getCredentialKey' | 'isRevoked' | 'markRotatingUse'>;
+  store: Pick<Store, 'getCredentialKey' | 'isRevoked'>;
+  /** Single use of rotating codes (replayGuard.ts). */
+  replay: Pick<ReplayGuard, 'claim'>;
   partners: PartnerDirectory;
   scopes: ScopeDirectory;
   throttle: ScanThrottle;
@@ -108,6 +113,7 @@ export class Verifier {
         issuer: credential.issuer,
         subject: credential.subject.toString(),
         scope: credential.scope,
+        ...(credential.kind === 'rotating' ? { step: credential.a } : {}),
       };
     }
     if (result.outcome === 'grant') throttle.recordSuccess(scan.scanner);
@@ -168,10 +174,10 @@ export class Verifier {
       },
     },
     {
-      // One use per time step for rotating codes.
+      // One use per time step for rotating codes; a code an earlier check refuses claims nothing.
       name: 'replay',
-      check: async ({ credential, subject }) =>
-        credential.kind === 'rotating' && !(await this.deps.store.markRotatingUse(credential.issuer, subject, credential.a)) ? 'replayed' : undefined,
+      check: ({ credential, subject, scan }) =>
+        credential.kind === 'rotating' && !this.deps.replay.claim({ issuer: credential.issuer, subject, step: credential.a }, scan.now) ? 'replayed' : undefined,
     },
   ];
 

@@ -64,8 +64,11 @@ export function createDecide({ verifier, clock }: DecideDependencies): (input: D
 /**
  * Text that is no Postern code is recorded by its length only; a webhook's answer by what the
  * delegation chose to keep of it (subject name, reason, failure detail; never text or secret).
+ * A rotating code's time step is kept: its grant is the durable mark that the step is used
+ * (replayGuard.ts reloads it at start).
  */
 function recordData(verification: Verification, length: number): Record<string, unknown> | null {
   if (verification.delegation) return { length, delegation: verification.delegation };
+  if (verification.step !== undefined) return { step: verification.step };
   return verification.kind === 'unknown' ? { length } : null;
 }

@@ -5,7 +5,7 @@
 import type { Kysely, Selectable } from 'kysely';
 
 import type { Database, LinksTable } from './schema.ts';
-import type { LinkRecord } from './storeTypes.ts';
+import type { LinkRecord, ReplayMark } from './storeTypes.ts';
 
 export function toLink(row: Selectable<LinksTable>): LinkRecord {
   return {
@@ -150,21 +150,36 @@ export async function isRevoked(db: Kysely<Database>, issuer: number, subject: s
   return row !== undefined;
 }
 
-export async function markRotatingUse(
-  db: Kysely<Database>,
-  issuer: number,
-  subject: string,
-  step: number,
-): Promise<boolean> {
-  const result = await db
-    .insertInto('replay_marks')
-    .values({ issuer, subject, step })
-    .onConflict((oc) => oc.columns(['issuer', 'subject', 'step']).doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+/**
+ * The controller's rotating grants since `sinceMs` (the audit_events_at index), with the step
+ * their data records, and the legacy replay_marks rows since `sinceStep`.
+ */
+export async function recentReplayMarks(db: Kysely<Database>, controllerId: string, sinceMs: number, sinceStep: number): Promise<ReplayMark[]> {
+  const grants = await db
+    .selectFrom('audit_events')
+    .select(['issuer', 'subject', 'data'])
+    .where('at', '>=', sinceMs)
+    .where('controller_id', '=', controllerId)
+    .where('type', '=', 'decision')
+    .where('verdict', '=', 'grant')
+    .where('kind', '=', 'rotating')
+    .execute();
+  const marks: ReplayMark[] = [];
+  for (const row of grants) {
+    const step = stepOf(row.data);
+    if (row.issuer !== null && row.subject !== null && step !== undefined) marks.push({ issuer: Number(row.issuer), subject: row.subject, step });
+  }
+  const legacy = await db.selectFrom('replay_marks').select(['issuer', 'subject', 'step']).where('step', '>=', sinceStep).execute();
+  for (const row of legacy) marks.push({ issuer: Number(row.issuer), subject: row.subject, step: Number(row.step) });
+  return marks;
 }
 
-export async function pruneReplayMarks(db: Kysely<Database>, beforeStep: number): Promise<number> {
-  const result = await db.deleteFrom('replay_marks').where('step', '<', beforeStep).executeTakeFirst();
-  return Number(result.numDeletedRows);
+function stepOf(data: string | null): number | undefined {
+  if (data === null) return undefined;
+  try {
+    const step = (JSON.parse(data) as { step?: unknown }).step;
+    return Number.isSafeInteger(step) ? (step as number) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,7 +7,7 @@
  * Data rules:
  * - secrets are selected only by getCredentialKey and loadPartnerKeys, never by list methods;
  *   password hashes only by getUserByName; token hashes never (getTokenByHash looks up by one);
- * - the hot-path methods (getCredentialKey, isRevoked, markRotatingUse, useOnlineLink) are single
+ * - the hot-path methods (getCredentialKey, isRevoked, useOnlineLink) are single
  *   statements on a primary key (useOnlineLink reads once more only to name a refusal);
  * - JSON columns (partners.allowed_scopes, audit_events.data) are serialized and parsed in the
  *   query modules; callers see plain values.
@@ -44,6 +44,7 @@ import type {
   NewUser,
   PartnerKey,
   PartnerRecord,
+  ReplayMark,
   Store,
   StoredUser,
   StoreIntegrity,
@@ -330,14 +331,8 @@ export class KyselyStore implements Store {
     return this.#run('isRevoked', false, (db) => links.isRevoked(db, issuer, subject));
   }
 
-  /** INSERT ... ON CONFLICT DO NOTHING: true iff this call inserted the mark. */
-  markRotatingUse(issuer: number, subject: string, step: number): Promise<boolean> {
-    return this.#run('markRotatingUse', true, (db) => links.markRotatingUse(db, issuer, subject, step));
-  }
-
-  /** Deletes marks with step < beforeStep; returns how many. */
-  pruneReplayMarks(beforeStep: number): Promise<number> {
-    return this.#run('pruneReplayMarks', true, (db) => links.pruneReplayMarks(db, beforeStep));
+  recentReplayMarks(controllerId: string, sinceMs: number, sinceStep: number): Promise<ReplayMark[]> {
+    return this.#run('recentReplayMarks', false, (db) => links.recentReplayMarks(db, controllerId, sinceMs, sinceStep));
   }
 
   /**

@@ -91,6 +91,13 @@ export interface DoorSet {
 export type DoorMode = 'normal' | 'lockdown' | 'passage';
 
 /** One audit event, as stored. Fields not used by an event type are null. */
+/** A rotating code's use: who, and which time step (credentialCodec.timeStep). */
+export interface ReplayMark {
+  issuer: number;
+  subject: string;
+  step: number;
+}
+
 export interface AuditEvent {
   controllerId: string;
   seq: number; // 1, 2, 3 ... per controller
@@ -263,9 +270,12 @@ export interface Store {
   revoke(issuer: number, subject: string, reason: string | null): Promise<boolean>;
   isRevoked(issuer: number, subject: string): Promise<boolean>;
 
-  /** Records a rotating code's use; true only for the first use of (issuer, subject, step). */
-  markRotatingUse(issuer: number, subject: string, step: number): Promise<boolean>;
-  pruneReplayMarks(beforeStep: number): Promise<number>;
+  /**
+   * Rotating codes used lately, for the replay guard at start (credentials/replayGuard.ts): the
+   * controller's own rotating grants at or after `sinceMs` (their step is in the event's data),
+   * and the marks of the replay_marks table, which stores before 0.2 wrote, at or after `sinceStep`.
+   */
+  recentReplayMarks(controllerId: string, sinceMs: number, sinceStep: number): Promise<ReplayMark[]>;
 
   /** The scope id of exactly this set of doors (order ignored), made on first use. */
   doorSetScope(doors: string[]): Promise<number>;

@@ -55,6 +55,36 @@ describe('controller scanners', () => {
     expect((await replay)[0]).toMatchObject({ verdict: 'deny', reason: 'replayed', scanner: 'front-in', door: 'front' });
   });
 
+  it('keeps a rotating code used across a restart: its grant, reloaded from the audit trail, is the mark', async () => {
+    const dataDir = await tempDir();
+    const config = testSite(dataDir);
+    const store = openStore({ dataDir });
+    await store.start();
+    const issuing = new Issuing({ store, siteKey: await loadOrCreateSiteKey(store), config, audit: { append: async () => ({}) as never } });
+    const { credential, secret } = await issuing.createCredential({ name: 'Grace', scope: 7 }, 'test');
+    await store.stop();
+    const step = timeStep(Date.now() / 1000);
+    const codeAt = (a: number) => encodeCredential({ kind: 'rotating', issuer: 0, subject: BigInt(credential.id), a, b: 0, scope: 0 }, secret);
+
+    controller = new Controller({ config, terminal: new PassThrough() });
+    await controller.start();
+    const granted = collect(controller, 1);
+    (controller.scannerDriver('lab-in') as SimulatedScanner).read(codeAt(step));
+    expect((await granted)[0]).toMatchObject({ verdict: 'grant', kind: 'rotating' });
+    await controller.stop();
+
+    controller = new Controller({ config, terminal: new PassThrough() });
+    await controller.start();
+    const after = collect(controller, 2);
+    (controller.scannerDriver('lab-in') as SimulatedScanner).read(codeAt(step));
+    await new Promise((r) => setTimeout(r, 50));
+    (controller.scannerDriver('lab-in') as SimulatedScanner).read(codeAt(step + 1));
+    const [again, next] = await after;
+    expect(again).toMatchObject({ verdict: 'deny', reason: 'replayed' });
+    // Only that step is used: the next one of the same credential opens.
+    expect(next).toMatchObject({ verdict: 'grant', kind: 'rotating' });
+  });
+
   it('moves an unplugged scanner to disconnected and back to ready without a restart', async () => {
     controller = new Controller({ config: testSite(await tempDir()), terminal: new PassThrough() });
     await controller.start();

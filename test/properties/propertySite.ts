@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PartnerDirectory } from '../../controller/credentials/partnerDirectory.ts';
 import { ScanThrottle, type ThrottleOptions } from '../../controller/credentials/scanThrottle.ts';
 import { ScopeDirectory } from '../../controller/credentials/scopeDirectory.ts';
+import { ReplayGuard } from '../../controller/credentials/replayGuard.ts';
 import { Verifier } from '../../controller/credentials/verifier.ts';
 import { LocalHub } from '../../controller/decision/localHub.ts';
 import { openStore } from '../../controller/store/openStore.ts';
@@ -88,10 +89,13 @@ export async function openPropertySite(): Promise<PropertySite> {
     await store.revoke(Number(issuer), subject!, 'properties');
   }
 
+  // One guard for both verifiers, as one controller has: a step used through one is used.
+  const replay = new ReplayGuard();
   const make = (siteDefaultScope: number | null, throttle = new ScanThrottle()) =>
     new Verifier({
       siteKey,
       store,
+      replay,
       partners: new PartnerDirectory(store),
       scopes: new ScopeDirectory(configScopes, store),
       throttle,

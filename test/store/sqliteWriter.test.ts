@@ -148,8 +148,8 @@ describe('SQLite writer thread', () => {
       store.appendAudit([event(3)]),
       store.appendAudit([event(1)]), // exists already
       store.appendAudit([event(4)]),
-      store.markRotatingUse(0, '9', 1),
-      store.markRotatingUse(0, '9', 1),
+      store.revoke(0, '9', null),
+      store.revoke(0, '9', null),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
     expect(((results[2] as PromiseRejectedResult).reason as PosternError).code).toBe(ErrorCodes.CONFLICT);

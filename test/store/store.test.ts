@@ -381,28 +381,42 @@ function storeSuite(getBackend: () => Backend): void {
   });
 
   describe('replay marks', () => {
-    it('is true only for the first use of (issuer, subject, step)', async () => {
+    const at = 1_767_225_600_000;
+    const rotating = (controllerId: string, seq: number, overrides: Partial<AuditEvent>) =>
+      auditEvent(controllerId, seq, { kind: 'rotating', subject: '9001', at: at + seq, data: { step: 117_815_040 + seq }, ...overrides });
+
+    it("gives the controller's own rotating grants since a time, with the step their record keeps", async () => {
       await setup();
-      expect(await store.markRotatingUse(0, '5', 100)).toBe(true);
-      expect(await store.markRotatingUse(0, '5', 100)).toBe(false);
-      expect(await store.markRotatingUse(0, '5', 101)).toBe(true);
-      expect(await store.markRotatingUse(1, '5', 100)).toBe(true);
-      expect(await store.markRotatingUse(0, '6', 100)).toBe(true);
+      await store.appendAudit([
+        rotating('c1', 1, { at: at - 61_000 }), // too old
+        rotating('c1', 2, {}),
+        rotating('c1', 3, { verdict: 'deny', reason: 'replayed' }),
+        rotating('c1', 4, { kind: 'link', data: null }),
+        rotating('c1', 5, { issuer: 17, subject: '5' }),
+        rotating('c1', 6, { data: { step: 'x' } }), // no usable step: nothing to reload
+        rotating('c1', 7, { type: 'door', verdict: null }),
+      ]);
+      await store.appendAudit([rotating('c2', 1, {})]);
+      const marks = await store.recentReplayMarks('c1', at - 60_000, 0);
+      expect(marks).toEqual(
+        expect.arrayContaining([
+          { issuer: 0, subject: '9001', step: 117_815_042 },
+          { issuer: 17, subject: '5', step: 117_815_045 },
+        ]),
+      );
+      expect(marks).toHaveLength(2);
     });
 
-    it('gives exactly one first use among 20 concurrent marks', async () => {
+    it('gives the marks an older store kept in replay_marks, from a step on', async () => {
       await setup();
-      const results = await Promise.all(Array.from({ length: 20 }, () => store.markRotatingUse(0, '900', 123_456_789)));
-      expect(results.filter(Boolean)).toHaveLength(1);
-    });
-
-    it('prunes marks before a step', async () => {
-      await setup();
-      for (const step of [10, 11, 12, 13]) await store.markRotatingUse(0, '1', step);
-      expect(await store.pruneReplayMarks(12)).toBe(2);
-      expect(await store.pruneReplayMarks(12)).toBe(0);
-      expect(await store.markRotatingUse(0, '1', 10)).toBe(true);
-      expect(await store.markRotatingUse(0, '1', 12)).toBe(false);
+      await fresh.raw("INSERT INTO replay_marks (issuer, subject, step) VALUES (0, '7', 99), (0, '7', 100), (12, '5', 101)");
+      expect(await store.recentReplayMarks('c1', 0, 100)).toEqual(
+        expect.arrayContaining([
+          { issuer: 0, subject: '7', step: 100 },
+          { issuer: 12, subject: '5', step: 101 },
+        ]),
+      );
+      expect(await store.recentReplayMarks('c1', 0, 100)).toHaveLength(2);
     });
   });
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PartnerDirectory } from '../../controller/credentials/partnerDirectory.ts';
 import { ScanThrottle, type ThrottleOptions } from '../../controller/credentials/scanThrottle.ts';
 import { ScopeDirectory } from '../../controller/credentials/scopeDirectory.ts';
+import { ReplayGuard } from '../../controller/credentials/replayGuard.ts';
 import { Verifier } from '../../controller/credentials/verifier.ts';
 import { LocalHub } from '../../controller/decision/localHub.ts';
 import { openStore } from '../../controller/store/openStore.ts';
@@ -41,6 +42,7 @@ export async function openVectorSite(options: { databaseUrl?: string; throttle?:
   const verifier = new Verifier({
     siteKey: Buffer.from(vectors.site_key, 'hex'),
     store,
+    replay: new ReplayGuard(),
     partners: new PartnerDirectory(store),
     scopes: new ScopeDirectory(scopes, store),
     throttle: new ScanThrottle(options.throttle),
