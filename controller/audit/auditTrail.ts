@@ -111,7 +111,11 @@ export class AuditTrail {
   /** Events not yet in the store, oldest first. */
   #outbox: Pending[] = [];
   #writing: Promise<void> | undefined;
+  /** The one run to start after #writing, when events came while it was ending. */
+  #writeAfter: Promise<void> | undefined;
   #journaling: Promise<void> | undefined;
+  /** The one journal write to make after #journaling, for events that came during it. */
+  #journalAfter: Promise<void> | undefined;
   /** The store failed, or was slower than maxWaitMs: new events go to the journal at once. */
   #degraded = false;
   /** The last write failed; a retry is scheduled. */
@@ -292,7 +296,13 @@ export class AuditTrail {
    */
   #drain(): Promise<void> {
     if (this.#writing !== undefined) {
-      return this.#writing.then(() => (this.#outbox.length > 0 && !this.#failing ? this.#drain() : undefined));
+      // One follow-up for all the events that come during a run, not one per event: under load
+      // a run is nearly always in flight, and a chain per append grew without bound.
+      this.#writeAfter ??= this.#writing.then(() => {
+        this.#writeAfter = undefined;
+        return this.#outbox.length > 0 && !this.#failing ? this.#drain() : undefined;
+      });
+      return this.#writeAfter;
     }
     if (this.#outbox.length === 0) return Promise.resolve();
     const run = this.#writeAll().finally(() => {
@@ -388,7 +398,13 @@ export class AuditTrail {
 
   /** Journals every event that is neither stored nor journaled yet; one write at a time. */
   #journalPending(): Promise<void> {
-    if (this.#journaling !== undefined) return this.#journaling.then(() => (this.#outbox.some((i) => !i.journaled && i.outcome === undefined) ? this.#journalPending() : undefined));
+    if (this.#journaling !== undefined) {
+      this.#journalAfter ??= this.#journaling.then(() => {
+        this.#journalAfter = undefined;
+        return this.#outbox.some((i) => !i.journaled && i.outcome === undefined) ? this.#journalPending() : undefined;
+      });
+      return this.#journalAfter;
+    }
     const batch = this.#outbox.filter((item) => !item.journaled);
     if (batch.length === 0) return Promise.resolve();
     const journal = this.#journal;
