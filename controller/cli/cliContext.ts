@@ -51,7 +51,8 @@ export interface ContextOptions {
 async function startSiteStore(configFlag: string | undefined, env: NodeJS.ProcessEnv, options: ContextOptions): Promise<{ config: SiteConfig; store: Store }> {
   const config = loadSiteConfig(configFlag, env);
   // No background quick_check (a thread of its own): a command is over long before it would answer, and nothing here reads it.
-  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir, create: options.create ?? true, quickCheck: false });
+  // No writer thread either: starting it costs a command more than its own work (sqliteBackend.ts, writerThread).
+  const store = openStore({ databaseUrl: env.DATABASE_URL, dataDir: config.dataDir, create: options.create ?? true, quickCheck: false, writerThread: false });
   await store.start();
   return { config, store };
 }

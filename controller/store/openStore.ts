@@ -9,18 +9,20 @@
  * The dialects are in sqliteBackend.ts and postgresBackend.ts.
  */
 import { postgresBackend } from './postgresBackend.ts';
-import { sqliteBackend } from './sqliteBackend.ts';
+import { sqliteBackend, type SqliteBackendOptions } from './sqliteBackend.ts';
 import { KyselyStore } from './store.ts';
-import type { OpenStoreOptions } from './storeBackend.ts';
 import type { Store } from './storeTypes.ts';
 
 export type { OpenStoreOptions, StoreBackend, StoreLogger } from './storeBackend.ts';
 export { describePostgresUrl, postgresBackend } from './postgresBackend.ts';
-export { sqliteBackend } from './sqliteBackend.ts';
+export { sqliteBackend, type SqliteBackendOptions } from './sqliteBackend.ts';
 export { SQLITE_WAL_LIMIT_BYTES } from './sqliteWriter.ts';
 
-/** The store for these options: PostgreSQL when databaseUrl is set, else SQLite. Not started. */
-export function openStore(options: OpenStoreOptions): Store {
+/**
+ * The store for these options: PostgreSQL when databaseUrl is set, else SQLite. Not started.
+ * `writerThread` (SQLite only, default true) is false for a CLI command: see sqliteBackend.ts.
+ */
+export function openStore(options: SqliteBackendOptions): Store {
   const backend =
     options.databaseUrl !== undefined && options.databaseUrl !== ''
       ? postgresBackend({ ...options, databaseUrl: options.databaseUrl })

@@ -3,12 +3,15 @@
  * stores, and `synchronous_commit = on` set on every connection Postern opens, whatever the server
  * or database default says: a commit (an audit batch, a replay mark) is on the server's disk when
  * its promise resolves.
+ *
+ * pg (and the claim, which uses it) is imported when a PostgreSQL store is opened or claimed, not
+ * when this module is: openStore.ts imports it for every store, and loading pg costs about 50 ms
+ * that a SQLite site (every CLI command on it) would pay for nothing.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 
 import type { OpenStoreOptions, StoreBackend } from './storeBackend.ts';
-import { claimPostgres } from './postgresClaim.ts';
 import type { Database } from './schema.ts';
 import { translateStoreError } from './storeErrors.ts';
 import { StoreProblems } from './storeProblems.ts';
@@ -21,10 +24,12 @@ function parseInt8(value: string): number {
 }
 
 /** Keeps pg's parsers except int8 (bigint, count(*)), which comes back as a number. */
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
+function pgTypes(types: typeof pg.types): { getTypeParser: typeof pg.types.getTypeParser } {
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8_OID && format !== 'binary' ? parseInt8 : types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+}
 
 export function describePostgresUrl(databaseUrl: string): { server: string; location: string } {
   try {
@@ -51,8 +56,8 @@ export function postgresBackend(options: OpenStoreOptions & { databaseUrl: strin
     problems: new StoreProblems(location, options.logger),
     translate: (error, op) => translateStoreError(error, backend, op),
     integrityCheck: async () => ({ status: 'skipped', reason: 'PostgreSQL checks its own pages' }),
-    claim: (siteId) =>
-      claimPostgres({
+    claim: async (siteId) =>
+      (await import('./postgresClaim.ts')).claimPostgres({
         databaseUrl: options.databaseUrl,
         location,
         siteId,
@@ -64,7 +69,8 @@ export function postgresBackend(options: OpenStoreOptions & { databaseUrl: strin
     async open() {
       let pool: pg.Pool;
       try {
-        pool = new pg.Pool({
+        const { default: driver } = await import('pg');
+        pool = new driver.Pool({
           connectionString: options.databaseUrl,
           max: 10,
           connectionTimeoutMillis: connectTimeoutMs,
@@ -72,7 +78,7 @@ export function postgresBackend(options: OpenStoreOptions & { databaseUrl: strin
           keepAlive: true,
           query_timeout: options.queryTimeoutMs ?? 30_000,
           application_name: 'postern',
-          types: pgTypes,
+          types: pgTypes(driver.types),
           ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
         });
       } catch (error) {

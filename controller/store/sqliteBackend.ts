@@ -13,12 +13,19 @@
  *
  * A store opened read-only (tools that only read) has no writer thread: one read-only connection
  * on the main thread, where every write fails with SQLITE_READONLY (STORE_READ_ONLY).
+ *
+ * `writerThread: false` (a CLI command) has no writer thread either, but writes: one connection on
+ * the main thread, set up as the writer thread's own (the same pragmas, BEGIN IMMEDIATE), which
+ * does everything. Starting the thread and its connection costs a command more than the command's
+ * own work; a command has no event loop to keep free (a busy wait blocks it, as it would wait for
+ * the thread's answer anyway) and writes too little to need group commit or the thread's
+ * checkpoints. It closes the way the thread does, last, so the log is checkpointed and removed.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type QueryResult } from 'kysely';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { makePrivateDirectory, makePrivateFile, tightenModes } from './fileModes.ts';
@@ -28,7 +35,7 @@ import type { Database } from './schema.ts';
 import type { OpenStoreOptions, StoreBackend } from './storeBackend.ts';
 import { claimSqlite } from './sqliteClaim.ts';
 import { RoutedSqliteDialect } from './sqliteDialect.ts';
-import { SqliteWriter } from './sqliteWriter.ts';
+import { SQLITE_WAL_LIMIT_BYTES, SqliteWriter } from './sqliteWriter.ts';
 import { translateStoreError } from './storeErrors.ts';
 import { StoreProblems } from './storeProblems.ts';
 
@@ -47,7 +54,76 @@ export interface SqliteBackend extends StoreBackend {
   readonly writer: SqliteWriter | undefined;
 }
 
-export function sqliteBackend(options: OpenStoreOptions): SqliteBackend {
+export interface SqliteBackendOptions extends OpenStoreOptions {
+  /**
+   * false: every statement runs on one connection on the main thread, with no writer thread (for
+   * a process that runs one command and exits: the CLI). Default true. Ignored when readOnly.
+   */
+  writerThread?: boolean;
+}
+
+/** SQLite runs DDL inside transactions; Kysely's adapter says it does not, which would split migrations (as in sqliteDialect.ts). */
+class TransactionalSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+/**
+ * Kysely's SQLite driver with the writer thread's habits: transactions BEGIN IMMEDIATE (the write
+ * lock is taken at the start, so a transaction that reads then writes never fails half-way on
+ * another process's write), and a busy error says how long it waited, as the thread's does.
+ */
+class MainThreadSqliteDriver extends SqliteDriver {
+  readonly #busyTimeoutMs: number;
+
+  constructor(database: Sqlite.Database, busyTimeoutMs: number) {
+    super({ database });
+    this.#busyTimeoutMs = busyTimeoutMs;
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    const waited = this.#busyTimeoutMs;
+    return {
+      async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+        try {
+          return await connection.executeQuery<R>(query);
+        } catch (error) {
+          const code = (error as { code?: unknown } | null)?.code;
+          if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) Object.assign(error as object, { waitedMs: waited });
+          throw error;
+        }
+      },
+      streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+    };
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class MainThreadSqliteDialect extends SqliteDialect {
+  readonly #database: Sqlite.Database;
+  readonly #busyTimeoutMs: number;
+
+  constructor(database: Sqlite.Database, busyTimeoutMs: number) {
+    super({ database });
+    this.#database = database;
+    this.#busyTimeoutMs = busyTimeoutMs;
+  }
+
+  override createDriver(): SqliteDriver {
+    return new MainThreadSqliteDriver(this.#database, this.#busyTimeoutMs);
+  }
+
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalSqliteAdapter();
+  }
+}
+
+export function sqliteBackend(options: SqliteBackendOptions): SqliteBackend {
   const dataDir = resolve(options.dataDir);
   const file = join(dataDir, options.fileName ?? 'postern.sqlite');
   const readOnly = options.readOnly === true;
@@ -68,6 +144,29 @@ export function sqliteBackend(options: OpenStoreOptions): SqliteBackend {
       throw error;
     }
     return reader;
+  };
+
+  /**
+   * The one connection of `writerThread: false`, opened as sqliteWriterSource.ts opens the
+   * thread's (keep the two alike): the header read first, then WAL, synchronous = FULL, no
+   * automatic checkpoints (a running controller's writer thread does them), the log's size limit,
+   * foreign keys.
+   */
+  const openMainThreadWriter = (): Sqlite.Database => {
+    const db = new Sqlite(file, { timeout: busyTimeout });
+    try {
+      db.prepare('SELECT count(*) AS n FROM sqlite_master').get();
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') throw Object.assign(new Error(`journal_mode stays ${String(mode)}, not wal`), { code: 'SQLITE_READONLY' });
+      db.pragma('synchronous = FULL');
+      db.pragma('wal_autocheckpoint = 0');
+      db.pragma(`journal_size_limit = ${Math.trunc(options.walLimitBytes ?? SQLITE_WAL_LIMIT_BYTES)}`);
+      db.pragma('foreign_keys = ON');
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return db;
   };
 
   const backend: SqliteBackend = {
@@ -116,6 +215,17 @@ export function sqliteBackend(options: OpenStoreOptions): SqliteBackend {
         throw backend.translate(error, op);
       }
       tightenModes([file], logger);
+
+      if (options.writerThread === false) {
+        let db: Sqlite.Database;
+        try {
+          db = openMainThreadWriter();
+        } catch (error) {
+          throw backend.translate(error, op);
+        }
+        tightenModes([`${file}-wal`, `${file}-shm`], logger);
+        return new Kysely<Database>({ dialect: new MainThreadSqliteDialect(db, busyTimeout) });
+      }
 
       const writer = new SqliteWriter({ file, busyTimeoutMs: busyTimeout, walLimitBytes: options.walLimitBytes, onProblem: (kind, error) => backend.problems.report(kind, error) });
       try {
