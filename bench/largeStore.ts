@@ -61,12 +61,13 @@ const TARGET_RSS_AFTER_START_BYTES = 150 * 1024 * 1024;
 const TARGET_RSS_AFTER_BURST_BYTES = 200 * 1024 * 1024;
 const TARGET_VERIFY_P99_US = 500;
 /**
- * The V8 options measured as fixes for memory after a burst (BENCHMARKS.md, large-store): the same
- * burst again in a probe started with each (no verifier runs). --heap-growing-percent=50: V8 lets
- * the old generation grow to 1.5x what survived the last full GC instead of up to 4x;
+ * V8 options beside the controller's own heap tuning (controller/heapTuning.ts: the old generation
+ * grows to 1.5x what survived the last full GC), for memory after a burst (BENCHMARKS.md,
+ * large-store): the same burst again in a probe started with each (no verifier runs).
+ * --heap-growing-percent=0: V8's default growth (up to 4x), i.e. without the tuning;
  * --optimize-for-size: V8's memory-saving mode.
  */
-const MEMORY_VARIANTS: ReadonlyArray<readonly string[]> = [['--heap-growing-percent=50'], ['--optimize-for-size']];
+const MEMORY_VARIANTS: ReadonlyArray<readonly string[]> = [['--heap-growing-percent=0'], ['--optimize-for-size']];
 const EXTRA_NODE_ARGS = (process.env.POSTERN_BENCH_PROBE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 const PROBE = fileURLToPath(new URL('./startProbe.ts', import.meta.url));

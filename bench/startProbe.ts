@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
 import { Controller } from '../controller/controller.ts';
+import { tuneHeapForController } from '../controller/heapTuning.ts';
 import { encodeCredential, timeStep } from '../controller/credentials/credentialCodec.ts';
 import { PartnerDirectory } from '../controller/credentials/partnerDirectory.ts';
 import { ScanThrottle } from '../controller/credentials/scanThrottle.ts';
@@ -43,6 +44,8 @@ import {
 import { BENCH_SCOPE, benchSite, scannerId } from './lib/site.ts';
 
 const importsDoneMs = performance.now();
+// As `postern start` does (controller/cli/startCommand.ts); the memory variants pass their own.
+const heapTuned = tuneHeapForController();
 const IDLE_AFTER_BURST_MS = 10_000;
 
 function benchSecret(id: string): Buffer {
@@ -214,6 +217,7 @@ async function main(): Promise<void> {
     rssAfterStart: afterStart.rss,
     heapUsedAfterStart: afterStart.heapUsed,
     rssAtEnd: 0,
+    heapTuned,
   };
 
   let siteKey: Buffer | undefined;

@@ -33,6 +33,8 @@ export interface KindStats {
 
 export interface ProbeResult {
   importsDoneMs: number;
+  /** Whether the probe set the controller's heap growth itself (not when node's options set it). */
+  heapTuned: boolean;
   processStartToStartedMs: number;
   startMs: number;
   rssAfterStart: number;

@@ -1,4 +1,5 @@
 import { Controller } from '../controller.ts';
+import { tuneHeapForController } from '../heapTuning.ts';
 import { checkDataDir } from '../config/checkDataDir.ts';
 import { DEMO_CONFIG } from '../config/demoConfig.ts';
 import { loadConfig } from '../config/loadConfig.ts';
@@ -25,6 +26,8 @@ export async function startCommand(values: StartOptions, io: CliEnvironment, sig
   const logger = await createCliLogger(config.logLevel, values.logFormat, io.stderr);
   checkStartFiles(config, { siteFile, logger: logger.child({ component: 'files' }) });
 
+  // A long-running process that decides in bursts: keep the heap near what is live (heapTuning.ts).
+  tuneHeapForController();
   const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL, logger });
   const out = (line: string) => io.stdout.write(line + '\n');
 
