@@ -4,6 +4,7 @@
  */
 import { runApiFanout } from './apiFanout.ts';
 import { runCameras } from './cameras.ts';
+import { runCliCommands } from './cliCommands.ts';
 import { runDecode } from './decode.ts';
 import { runDecisionLatency } from './decisionLatency.ts';
 import { runFsyncFloor } from './fsyncFloor.ts';
@@ -23,6 +24,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'api-fanout': runApiFanout,
   decode: runDecode,
   cameras: runCameras,
+  cli: runCliCommands,
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');
