@@ -71,6 +71,13 @@ export interface AuditTrailOptions {
   /** Retry backoff after a failed write: first and longest delay, default 500 ms and 30 s. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * Several short-lived processes append to this chain (the command line's `<site>/admin`): when
+   * another one stored the seq this trail was about to use, the events not yet stored are chained
+   * again after the store's newest event (new seqs and hashes) instead of failing. Only for
+   * events nobody has acted on by their seq, and never once any is in the journal.
+   */
+  sharedChain?: boolean;
 }
 
 interface Pending {
@@ -103,6 +110,7 @@ export class AuditTrail {
   readonly #maxWait: number;
   readonly #retryMin: number;
   readonly #retryMax: number;
+  readonly #sharedChain: boolean;
 
   #started = false;
   #seq = 0;
@@ -136,6 +144,7 @@ export class AuditTrail {
     this.#retryMin = options.retryMinMs ?? 500;
     this.#retryMax = options.retryMaxMs ?? 30_000;
     this.#retryDelay = this.#retryMin;
+    this.#sharedChain = options.sharedChain ?? false;
   }
 
   /** Events appended but not yet in the store (in the journal, or in memory only). */
@@ -359,14 +368,36 @@ export class AuditTrail {
     }
     if (last === undefined) return false;
     const index = this.#outbox.findIndex((item) => item.event.seq === last.seq);
-    if (index < 0 || this.#outbox[index]?.event.hash !== last.hash) {
-      this.#logger?.error(
-        { controllerId: this.controllerId, storedSeq: last.seq, firstPending: this.#outbox[0]?.event.seq },
-        'audit chain conflict: another writer uses this controller id',
-      );
-      return false;
+    if (index >= 0 && this.#outbox[index]?.event.hash === last.hash) {
+      this.#stored(index + 1);
+      return true;
     }
-    this.#stored(index + 1);
+    if (this.#sharedChain && this.#rechainAfter(last)) return true;
+    this.#logger?.error(
+      { controllerId: this.controllerId, storedSeq: last.seq, firstPending: this.#outbox[0]?.event.seq },
+      'audit chain conflict: another writer uses this controller id',
+    );
+    return false;
+  }
+
+  /**
+   * Another writer of a shared chain stored events after the head this trail started from: the
+   * outbox is chained again after `last`, in order. Not when anything is journaled (the journal's
+   * copies would then disagree with the store) or when `last` is behind the outbox.
+   */
+  #rechainAfter(last: AuditEvent): boolean {
+    const first = this.#outbox[0];
+    if (first === undefined || last.seq < first.event.seq - 1 || this.#outbox.some((item) => item.journaled)) return false;
+    let prev = last;
+    for (const item of this.#outbox) {
+      const { hash: _old, ...event } = item.event;
+      const unsigned: Omit<AuditEvent, 'hash'> = { ...event, seq: prev.seq + 1, at: Math.max(event.at, prev.at), prevHash: prev.hash };
+      item.event = { ...unsigned, hash: hashEvent(prev.hash, unsigned) };
+      prev = item.event;
+    }
+    this.#seq = prev.seq;
+    this.#hash = prev.hash;
+    this.#at = prev.at;
     return true;
   }
 

@@ -61,7 +61,8 @@ export async function openAdminContext(configFlag: string | undefined, env: Node
   const { config, store } = await startSiteStore(configFlag, env, options);
   try {
     const siteKey = await loadOrCreateSiteKey(store);
-    const audit = new AuditTrail({ store, controllerId: `${config.site.id}/admin` });
+    // Any number of commands may run at once, each a process of its own: they share this chain.
+    const audit = new AuditTrail({ store, controllerId: `${config.site.id}/admin`, sharedChain: true });
     await audit.start();
     const actor = `cli:${env.USER ?? env.LOGNAME ?? 'unknown'}`;
     return {

@@ -94,6 +94,35 @@ describe('AuditTrail', () => {
     expect(audit.head).toEqual({ seq: 2, hash: second.hash });
   });
 
+  it('chains a shared chain again after another writer took its seqs: both commands recorded, the chain intact', async () => {
+    // Two command-line processes on <site>/admin, started together: both read the same head.
+    const first = trail({ sharedChain: true, clock: () => 1000 });
+    const second = trail({ sharedChain: true, clock: () => 2000 });
+    await first.start();
+    await second.start();
+    const a = await first.append({ type: 'operator', actor: 'cli', reason: 'link.create' });
+    const b = await second.append({ type: 'operator', actor: 'cli', reason: 'link.revoke' });
+    const c = await second.append({ type: 'operator', actor: 'cli', reason: 'link.revoke' });
+    expect([a.seq, b.seq, c.seq]).toEqual([1, 2, 3]);
+    expect(b).toMatchObject({ prevHash: a.hash, at: 2000 });
+    expect(await stored(store)).toEqual([a, b, c]);
+    expect(await verifyChain(store.iterateAudit(CONTROLLER))).toEqual({ ok: true, checked: 3, problems: [] });
+    expect(second.pending).toBe(0);
+  });
+
+  it('does not chain again a chain that is not shared: the conflict is reported, nothing rewritten', async () => {
+    const first = trail();
+    const second = trail();
+    await first.start();
+    await second.start();
+    const a = await first.append({ type: 'operator', reason: 'one' });
+    const pending = second.append({ type: 'operator', reason: 'two' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(second.pending).toBe(1);
+    expect(await stored(store)).toEqual([a]);
+    void pending;
+  });
+
   it('returns the event exactly as the store keeps it (data through a JSON round trip)', async () => {
     const audit = trail();
     await audit.start();
