@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,13 +19,12 @@ import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { decodeQrPng } from '../support/qrDecode.ts';
 import { ROOT } from '../support/runCli.ts';
 import { tempDir } from '../support/testSite.ts';
-import { CHROMIUM_ARGS } from '../webui/uiHarness.ts';
+import { CHROMIUM_ARGS, docScreenshot } from '../webui/uiHarness.ts';
 
 const CHROMIUM = process.env.POSTERN_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const requireAll = process.env.POSTERN_TEST_REQUIRE_ALL === '1';
 const DIST_BADGE = path.join(ROOT, 'webui', 'dist', 'badge.html');
-const SCREENSHOT = path.join(ROOT, 'docs', 'screenshots', 'badge.png');
 /** Run in the page (the test's own TypeScript has no DOM types). */
 const STORED_BADGE = "localStorage.getItem('postern.badge.v1')";
 
@@ -125,8 +124,7 @@ describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the 
       scanner.close();
     }
 
-    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT });
+    await docScreenshot(page, 'badge.png');
 
     // Offline: the service worker serves the page and its assets; the codes need no request.
     await page.evaluate('navigator.serviceWorker.ready.then(() => true)');

@@ -6,7 +6,6 @@
  */
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +13,8 @@ import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { ApiClient, makeTokens } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { haveFfmpeg, makeQrVideo } from '../support/qrVideo.ts';
-import { ROOT } from '../support/runCli.ts';
 import { tempDir } from '../support/testSite.ts';
-import { addUsers, CHROMIUM, ensureUiBuilt, CHROMIUM_ARGS, haveChromium, requireAll } from './uiHarness.ts';
+import { addUsers, docScreenshot, CHROMIUM, ensureUiBuilt, CHROMIUM_ARGS, haveChromium, requireAll } from './uiHarness.ts';
 
 const runs = (haveChromium && haveFfmpeg) || requireAll;
 const title = runs ? 'the kiosk page in Chromium with a fake camera' : `the kiosk page: skipped: ${haveChromium ? 'ffmpeg' : 'Chromium'} not installed`;
@@ -70,7 +68,7 @@ describe.skipIf(!runs)(title, () => {
       const grant = decisions.find((d) => d.scanner === 'lab-kiosk');
       expect(grant).toMatchObject({ door: 'lab', verdict: 'grant', kind: 'link' });
       expect(labStates).toContain('unlocked');
-      await page.screenshot({ path: path.join(ROOT, 'docs', 'screenshots', 'kiosk.png') });
+      await docScreenshot(page, 'kiosk.png');
 
       // The scanner reports its health: frames from the page, decode time, reads.
       const status = site.controller.scannerStatus('lab-kiosk')!;

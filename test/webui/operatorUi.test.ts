@@ -6,9 +6,7 @@
  * The browser reaches the controller through a TCP proxy that the reconnection test cuts.
  * Screenshots go to docs/screenshots/ when they are missing or with POSTERN_UI_SCREENSHOTS=1.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedDoorIo } from '../../drivers/doorIo/simulatedDoorIo.ts';
@@ -16,19 +14,13 @@ import { ApiClient } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.ts';
 import { decodeQrPng } from '../support/qrDecode.ts';
-import { addUsers, ensureUiBuilt, haveChromium, launchChromium, requireAll, ROOT, type Chromium } from './uiHarness.ts';
+import { addUsers, docScreenshot, ensureUiBuilt, haveChromium, launchChromium, requireAll, type Chromium } from './uiHarness.ts';
 
 const PASSWORD = 'correct horse battery';
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const runs = haveChromium || requireAll;
 const title = haveChromium || requireAll ? 'operator web UI in Chromium' : 'operator web UI: skipped: Chromium not installed (apt-get install chromium)';
 
-async function screenshot(page: Page, name: string): Promise<void> {
-  const file = path.join(SCREENSHOTS, name);
-  if (existsSync(file) && process.env.POSTERN_UI_SCREENSHOTS !== '1') return;
-  await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: file, fullPage: false });
-}
+const screenshot = docScreenshot;
 
 describe.skipIf(!runs)(title, () => {
   let site: ApiSite;

@@ -4,11 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Accounts } from '../../controller/accounts/accounts.ts';
 import type { UserRole } from '../../controller/accounts/accountTypes.ts';
 import { AuditTrail } from '../../controller/audit/auditTrail.ts';
@@ -17,6 +17,18 @@ import { openStore } from '../../controller/store/openStore.ts';
 export const CHROMIUM = '/usr/bin/chromium';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST_INDEX = path.join(ROOT, 'webui', 'dist', 'index.html');
+const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+
+/**
+ * The docs' screenshot `name` (docs/screenshots/), taken only when it is missing or with
+ * POSTERN_UI_SCREENSHOTS=1, so that a test run leaves the checkout as it found it.
+ */
+export async function docScreenshot(page: Page, name: string): Promise<void> {
+  const file = path.join(SCREENSHOTS, name);
+  if (existsSync(file) && process.env.POSTERN_UI_SCREENSHOTS !== '1') return;
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: file, fullPage: false });
+}
 
 export const haveChromium = existsSync(CHROMIUM);
 /** CI sets POSTERN_TEST_REQUIRE_ALL=1: a missing browser is then a failure, not a skip. */
