@@ -106,6 +106,13 @@ describe('issuing over the API', () => {
     await clients.integrator!.call('credentials.revoke', { id: credential.id });
   });
 
+  it('bounds a read as the drivers do, in UTF-16 units: 4,096 pass, 4,097 (or 2,049 emoji) are refused', async () => {
+    expect(await clients.scanner!.call('scanner.read', { text: 'X'.repeat(4096) })).toMatchObject({ decided: true, verdict: 'deny', reason: 'unknown-format' });
+    for (const text of ['X'.repeat(4097), '😀'.repeat(2049)]) {
+      expect((await clients.scanner!.request('scanner.read', { text })).error).toMatchObject({ code: -32602, data: { field: 'text' } });
+    }
+  });
+
   it('lets only an admin manage partners, never echoing a chosen secret', async () => {
     expect((await clients.integrator!.request('partners.add', { id: 17, name: 'P', allowedScopes: [3] })).error.code).toBe(-32001);
     const chosen = 'a0'.repeat(32);

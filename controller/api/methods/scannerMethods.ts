@@ -7,8 +7,15 @@ import { ErrorCodes } from '../../../machines/shared/errors.ts';
 import type { Principal } from '../../accounts/accountTypes.ts';
 import { KioskScanner } from '../../../drivers/scanners/kioskScanner.ts';
 import type { NetworkScanner } from '../../../drivers/scanners/networkScanner.ts';
+import { MAX_READ_CHARS } from '../../../drivers/scanners/scannerDriver.ts';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * A read's text, bounded as the drivers bound theirs: in UTF-16 units (String.length), which is
+ * what they cut at. zod's own max() counts code points, which let 8 KiB of emoji through.
+ */
+const readText = z.string().refine((text) => text.length <= MAX_READ_CHARS, { message: `Too big: expected at most ${MAX_READ_CHARS} characters (UTF-16 units)` });
 
 export function scannerMethods(api: ApiServices): MethodTable {
   return {
@@ -24,7 +31,7 @@ export function scannerMethods(api: ApiServices): MethodTable {
      */
     'scanner.read': method({
       role: 'scanner',
-      params: z.strictObject({ text: z.string().max(4096), scanner: z.string().min(1).max(64).optional() }),
+      params: z.strictObject({ text: readText, scanner: z.string().min(1).max(64).optional() }),
       handler: ({ text, scanner }, { principal }) => {
         const { id, driver } = networkScannerFor(principal, scanner);
         return standIn(principal, driver, async () => ({ scanner: id, ...(await driver.read(text)) }));
