@@ -4,6 +4,7 @@
 // verdict, which the page shows. It sends the next frame only when the answer is in, so it always
 // sends the camera's newest picture and never queues stale ones.
 import './kiosk.css';
+import { pickLanguage, say } from './messages.js';
 
 const STORAGE_KEY = 'postern.kiosk.token';
 /** Frames are cropped to the middle square of the camera and scaled to this side. */
@@ -15,25 +16,52 @@ const MAX_FPS = 8;
 /** How long a verdict stays on screen. */
 const VERDICT_MS = 3000;
 
-const REASONS = {
-  'unknown-format': 'This is not a door code',
-  'bad-mac': 'This code is not valid',
-  'unknown-issuer': 'This code is not valid here',
-  'not-yet-valid': 'This code is not valid yet',
-  expired: 'This code has expired',
-  revoked: 'This code was withdrawn',
-  'out-of-scope': 'This code does not open this door',
-  replayed: 'This code was used already',
-  'used-up': 'This code has been used up',
-  throttled: 'Too many tries: wait a moment',
-  lockdown: 'The building is locked down',
-  'door-fault': 'The door is out of order',
-};
-
 const video = document.getElementById('video');
 const verdict = document.getElementById('verdict');
+const sentence = document.getElementById('message');
+const detail = document.getElementById('detail');
 const link = document.getElementById('link');
 const forget = document.getElementById('forget');
+
+// The visitor's language, from the browser's; every text on the page is said in it, and said
+// again when the browser's languages change.
+let language = pickLanguage(navigator.languages?.length ? navigator.languages : [navigator.language ?? '']);
+/** What the verdict and the link status say, as message keys, to say again in another language. */
+let shown = { key: 'starting', kind: '', detailKey: null, vars: {} };
+let linkShown = { key: 'notConnected', vars: {} };
+
+function localise() {
+  document.documentElement.lang = language;
+  document.title = say(language, 'title');
+  video.setAttribute('aria-label', say(language, 'camera'));
+  forget.textContent = say(language, 'forget');
+  render();
+  renderLink();
+}
+
+function render() {
+  const { key, kind, detailKey, vars } = shown;
+  sentence.textContent = say(language, key, vars);
+  detail.textContent = detailKey ? say(language, detailKey, vars) : '';
+  detail.hidden = !detailKey;
+  verdict.className = `verdict ${kind}`.trim();
+  // Which message this is, for tests and for whoever inspects the page; never shown.
+  verdict.dataset.message = key;
+}
+
+function renderLink() {
+  link.textContent = say(language, linkShown.key, linkShown.vars);
+}
+
+function setLink(key, vars = {}) {
+  linkShown = { key, vars };
+  renderLink();
+}
+
+window.addEventListener('languagechange', () => {
+  language = pickLanguage(navigator.languages);
+  localise();
+});
 
 function takeToken() {
   // The link carries the token in its fragment (never sent to a server); keep it, then hide it.
@@ -46,14 +74,15 @@ function takeToken() {
   return localStorage.getItem(STORAGE_KEY);
 }
 
-function show(text, kind = '') {
-  verdict.textContent = text;
-  verdict.className = `verdict ${kind}`;
+/** Shows message `key` (a denial's is "reasons.<code>"), with a smaller detail line for staff. */
+function show(key, kind = '', detailKey = null, vars = {}) {
+  shown = { key, kind, detailKey, vars };
+  render();
 }
 
 let verdictUntil = 0;
 function idle() {
-  if (Date.now() >= verdictUntil) show('Show your code to the camera');
+  if (Date.now() >= verdictUntil) show('idle');
 }
 
 /** A JSON-RPC 2.0 connection to /api that reconnects by itself. */
@@ -68,7 +97,7 @@ function connect(token, onOpen) {
     socket = new WebSocket(`${scheme}://${location.host}/api`, ['postern.v1', `bearer.${token}`]);
     socket.onopen = () => {
       retryMs = 1000;
-      link.textContent = 'connected';
+      setLink('connected');
       onOpen();
     };
     socket.onmessage = (message) => {
@@ -82,7 +111,8 @@ function connect(token, onOpen) {
     socket.onclose = (event) => {
       for (const waiting of pending.values()) waiting.reject(new Error('connection closed'));
       pending.clear();
-      link.textContent = event.code === 1008 ? 'the kiosk token was revoked' : `not connected (retrying in ${retryMs / 1000} s)`;
+      if (event.code === 1008) setLink('tokenRevoked');
+      else setLink('retrying', { seconds: new Intl.NumberFormat(language).format(retryMs / 1000) });
       setTimeout(open, retryMs);
       retryMs = Math.min(retryMs * 2, 30_000);
     };
@@ -122,14 +152,16 @@ function showAnswer(answer) {
   const { outcome } = answer;
   if (!outcome.decided) return idle();
   verdictUntil = Date.now() + VERDICT_MS;
-  if (outcome.verdict === 'grant') show('Welcome: the door is open', 'grant');
-  else show(REASONS[outcome.reason] ?? 'Not allowed', 'deny');
+  if (outcome.verdict === 'grant') show('grant', 'grant');
+  // The reason in the visitor's words ("Not allowed" for one the page does not know), never the code.
+  else show(`reasons.${outcome.reason}`, 'deny');
 }
 
 async function main() {
+  localise();
   const token = takeToken();
   if (!token) {
-    show('This kiosk is not set up: open the link printed by "postern token create --role scanner --scanner <kiosk id>".', 'problem');
+    show('notSetUp', 'problem', 'notSetUpDetail');
     return;
   }
   forget.hidden = false;
@@ -140,7 +172,7 @@ async function main() {
   try {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
   } catch (error) {
-    show(`No camera: ${error.message}. This page needs HTTPS and camera permission.`, 'problem');
+    show('noCamera', 'problem', 'noCameraDetail', { error: error.message });
     return;
   }
   let running = false;
@@ -158,7 +190,9 @@ async function main() {
           showAnswer(await api.call('scanner.frame', { image }));
         } catch (error) {
           if (error.message === 'not connected' || error.message === 'connection closed') break;
-          show(error.message, 'problem');
+          // The controller's words are English and for staff: the detail line, under a sentence
+          // the visitor can read.
+          show('unavailable', 'problem', 'unavailableDetail', { error: error.message });
         }
       }
       const wait = 1000 / MAX_FPS - (performance.now() - started);
