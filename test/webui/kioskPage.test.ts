@@ -5,52 +5,29 @@
  * missing, unless POSTERN_TEST_REQUIRE_ALL=1.
  */
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../controller/decision/decisionLog.ts';
-import { ApiClient, makeTokens } from '../support/apiClient.ts';
-import { startApiSite, type ApiSite } from '../support/apiSite.ts';
-import { haveFfmpeg, makeQrVideo } from '../support/qrVideo.ts';
-import { tempDir } from '../support/testSite.ts';
-import { addUsers, docScreenshot, CHROMIUM, ensureUiBuilt, CHROMIUM_ARGS, haveChromium, requireAll } from './uiHarness.ts';
+import { ApiClient } from '../support/apiClient.ts';
+import type { ApiSite } from '../support/apiSite.ts';
+import { kioskRuns, kioskSuite, startKioskSite, type KioskSite } from './kioskHarness.ts';
+import { addUsers, docScreenshot } from './uiHarness.ts';
 
-const runs = (haveChromium && haveFfmpeg) || requireAll;
-const title = runs ? 'the kiosk page in Chromium with a fake camera' : `the kiosk page: skipped: ${haveChromium ? 'ffmpeg' : 'Chromium'} not installed`;
-
-describe.skipIf(!runs)(title, () => {
+describe.skipIf(!kioskRuns)(kioskSuite('the kiosk page in Chromium with a fake camera'), () => {
+  let kiosk: KioskSite;
   let site: ApiSite;
   let browser: Browser;
-  let dir: string;
   let kioskToken: string;
-  let code: string;
-  let camera: string;
 
   beforeAll(async () => {
-    if (!haveChromium || !haveFfmpeg) throw new Error('POSTERN_TEST_REQUIRE_ALL=1 but Chromium or ffmpeg is missing');
-    ensureUiBuilt();
-    site = await startApiSite((input) => {
-      input.scanners = [...(input.scanners ?? []), { id: 'lab-kiosk', door: 'lab', driver: 'kiosk', debounceMs: 3000 }];
-      input.decoder = { workers: 1 };
-    });
-    kioskToken = (await makeTokens(site.dataDir, [{ name: 'kiosk', role: 'scanner', scanner: 'lab-kiosk' }])).kiosk!;
-    ({ code } = await site.controller.issuing.createLink({ name: 'Kiosk visitor', doors: ['lab'] }, 'test'));
-    dir = await tempDir('postern-kiosk-');
-    // Chromium's fake camera plays a Y4M file in a loop.
-    camera = await makeQrVideo(dir, 'phone', code, { format: 'y4m', leadIn: 0.5, shown: 2.5, codeSize: 220 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // A fake camera that plays the video, and camera permission without asking.
-      args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
-    });
+    kiosk = await startKioskSite([{ id: 'lab-kiosk', door: 'lab' }], ['lab']);
+    ({ site, browser } = kiosk);
+    kioskToken = kiosk.tokens['lab-kiosk']!;
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await site?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await kiosk?.stop();
   });
 
   it('shows the code to the camera, and the door unlocks', async () => {
