@@ -56,6 +56,7 @@ export type AccountAction =
   | 'user.password'
   | 'user.role'
   | 'user.disable'
+  | 'user.enable'
   | 'user.remove'
   | 'token.create'
   | 'token.revoke';
@@ -224,6 +225,16 @@ export class Accounts {
     if (!(await this.#deps.store.updateUser(user.id, { disabled: true }))) throw notFound(`no user "${name}"`);
     await this.#record(actor, 'user.disable', user.id, { name: user.name });
     return { ...user, disabled: true };
+  }
+
+  /** Undoes disableUser: the user may sign in again. Enabling one that is enabled records nothing. */
+  async enableUser(name: string, actor: string): Promise<UserRecord> {
+    checkActor(actor);
+    const user = await this.getUser(name);
+    if (!user.disabled) return user;
+    if (!(await this.#deps.store.updateUser(user.id, { disabled: false }))) throw notFound(`no user "${name}"`);
+    await this.#record(actor, 'user.enable', user.id, { name: user.name });
+    return { ...user, disabled: false };
   }
 
   async removeUser(name: string, actor: string): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Accounts } from '../accounts/accounts.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import type { LatencyWindow } from '../decision/latencyWindow.ts';
 import type { DoorOperator } from '../doorOperator.ts';
@@ -17,6 +18,8 @@ export interface ApiServices {
   /** Link emails (links.send, links.eml); absent, those methods say email is not configured. */
   linkEmails?: LinkEmails;
   store: Pick<Store, 'queryAudit' | 'dialect'>;
+  /** Users and API tokens (users.*, tokens.*); absent, those methods are not offered. */
+  accounts?: Accounts;
   events: EventHub;
   networkScanners: ReadonlyMap<string, NetworkScanner>;
   latency(door: string): LatencyWindow | undefined;
