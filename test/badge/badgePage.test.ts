@@ -4,34 +4,14 @@
  * then `replayed`), and show codes again with the browser offline (the service worker's cache).
  * Skipped when Chromium is not installed, unless POSTERN_TEST_REQUIRE_ALL=1.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditTrail } from '../../controller/audit/auditTrail.ts';
-import { createEnrolment } from '../../controller/badge/enrolment.ts';
 import { decodeCredential, encodeCredential } from '../../controller/credentials/credentialCodec.ts';
-import { openStore } from '../../controller/store/openStore.ts';
-import { ApiClient } from '../support/apiClient.ts';
-import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { decodeQrPng } from '../support/qrDecode.ts';
-import { ROOT } from '../support/runCli.ts';
 import { tempDir } from '../support/testSite.ts';
-import { CHROMIUM_ARGS, docScreenshot } from '../webui/uiHarness.ts';
-
-const CHROMIUM = process.env.POSTERN_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const requireAll = process.env.POSTERN_TEST_REQUIRE_ALL === '1';
-const DIST_BADGE = path.join(ROOT, 'webui', 'dist', 'badge.html');
-/** Run in the page (the test's own TypeScript has no DOM types). */
-const STORED_BADGE = "localStorage.getItem('postern.badge.v1')";
-
-function buildUiIfMissing(): void {
-  if (existsSync(DIST_BADGE)) return;
-  execFileSync('npx', ['vite', 'build', '--config', 'webui/vite.config.ts'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
-}
+import { docScreenshot } from '../webui/uiHarness.ts';
+import { buildUiIfMissing, CHROMIUM, CHROMIUM_ARGS, haveChromium, requireAll, startBadgeSite, STORED_BADGE, waitForCode, type BadgeSite } from './badgeHarness.ts';
 
 /** The QR on the page, as text: a screenshot of the canvas, decoded. */
 async function readQr(page: Page): Promise<string> {
@@ -40,12 +20,8 @@ async function readQr(page: Page): Promise<string> {
   return texts[0]!;
 }
 
-async function waitForCode(page: Page): Promise<void> {
-  await page.locator('#qr[data-step]').waitFor({ state: 'visible', timeout: 15_000 });
-}
-
 describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the badge page in Chromium' : 'the badge page: skipped: Chromium not installed', () => {
-  let site: ApiSite;
+  let site: BadgeSite;
   let context: BrowserContext;
   let profile: string;
   let credentialId: string;
@@ -55,19 +31,8 @@ describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the 
   beforeAll(async () => {
     if (!haveChromium) throw new Error(`POSTERN_TEST_REQUIRE_ALL=1 but Chromium is not at ${CHROMIUM}`);
     buildUiIfMissing();
-    site = await startApiSite();
-    ({ credential: { id: credentialId }, secret } = await site.controller.issuing.createCredential({ name: 'Ada Member', scope: 7 }, 'test'));
-    // What `postern credential create` does, on a second connection to the site's store.
-    const store = openStore({ dataDir: site.dataDir });
-    await store.start();
-    const audit = new AuditTrail({ store, controllerId: 'test-site/admin' });
-    await audit.start();
-    try {
-      enrolUrl = (await createEnrolment({ store, audit }, { credentialId, baseUrl: site.url, actor: 'test' })).url;
-    } finally {
-      await audit.stop();
-      await store.stop();
-    }
+    site = await startBadgeSite();
+    ({ credentialId, secret, enrolUrl } = await site.addMember('Ada Member'));
     profile = await tempDir('postern-chromium-');
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -116,13 +81,8 @@ describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the 
     expect(decoded).toMatchObject({ kind: 'rotating', issuer: 0, subject: BigInt(credentialId), b: 0, scope: 0 });
     expect(encodeCredential(decoded, secret)).toBe(text);
 
-    const scanner = await ApiClient.connect(site.url, site.tokens.scanner);
-    try {
-      expect(await scanner.call('scanner.read', { text })).toMatchObject({ decided: true, verdict: 'grant', door: 'lab' });
-      expect(await scanner.call('scanner.read', { text })).toMatchObject({ decided: true, verdict: 'deny', reason: 'replayed' });
-    } finally {
-      scanner.close();
-    }
+    expect(await site.scan(text)).toMatchObject({ decided: true, verdict: 'grant', door: 'lab' });
+    expect(await site.scan(text)).toMatchObject({ decided: true, verdict: 'deny', reason: 'replayed' });
 
     await docScreenshot(page, 'badge.png');
 

@@ -3,9 +3,9 @@
  * QR, computed here from the stored secret every 15 seconds, with no request at all. The service
  * worker (public/badge-sw.js) keeps the page itself available offline.
  */
-import QRCode from 'qrcode';
 import './badge.css';
 import { forgetBadge, loadBadge, saveBadge } from './badgeStore.js';
+import { drawQr, qrLayout, qrModules } from './qrCanvas.js';
 import { importSecret, PERIOD_SECONDS, rotatingCode, secondsLeft, timeStep } from './rotatingCode.js';
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +16,7 @@ const view = {
   site: $('site'),
   holder: $('holder'),
   qr: $('qr'),
+  frame: $('qr-frame'),
   bar: $('bar'),
   countdown: $('countdown'),
   forget: $('forget'),
@@ -24,6 +25,14 @@ const view = {
 
 let ticker;
 let wakeLock;
+/** The code on screen and its modules, drawn again whenever its space or the pixel ratio changes. */
+let shown;
+/** What the code was last drawn for, so that a resize that changes nothing draws nothing. */
+let drawnFor = '';
+/** The layout of the last drawing: { scale, width, height, dpr }. */
+let drawn;
+/** The device pixels the browser paints the canvas on, for a CSS size: { css, width, height }. */
+let painted;
 
 function say(text, isError = false) {
   view.message.textContent = text;
@@ -100,25 +109,27 @@ async function showBadge(badge) {
   view.holder.textContent = badge.name ?? 'Badge';
   document.title = `${badge.name} · Postern badge`;
   let shownStep = -1;
-  let drawing = false;
+  let computing = false;
   const tick = async () => {
     const now = Date.now() / 1000;
     const left = secondsLeft(now);
     view.countdown.textContent = `New code in ${left} s`;
     view.bar.style.width = `${(left / PERIOD_SECONDS) * 100}%`;
     const step = timeStep(now);
-    if (step === shownStep || drawing) return;
-    drawing = true;
+    if (step === shownStep || computing) return alignToDevicePixels();
+    computing = true;
     try {
       const code = await rotatingCode(badge.credentialId, key, now);
-      const width = Math.min(400, Math.max(200, window.innerWidth - 64)) * Math.min(2, window.devicePixelRatio || 1);
-      await QRCode.toCanvas(view.qr, code, { errorCorrectionLevel: 'M', margin: 4, width, color: { dark: '#000000ff', light: '#ffffffff' } });
-      shownStep = step;
-      view.qr.dataset.step = String(step);
+      shown = { code, matrix: qrModules(code) };
+      drawnFor = '';
+      if (redraw()) {
+        shownStep = step;
+        view.qr.dataset.step = String(step);
+      }
     } catch (error) {
       say(`Could not draw the code: ${error.message}`, true);
     } finally {
-      drawing = false;
+      computing = false;
     }
   };
   clearInterval(ticker);
@@ -127,9 +138,99 @@ async function showBadge(badge) {
   keepAwake();
 }
 
+/**
+ * The square the QR may fill, in CSS pixels: the frame's size, which the style sheet sets from the
+ * card's width in portrait and from the screen's height in landscape, never from the canvas.
+ */
+function availableSide() {
+  // Not clientWidth: it rounds, and half a CSS pixel too many may be one device pixel too many.
+  const box = view.frame.getBoundingClientRect();
+  return Math.min(box.width, box.height);
+}
+
+/**
+ * Draws the shown code for the current space and device pixel ratio, unless it is drawn for them
+ * already. False while the frame has no size yet (the badge hidden): the next tick tries again.
+ */
+function redraw() {
+  if (shown === undefined || view.badge.hidden) return false;
+  const cssSide = availableSide();
+  if (!(cssSide > 0)) return false;
+  const dpr = window.devicePixelRatio || 1;
+  const key = `${shown.code} ${cssSide} ${dpr}`;
+  if (key === drawnFor) return true;
+  const { scale, backing } = qrLayout(shown.matrix.size, cssSide, dpr);
+  drawn = { scale, width: backing, height: backing, dpr };
+  const css = `${backing / dpr}px`;
+  if (painted?.css === css && painted.dpr === dpr && Math.min(painted.width, painted.height) >= scale * shown.matrix.size) {
+    // The same CSS size as before: the browser paints it on the device pixels it reported then.
+    drawn = { ...drawn, width: painted.width, height: painted.height };
+    drawQr(view.qr, shown.matrix, { ...drawn, keepCssSize: true });
+  } else drawQr(view.qr, shown.matrix, drawn);
+  drawnFor = key;
+  alignToDevicePixels();
+  return true;
+}
+
+/**
+ * Moves the canvas by less than a device pixel onto a whole device pixel. Centred in its frame it
+ * may start half a device pixel in (x.5 CSS px at ratio 1, x.25 at ratio 2), and Chromium then
+ * samples its pixels on their edges: a column of modules one pixel thinner, one thicker. Checked
+ * again at each tick, for what moves the frame without resizing it (a message above the card).
+ */
+function alignToDevicePixels() {
+  if (view.badge.hidden) return;
+  const dpr = window.devicePixelRatio || 1;
+  const style = view.qr.style;
+  const now = { left: parseFloat(style.left) || 0, top: parseFloat(style.top) || 0 };
+  const box = view.qr.getBoundingClientRect();
+  // Layout holds positions in 1/64 CSS px: the nudge is rounded to that, a small part of a device pixel.
+  const nudge = (at) => Math.round(((Math.round(at * dpr) - at * dpr) / dpr) * 64) / 64;
+  const left = nudge(box.left - now.left);
+  const top = nudge(box.top - now.top);
+  if (left !== now.left) style.left = `${left}px`;
+  if (top !== now.top) style.top = `${top}px`;
+}
+
+/**
+ * Where the browser paints the canvas on more or fewer device pixels than its backing size (a
+ * ratio such as 1.1, whose exact CSS sizes are too far apart), the code is drawn again on as many
+ * backing pixels as it has device pixels, at the same scale, so none is stretched. Browsers that
+ * do not report device pixels (Safari) get exact CSS sizes from qrLayout only.
+ */
+function onCanvasPainted(entries) {
+  const size = entries[entries.length - 1]?.devicePixelContentBoxSize?.[0];
+  if (size === undefined || drawn === undefined || shown === undefined) return;
+  const dpr = window.devicePixelRatio || 1;
+  painted = { css: view.qr.style.width, dpr, width: size.inlineSize, height: size.blockSize };
+  if (painted.width === view.qr.width && painted.height === view.qr.height) return;
+  // One device pixel fewer than the backing size may cut into the quiet zone, never into the code.
+  if (Math.min(painted.width, painted.height) < drawn.scale * shown.matrix.size) return;
+  drawn = { ...drawn, width: painted.width, height: painted.height };
+  drawQr(view.qr, shown.matrix, { ...drawn, keepCssSize: true });
+  alignToDevicePixels();
+}
+
+/**
+ * A change of device pixel ratio (zoom, another screen) may leave every CSS size as it was, so
+ * no resize tells of it: a media query on the current ratio does, and is set again for the new one.
+ */
+function watchPixelRatio() {
+  const query = matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+  query.addEventListener(
+    'change',
+    () => {
+      redraw();
+      watchPixelRatio();
+    },
+    { once: true },
+  );
+}
+
 /** Keeps the screen on while the code shows, where the browser allows it. */
 async function keepAwake() {
-  if (document.visibilityState !== 'visible' || wakeLock || !navigator.wakeLock) return;
+  // Only while a code shows: the empty page has nothing to keep on screen.
+  if (document.visibilityState !== 'visible' || view.badge.hidden || wakeLock || !navigator.wakeLock) return;
   try {
     wakeLock = await navigator.wakeLock.request('screen');
     wakeLock.addEventListener('release', () => (wakeLock = undefined));
@@ -141,11 +242,21 @@ async function keepAwake() {
 view.forget.addEventListener('click', () => {
   if (!confirm('Forget this badge? The codes stop on this device, and you need a new enrolment link to get it back.')) return;
   forgetBadge();
+  void wakeLock?.release().catch(() => undefined);
   say('The badge is forgotten on this device.');
   showEmpty();
 });
 
 document.addEventListener('visibilitychange', () => void keepAwake());
+// Turning the phone, resizing the window and the browser's bars coming and going change the frame.
+new ResizeObserver(() => redraw()).observe(view.frame);
+try {
+  new ResizeObserver(onCanvasPainted).observe(view.qr, { box: 'device-pixel-content-box' });
+} catch {
+  // A browser without device-pixel-content-box: the exact CSS sizes of qrLayout do alone.
+}
+window.addEventListener('resize', () => redraw());
+watchPixelRatio();
 
 async function start() {
   if ('serviceWorker' in navigator) {
