@@ -1,10 +1,14 @@
-/** Issuing pages: access links (with their QR), rotating credentials, partners. */
+/** Admin pages: access links (with their QR), rotating credentials, partners, and accounts. */
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { drawQr, qrLayout, qrModules } from '../badge/qrCanvas.js';
 import { rpc } from './connection.js';
 import { dateTime, download, linkTime } from './format.js';
 import { can, state } from './store.js';
 import { ConfirmButton, ErrorText, useAction } from './ui.js';
+
+/** The Accounts page (users, API tokens) loads with the other admin pages. */
+export { AccountsPage } from './accounts.js';
 
 const PAGE = 200;
 /** Scopes from here up are door sets made for one link (docs/api.md, Link). */
@@ -206,10 +210,85 @@ export function LinksPage() {
   </div>`;
 }
 
+/** CSS pixels of the enrolment QR on the operator's screen: a phone camera reads it from a desk's distance. */
+const ENROL_QR_SIDE = 240;
+
+/**
+ * The enrolment link as a QR, for the member to scan with their phone's camera: drawn as the
+ * badge page draws its codes (webui/badge/qrCanvas.js), whole device pixels per module at any
+ * pixel ratio, with its quiet zone.
+ */
+function EnrolmentQr({ url }) {
+  const canvas = useRef(null);
+  useEffect(() => {
+    const matrix = qrModules(url);
+    const dpr = window.devicePixelRatio || 1;
+    const { scale, backing } = qrLayout(matrix.size, ENROL_QR_SIDE, dpr);
+    drawQr(canvas.current, matrix, { scale, width: backing, height: backing, dpr });
+  }, [url]);
+  return html`<div class="qr">
+    <canvas ref=${canvas} role="img" aria-label="QR code of the enrolment link: scan it with the member's phone camera" data-code=${url}></canvas>
+  </div>`;
+}
+
+/**
+ * The credential just made: its one-time enrolment link, as a QR and as text (the badge page on
+ * the member's phone takes the secret from it), and the secret itself, shown this once, for a
+ * badge of another kind. A controller without credentials.enrol shows the secret only.
+ */
+function CreatedCredential({ created, onClose }) {
+  const { credential, secret } = created;
+  const canEnrol = can('credentials.enrol');
+  const [enrolment, setEnrolment] = useState(null);
+  const [copied, setCopied] = useState(false);
+  const [run, busy, error] = useAction();
+  const enrol = () =>
+    run(async () => {
+      setEnrolment(await rpc('credentials.enrol', { id: credential.id }));
+      setCopied(false);
+    });
+  useEffect(() => {
+    if (canEnrol) void enrol();
+  }, [credential.id]);
+  // The clipboard is there in secure contexts only (HTTPS, localhost): elsewhere the link is selected by hand.
+  const copy = () => navigator.clipboard.writeText(enrolment.url).then(() => setCopied(true), () => setCopied(false));
+  return html`<section class="panel created" aria-labelledby="createdcred-h" data-credential=${credential.id}>
+    <div class="panel-head">
+      <h2 id="createdcred-h">Badge for ${credential.name}</h2>
+      <button type="button" onClick=${onClose}>Done</button>
+    </div>
+    ${canEnrol &&
+    html`${enrolment
+        ? html`<p class="muted">
+              Let ${credential.name} scan this QR code with their phone's camera, or send them the link: it puts the badge on the first phone that opens it,
+              once, until ${dateTime(enrolment.expiresAt)}. Do not open it here.
+            </p>
+            <div class="created-body">
+              <${EnrolmentQr} url=${enrolment.url} />
+              <div>
+                <p><code class="code" data-testid="enrol-link">${enrolment.url}</code></p>
+                <div class="buttons">
+                  ${navigator.clipboard && html`<button type="button" onClick=${copy}>Copy link</button>`}
+                  <button type="button" disabled=${busy} onClick=${enrol}>New link</button>
+                </div>
+                ${copied && html`<p class="ok" role="status">Copied.</p>`}
+              </div>
+            </div>`
+        : busy && html`<p class="muted" role="status">Making the enrolment link…</p>`}
+      <${ErrorText} error=${error} />
+      ${error && !enrolment && html`<div class="buttons"><button type="button" disabled=${busy} onClick=${enrol}>Try again</button></div>`}`}
+    <details class="secret" open=${!canEnrol}>
+      <summary>Secret, shown this once</summary>
+      <p>For a badge other than this site's badge page: ${canEnrol ? 'the enrolment link gives the badge page the same secret.' : "put it into the member's badge now."}</p>
+      <p><code class="code" data-testid="credential-secret">${secret}</code></p>
+    </details>
+  </section>`;
+}
+
 export function CredentialsPage() {
   const [includeRevoked, setIncludeRevoked] = useState(false);
   const [changes, setChanges] = useState(0);
-  const [secret, setSecret] = useState(null);
+  const [created, setCreated] = useState(null);
   const [run, busy, error] = useAction();
   const list = usePagedList('credentials.list', includeRevoked, changes);
   const create = (e) => {
@@ -220,27 +299,23 @@ export function CredentialsPage() {
     run(async () => {
       const result = await rpc('credentials.create', { name, scope });
       f.reset();
-      setSecret(result);
+      setCreated(result);
       setChanges((n) => n + 1);
     });
   };
   return html`<div class="admin">
     ${can('credentials.create') &&
-    html`<form class="panel form" onSubmit=${create} aria-labelledby="newcred-h">
-      <h2 id="newcred-h">New rotating credential</h2>
-      <div class="form-grid">
-        <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
-        <label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>
-      </div>
-      <${ErrorText} error=${error} />
-      <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Create credential</button></div>
-      ${secret &&
-      html`<div class="secret" role="status">
-        <p>Secret of <strong>${secret.credential.name}</strong> (${secret.credential.id}), shown this once: put it into the member's badge now.</p>
-        <p><code class="code">${secret.secret}</code></p>
-        <button type="button" onClick=${() => setSecret(null)}>Done</button>
-      </div>`}
-    </form>`}
+    (created
+      ? html`<${CreatedCredential} created=${created} onClose=${() => setCreated(null)} />`
+      : html`<form class="panel form" onSubmit=${create} aria-labelledby="newcred-h">
+          <h2 id="newcred-h">New rotating credential</h2>
+          <div class="form-grid">
+            <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
+            <label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>
+          </div>
+          <${ErrorText} error=${error} />
+          <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Create credential</button></div>
+        </form>`)}
     <section class="panel" aria-labelledby="creds-h">
       <div class="panel-head">
         <h2 id="creds-h">Rotating credentials</h2>

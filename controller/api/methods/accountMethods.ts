@@ -35,9 +35,7 @@ export function accountMethods(api: ApiServices): MethodTable {
     const user = users.find((u) => u.name.toLowerCase() === target.toLowerCase());
     if (user === undefined || user.role !== 'admin' || user.disabled) return;
     if (users.some((u) => u.id !== user.id && u.role === 'admin' && !u.disabled)) return;
-    throw new PosternError(ErrorCodes.CONFLICT, `${what} ${user.name} is refused: it is the last enabled admin, and nobody could administer the site from the web UI; add another admin first`, {
-      details: { field: 'name' },
-    });
+    throw new PosternError(ErrorCodes.CONFLICT, `cannot ${what}: ${user.name} is the last enabled admin, and nobody could administer the site from the web UI; add another admin first`);
   };
 
   return {
@@ -53,7 +51,7 @@ export function accountMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ name, role }),
       handler: ({ name, role }, { actor }) =>
         serial(async () => {
-          if (role !== 'admin') await keepAnAdmin(name, `making ${role}`);
+          if (role !== 'admin') await keepAnAdmin(name, `make ${name} ${role}`);
           return userView(await accounts.setRole(name, role as UserRole, actor));
         }),
     }),
@@ -62,7 +60,7 @@ export function accountMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ name }),
       handler: ({ name }, { actor }) =>
         serial(async () => {
-          await keepAnAdmin(name, 'disabling');
+          await keepAnAdmin(name, `disable ${name}`);
           return userView(await accounts.disableUser(name, actor));
         }),
     }),
