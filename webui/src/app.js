@@ -55,7 +55,7 @@ function Admin({ page }) {
   }, []);
   if (error) return html`<p class="error">Could not load this page: ${error.message}</p>`;
   if (!module) return html`<p class="muted">Loading…</p>`;
-  const Page = { links: module.LinksPage, credentials: module.CredentialsPage, partners: module.PartnersPage }[page];
+  const Page = { links: module.LinksPage, credentials: module.CredentialsPage, partners: module.PartnersPage, accounts: module.AccountsPage }[page];
   return html`<${Page} />`;
 }
 
@@ -64,6 +64,7 @@ const TABS = [
   { route: 'links', label: 'Access links', method: 'links.list' },
   { route: 'credentials', label: 'Credentials', method: 'credentials.list' },
   { route: 'partners', label: 'Partners', method: 'partners.list' },
+  { route: 'accounts', label: 'Accounts', method: 'users.list' },
 ];
 
 function Header({ s, route }) {
@@ -111,7 +112,7 @@ export function App() {
   if (s.phase === 'login') return html`<${Login} message=${s.loginMessage} />`;
   let view;
   if (route.startsWith('door/')) view = html`<${DoorDetail} id=${route.slice(5)} />`;
-  else if (['links', 'credentials', 'partners'].includes(route)) view = html`<${Admin} page=${route} key=${route} />`;
+  else if (['links', 'credentials', 'partners', 'accounts'].includes(route)) view = html`<${Admin} page=${route} key=${route} />`;
   else view = html`<${OperatorPage} s=${s} />`;
   return html`<div class=${`app${s.connected ? '' : ' offline'}`}>
     <${Header} s=${s} route=${route} />
