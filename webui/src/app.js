@@ -1,6 +1,7 @@
 /** The page: the sign-in form, or the header, the banners and the current view. */
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
+import { AlarmSignals, AlertControls, LockdownBanner } from './alarms.js';
 import { login, logout } from './connection.js';
 import { AlarmBanner, DoorDetail, DoorGrid } from './doors.js';
 import { Feed } from './feed.js';
@@ -8,6 +9,7 @@ import { Icon } from './icons.js';
 import { Scanners, SyncPanel } from './side.js';
 import { can, useStore } from './store.js';
 import { useRoute } from './ui.js';
+import { WallHeader, WallView } from './wall.js';
 
 function Login({ message }) {
   const [error, setError] = useState(null);
@@ -76,7 +78,9 @@ function Header({ s, route }) {
         (t) => html`<a href=${`#/${t.route}`} class=${current === t.route ? 'current' : ''} aria-current=${current === t.route ? 'page' : undefined}>${t.label}</a>`,
       )}
     </nav>
+    <a href="#/wall" class="wall-link" title="Every door as a large tile, for a monitor at the desk"><${Icon} name="door" size="16" /> Wall view</a>
     <div class="who">
+      <${AlertControls} doors=${s.doors} />
       <span class="user" data-role=${s.user?.role}>${s.user?.name} <span class="muted">(${s.user?.role})</span></span>
       <button type="button" class="small" onClick=${() => logout()}>Sign out</button>
     </div>
@@ -110,14 +114,20 @@ export function App() {
   const route = useRoute();
   if (s.phase === 'loading') return html`<p class="boot">Loading Postern…</p>`;
   if (s.phase === 'login') return html`<${Login} message=${s.loginMessage} />`;
+  const wall = route === 'wall';
   let view;
-  if (route.startsWith('door/')) view = html`<${DoorDetail} id=${route.slice(5)} />`;
+  if (wall) view = html`<${WallView} doors=${s.doors} />`;
+  else if (route.startsWith('door/')) view = html`<${DoorDetail} id=${route.slice(5)} />`;
   else if (['links', 'credentials', 'partners', 'accounts'].includes(route)) view = html`<${Admin} page=${route} key=${route} />`;
   else view = html`<${OperatorPage} s=${s} />`;
-  return html`<div class=${`app${s.connected ? '' : ' offline'}`}>
-    <${Header} s=${s} route=${route} />
+  // AlarmSignals keeps its place whatever the route: moving between pages neither restarts the
+  // tone nor notifies an alarm twice. The wall's tiles show the alarms: no alarm banner there.
+  return html`<div class=${`app${wall ? ' wall-app' : ''}${s.connected ? '' : ' offline'}`}>
+    <${AlarmSignals} doors=${s.doors} siteName=${s.site?.name} />
+    ${wall ? html`<${WallHeader} s=${s} />` : html`<${Header} s=${s} route=${route} />`}
     <${ConnectionBanner} s=${s} />
-    <${AlarmBanner} doors=${s.doors} />
-    <main>${view}</main>
+    <${LockdownBanner} doors=${s.doors} />
+    ${wall ? null : html`<${AlarmBanner} doors=${s.doors} />`}
+    <main class=${wall ? 'wall' : undefined}>${view}</main>
   </div>`;
 }

@@ -1,21 +1,14 @@
 /** Doors: the live grid, the alarm banner, the door commands and a door's detail page. */
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
+import { alarmClass, alarmWord, pendingAlarm } from './alarms.js';
 import { applyDoor, rpc } from './connection.js';
 import { ago, clock, dateTime, describeEvent } from './format.js';
 import { doorState, Icon } from './icons.js';
 import { can, state, useNow } from './store.js';
 import { ActionButton, ConfirmButton, ErrorText, useAction } from './ui.js';
 
-/** An alarm that still needs someone: not acknowledged yet. */
-export function pendingAlarm(door) {
-  if (door.alarm && !door.alarm.acknowledged) return door.alarm;
-  return null;
-}
-
-function alarmWord(kind) {
-  return kind === 'forced-open' ? 'Forced open' : kind === 'held-open' ? 'Held open' : kind;
-}
+export { pendingAlarm };
 
 /** Runs a door command and shows its answer at once (the event follows anyway). */
 async function command(method, params) {
@@ -55,10 +48,12 @@ function Ago({ at }) {
 export function DoorCard({ door, last }) {
   const s = doorState(door.state);
   const alarm = pendingAlarm(door);
-  const cls = `card door s-${door.state}${alarm ? ' alarmed' : ''}${door.alarm && !alarm ? ' acked' : ''}`;
-  return html`<article class=${cls} data-door=${door.id} data-state=${door.state} aria-label=${`${door.name}: ${s.label}`}>
+  // A pending alarm keeps the card in the alarm's colour after the door closed again, until acknowledged.
+  const cls = `card door s-${door.state}${alarmClass(alarm)}${door.alarm && !alarm ? ' acked' : ''}`;
+  const label = alarm ? `${door.name}: ${s.label}, ${alarmWord(alarm.kind).toLowerCase()} alarm not acknowledged` : `${door.name}: ${s.label}`;
+  return html`<article class=${cls} data-door=${door.id} data-state=${door.state} aria-label=${label}>
     <header>
-      <span class="badge"><${Icon} name=${s.icon} label=${s.label} /></span>
+      <span class="badge"><${Icon} name=${alarm ? 'alarm' : s.icon} label=${s.label} /></span>
       <h3><a href=${`#/door/${encodeURIComponent(door.id)}`}>${door.name}</a></h3>
     </header>
     <p class="state"><strong class="state-label">${s.label}</strong> <${Since} since=${door.since} /></p>
@@ -68,7 +63,7 @@ export function DoorCard({ door, last }) {
     ${door.fault && html`<p class="fault">Fault: ${door.fault}</p>`}
     ${alarm &&
     html`<p class="alarm-line">
-      <${Icon} name="alarm" size="16" /> ${alarmWord(alarm.kind)}
+      <${Icon} name="alarm" size="16" /> ${alarmWord(alarm.kind)}${alarm.active ? '' : ' (door closed again)'}
       ${can('doors.acknowledge') && html`<${ActionButton} class="small" action=${() => command('doors.acknowledge', { door: door.id })}>Acknowledge<//>`}
     </p>`}
     ${door.alarm && !alarm && html`<p class="acked-line">${alarmWord(door.alarm.kind)}, acknowledged by ${door.alarm.acknowledgedBy ?? 'someone'}</p>`}
