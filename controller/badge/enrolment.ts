@@ -84,3 +84,34 @@ export async function createEnrolment(
   });
   return { token, url: enrolmentUrl(options.baseUrl, token), expiresAt };
 }
+
+export interface BadgeEnrolmentsDependencies {
+  config: Pick<SiteConfig, 'api' | 'badge'>;
+  store: Pick<Store, 'createEnrolment' | 'isRevoked'>;
+  audit: Pick<AuditTrail, 'append'>;
+  clock?: () => number;
+}
+
+/**
+ * Enrolment links for the running controller (the API's credentials.enrol, and so the web UI):
+ * what `postern credential create` does after making a credential, for any credential not revoked.
+ */
+export class BadgeEnrolments {
+  constructor(private readonly deps: BadgeEnrolmentsDependencies) {}
+
+  /**
+   * A new one-time link for credential `credentialId`, audited as `credential.enrol-link`; links made
+   * before it keep working until used or expired. NOT_FOUND for an unknown credential, CONFLICT for
+   * a revoked one (its badge could never open a door), INVALID_ARGUMENT for hours out of range.
+   */
+  async create(credentialId: string, actor: string, validHours?: number): Promise<EnrolmentLink> {
+    if (!/^\d{1,20}$/.test(credentialId) || BigInt(credentialId) > 0xffffffffffffffffn) {
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `id: "${credentialId}" is not a credential id`, { details: { field: 'id' } });
+    }
+    const id = BigInt(credentialId).toString();
+    if (await this.deps.store.isRevoked(0, id)) {
+      throw new PosternError(ErrorCodes.CONFLICT, `credential ${id} is revoked: make a new credential for this member`, { details: { field: 'id' } });
+    }
+    return createEnrolment(this.deps, { credentialId: id, validHours, baseUrl: badgeBaseUrl(this.deps.config), actor, clock: this.deps.clock });
+  }
+}

@@ -11,6 +11,7 @@ import { AuditTrail } from '../../controller/audit/auditTrail.ts';
 import { createEnrolment } from '../../controller/badge/enrolment.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import { ApiClient } from '../support/apiClient.ts';
+import type { SiteConfigInput } from '../../controller/config/configSchema.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { ROOT } from '../support/runCli.ts';
 import { ensureUiBuilt } from '../webui/uiHarness.ts';
@@ -44,8 +45,8 @@ export interface BadgeSite extends ApiSite {
   scan(text: string): Promise<unknown>;
 }
 
-export async function startBadgeSite(): Promise<BadgeSite> {
-  const site = await startApiSite();
+export async function startBadgeSite(patch?: (input: SiteConfigInput) => void): Promise<BadgeSite> {
+  const site = await startApiSite(patch);
   const enrolmentLink = async (credentialId: string): Promise<string> => {
     // What the command line does while the controller runs: a second connection to the store.
     const store = openStore({ dataDir: site.dataDir });
