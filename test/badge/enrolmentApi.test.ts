@@ -94,7 +94,13 @@ describe('credentials.enrol', () => {
       await expect(invokeMethod(methods, 'credentials.enrol', { id: credentialId, validHours }, as('integrator'))).rejects.toMatchObject({ rpcCode: -32602 });
     }
     await expect(invokeMethod(methods, 'credentials.enrol', { id: 'abc' }, as('integrator'))).rejects.toMatchObject({ rpcCode: -32602 });
-    await expect(invokeMethod(methods, 'credentials.enrol', { id: '123456789' }, as('integrator'))).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
+    for (const id of ['123456789', '0']) {
+      await expect(invokeMethod(methods, 'credentials.enrol', { id }, as('integrator'))).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
+    }
+    await expect(invokeMethod(methods, 'credentials.enrol', { id: '18446744073709551616' }, as('integrator'))).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_ARGUMENT,
+      details: { field: 'id' },
+    });
     const { credential } = await site.controller.issuing.createCredential({ name: 'Gone Member', scope: 7 }, 'test');
     await site.controller.issuing.revokeCredential(credential.id, 'test');
     await expect(invokeMethod(methods, 'credentials.enrol', { id: credential.id }, as('integrator'))).rejects.toMatchObject({ code: ErrorCodes.CONFLICT });
