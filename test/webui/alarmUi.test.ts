@@ -276,7 +276,7 @@ describe.skipIf(!runs)(title, () => {
       await phoneBrowser?.close();
     });
 
-    it('shows the lockdown banner within the screen, and the alarm colour', async () => {
+    it('shows the lockdown banner within the screen, the alarm colour, and a tone held until the first click in a new tab', async () => {
       phoneBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
       const context = await phoneBrowser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true });
       const phone = await context.newPage();
@@ -302,6 +302,37 @@ describe.skipIf(!runs)(title, () => {
       // Forced open under lockdown, closed again: the card keeps the alarm colour, not lockdown purple.
       expect(await phone.locator('article.card[data-door="front"]').evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe(FORCED_RED);
       await docScreenshot(phone, 'lockdown-phone.png');
+
+      // A second tab on the same session had no click yet: the browser holds the tone, the page
+      // says so, and its button (any click would do) lets it sound.
+      const second = await context.newPage();
+      // Headless Chromium lets any page play sound (with or without --autoplay-policy), and
+      // counts the new tab as already clicked: this script applies a desktop browser's rule, no
+      // sound before a click or key press in the page, so that the page's answer to it is seen.
+      await second.addInitScript(() => {
+        let clicked = false;
+        for (const type of ['pointerdown', 'keydown']) window.addEventListener(type, (e: Browserish) => void (clicked ||= e.isTrusted), { capture: true });
+        const resume = window.AudioContext.prototype.resume;
+        window.AudioContext.prototype.resume = function (this: Browserish) {
+          return clicked ? resume.call(this) : new Promise(() => undefined);
+        };
+        const Original = window.AudioContext;
+        window.AudioContext = new Proxy(Original, {
+          construct(target: Browserish, args: unknown[]) {
+            const context: Browserish = Reflect.construct(target, args);
+            if (!clicked) void context.suspend();
+            return context;
+          },
+        });
+      });
+      await second.goto(base + '/');
+      await second.locator('article[data-door="front"][data-state="lockdown"]').waitFor();
+      const secondAlert = () => second.evaluate(() => document.documentElement.dataset.alert ?? null);
+      await expect.poll(secondAlert).toBe('blocked');
+      await second.getByRole('button', { name: 'Turn on alarm sound' }).click();
+      await expect.poll(secondAlert).toBe('sounding');
+      await second.getByRole('button', { name: 'Turn on alarm sound' }).waitFor({ state: 'detached' });
+      await second.close();
       await site.controller.doors.lockdown(null, false, 'test');
       await lockdown.waitFor({ state: 'detached' });
       await phone.getByRole('alert', { name: 'Alarms' }).getByRole('button', { name: 'Acknowledge' }).click();

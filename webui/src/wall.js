@@ -21,7 +21,7 @@ function WallTile({ door, now }) {
     : `${door.mode !== 'normal' && door.mode !== door.state ? `${door.mode} · ` : ''}for ${ago(now - door.since)}`;
   return html`<article class=${`tile s-${door.state}${alarmClass(alarm)}`} data-door=${door.id} data-state=${door.state} aria-label=${`${door.name}: ${word}`}>
     <h2 class="tile-name">${door.name}</h2>
-    <p class="tile-state"><${Icon} name=${alarm ? 'alarm' : s.icon} size="1em" /> <strong class="tile-word">${word}</strong></p>
+    <p class="tile-state"><${Icon} name=${alarm ? 'alarm' : s.icon} size="0.85em" /> <strong class="tile-word">${word}</strong></p>
     <p class="tile-detail">${detail}</p>
     ${door.fault && html`<p class="tile-detail">Fault: ${door.fault}</p>`}
     ${alarm &&
