@@ -301,7 +301,6 @@ describe.skipIf(!runs)(title, () => {
       await phone.locator('article[data-door="front"][data-state="lockdown"]').waitFor();
       // Forced open under lockdown, closed again: the card keeps the alarm colour, not lockdown purple.
       expect(await phone.locator('article.card[data-door="front"]').evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe(FORCED_RED);
-      await docScreenshot(phone, 'lockdown-phone.png');
 
       // A second tab on the same session had no click yet: the browser holds the tone, the page
       // says so, and its button (any click would do) lets it sound.
