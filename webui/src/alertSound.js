@@ -5,8 +5,15 @@
  * or key press (until then the status is 'blocked' and the page says so).
  */
 
-const PERIOD_MS = 1600;
+const PERIOD_S = 1.6;
+/*
+ * Beeps are scheduled on the audio clock this far ahead: a tab in the background has its timers
+ * run as rarely as once a minute, and the tone must not stop because the operator is on another tab.
+ */
+const AHEAD_S = 75;
 let ctx = null;
+let bus = null;
+let nextAt = 0;
 let timer = null;
 let wanted = false;
 const listeners = new Set();
@@ -31,7 +38,11 @@ function context() {
   const AudioContextClass = window.AudioContext ?? window.webkitAudioContext;
   if (!AudioContextClass) return null;
   ctx = new AudioContextClass();
-  ctx.onstatechange = changed;
+  // Running again (a gesture, or a resume after a mute): the schedule starts from now.
+  ctx.onstatechange = () => {
+    ring();
+    changed();
+  };
   return ctx;
 }
 
@@ -45,16 +56,21 @@ function beep(at, frequency) {
   gain.gain.linearRampToValueAtTime(0.12, at + 0.01);
   gain.gain.setValueAtTime(0.12, at + 0.16);
   gain.gain.linearRampToValueAtTime(0, at + 0.18);
-  osc.connect(gain).connect(ctx.destination);
+  osc.connect(gain).connect(bus);
   osc.start(at);
   osc.stop(at + 0.2);
 }
 
+/** Tops the schedule up to AHEAD_S from now; beeps already scheduled stay as they are. */
 function ring() {
-  if (!ctx || ctx.state !== 'running') return;
-  const t = ctx.currentTime + 0.02;
-  beep(t, 880);
-  beep(t + 0.25, 660);
+  if (!ctx || !bus || ctx.state !== 'running') return;
+  const now = ctx.currentTime;
+  if (nextAt < now) nextAt = now + 0.05;
+  while (nextAt < now + AHEAD_S) {
+    beep(nextAt, 880);
+    beep(nextAt + 0.25, 660);
+    nextAt += PERIOD_S;
+  }
 }
 
 /** Called from the user's gestures: lets a context the browser held back start. */
@@ -71,14 +87,20 @@ export function setAlertSound(on) {
   if (on) {
     const c = context();
     if (c) {
+      // Every beep goes through this node: cutting it silences those scheduled ahead at once.
+      bus = c.createGain();
+      bus.connect(c.destination);
+      nextAt = 0;
       // Without a gesture yet, resume() stays pending: the status says 'blocked' meanwhile.
       c.resume().then(changed, () => undefined);
       ring();
-      timer = setInterval(ring, PERIOD_MS);
+      timer = setInterval(ring, 5000);
     }
   } else {
     clearInterval(timer);
     timer = null;
+    bus?.disconnect();
+    bus = null;
     // A suspended context costs nothing; after the first gesture it resumes without another.
     ctx?.suspend().then(changed, () => undefined);
   }
