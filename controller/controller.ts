@@ -16,6 +16,7 @@ import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scan
 import type { DecoderPool } from '../drivers/scanners/camera/decoderPool.ts';
 import { defaultDecodeWorkers } from '../drivers/scanners/camera/cameraConfig.ts';
 import { Accounts } from './accounts/accounts.ts';
+import { BadgeEnrolments } from './badge/enrolment.ts';
 import { ApiServer, type HttpRoute } from './api/apiServer.ts';
 import { EventHub } from './api/eventHub.ts';
 import { ControllerMetrics } from './api/metrics.ts';
@@ -388,7 +389,7 @@ export class Controller {
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, accounts, events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, accounts, enrolments: new BadgeEnrolments({ config, store, audit }), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;

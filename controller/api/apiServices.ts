@@ -1,4 +1,5 @@
 import type { Accounts } from '../accounts/accounts.ts';
+import type { BadgeEnrolments } from '../badge/enrolment.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import type { LatencyWindow } from '../decision/latencyWindow.ts';
 import type { DoorOperator } from '../doorOperator.ts';
@@ -20,6 +21,8 @@ export interface ApiServices {
   store: Pick<Store, 'queryAudit' | 'dialect'>;
   /** Users and API tokens (users.*, tokens.*); absent, those methods are not offered. */
   accounts?: Accounts;
+  /** Badge enrolment links (credentials.enrol); absent, that method is not offered. */
+  enrolments?: BadgeEnrolments;
   events: EventHub;
   networkScanners: ReadonlyMap<string, NetworkScanner>;
   latency(door: string): LatencyWindow | undefined;
