@@ -41,6 +41,12 @@ function recordAlerts(): void {
   window.__audioContexts = [];
   window.__notifications = [];
   window.__permissionRequests = 0;
+  window.__oscillators = 0;
+  const createOscillator = window.AudioContext.prototype.createOscillator;
+  window.AudioContext.prototype.createOscillator = function (this: Browserish) {
+    window.__oscillators++;
+    return createOscillator.call(this);
+  };
   const OriginalAudioContext = window.AudioContext;
   window.AudioContext = new Proxy(OriginalAudioContext, {
     construct(target: Browserish, args: unknown[]) {
@@ -146,6 +152,8 @@ describe.skipIf(!runs)(title, () => {
     // The tone: an AudioContext, running (the sign-in click was the gesture).
     await expect.poll(dataAlert).toBe('sounding');
     expect(await audioStates()).toContain('running');
+    // Beeps are scheduled (ahead, on the audio clock), not just a context opened.
+    expect(await page.evaluate(() => window.__oscillators)).toBeGreaterThan(0);
 
     await expect.poll(() => page.evaluate(() => window.__notifications.map((n: Browserish) => n.title))).toEqual(['Forced open: Store']);
     expect(await page.evaluate(() => window.__notifications[0].options?.body)).toMatch(/^Test site: the door is still open/);
