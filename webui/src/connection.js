@@ -7,7 +7,7 @@
  * A gap in an event subscription's sequence numbers also triggers a full refresh.
  */
 import { io } from 'socket.io-client';
-import { FEED_LIMIT, state, update } from './store.js';
+import { FEED_LIMIT, RECENT_AUDIT, state, update } from './store.js';
 
 export const TOPICS = ['door', 'scanner', 'link', 'audit'];
 const RPC_TIMEOUT_MS = 15_000;
@@ -231,7 +231,7 @@ function applyScanner(scanner) {
 }
 
 function applyAudit(event) {
-  const patch = { lastAudit: event };
+  const patch = { recentAudit: [event, ...state.recentAudit.slice(0, RECENT_AUDIT - 1)] };
   if (shownAsLast(event)) {
     const previous = state.lastEvent[event.door];
     if (!previous || previous.seq < event.seq) patch.lastEvent = { ...state.lastEvent, [event.door]: event };

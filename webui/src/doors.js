@@ -232,11 +232,14 @@ export function DoorDetail({ id }) {
 
   // Live: this door's audit events join the list; decisions re-read the stats (at most once a second).
   useEffect(() => {
-    const e = state.lastAudit;
-    if (!e || e.door !== id) return;
-    setEvents((list) => (list.some((x) => x.seq === e.seq) ? list : [e, ...list].slice(0, 100)));
-    if (e.type === 'decision') setStatsDue((n) => n + 1);
-  }, [state.lastAudit]);
+    // Keyed by chain and seq: the command line's events have a chain (and seqs) of their own.
+    const key = (e) => `${e.controllerId}#${e.seq}`;
+    const known = new Set(events.map(key));
+    const fresh = state.recentAudit.filter((e) => e.door === id && !known.has(key(e)));
+    if (fresh.length === 0) return;
+    setEvents([...fresh, ...events].sort((a, b) => b.at - a.at || b.seq - a.seq).slice(0, 100));
+    if (fresh.some((e) => e.type === 'decision')) setStatsDue((n) => n + 1);
+  }, [state.recentAudit]);
   useEffect(() => {
     if (statsDue === 0) return;
     const timer = setTimeout(() => {

@@ -32,9 +32,16 @@ export const state = {
   refreshCount: 0,
   /** links changed live (link topic): views that list links reload */
   linkChanges: 0,
-  /** audit events as they arrive, for views that follow one door */
-  lastAudit: null,
+  /**
+   * The newest audit events as they arrive (newest first, at most RECENT_AUDIT), for views that
+   * follow one door. A list, not the last event alone: events that arrive together (an operator's
+   * command and the door's change it caused) are rendered in one batch, and a view that looked at
+   * the last one only missed the others.
+   */
+  recentAudit: [],
 };
+
+export const RECENT_AUDIT = 200;
 
 const listeners = new Set();
 let pending = false;
