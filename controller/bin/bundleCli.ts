@@ -1,8 +1,8 @@
 /**
  * Build step (`npm run build`, after tsc): replaces tsc's dist/controller/bin/postern.js with one
- * bundle of the command line, so that a command loads a few files instead of about a thousand.
- * Node 20 loads ES modules one by one, and kysely (some 420 modules), zod (230) and our own
- * modules cost a store command most of its time before it does anything.
+ * bundle of the command line, so that a store command loads about 20 files instead of about 500.
+ * Node 20 loads ES modules one by one, and kysely (263 modules), zod (95), yaml and our own (50)
+ * cost a store command most of its time before it does anything (BENCHMARKS.md, cli).
  *
  * - Each command's module is still imported only when the command runs (program.ts): esbuild
  *   splits them into chunks, written beside the bin as cli-<hash>.js, so `postern --help` loads
