@@ -11,6 +11,7 @@ import { scannerMachine, type Conclusion, type DecideInput, type Decided, type D
 import { siteMachine } from '../machines/siteMachine.ts';
 import { createDoorIo, createScannerDriver } from '../drivers/createDrivers.ts';
 import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
+import { SimulatedDoorIo } from '../drivers/doorIo/simulatedDoorIo.ts';
 import { NetworkScanner } from '../drivers/scanners/networkScanner.ts';
 import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scannerDriver.ts';
 import type { DecoderPool } from '../drivers/scanners/camera/decoderPool.ts';
@@ -21,6 +22,7 @@ import { ApiServer, type HttpRoute } from './api/apiServer.ts';
 import { EventHub } from './api/eventHub.ts';
 import { ControllerMetrics } from './api/metrics.ts';
 import { allMethods } from './api/methods/allMethods.ts';
+import type { DemoDoors } from './api/methods/demoMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
 import { REPLAY_LOOKBACK_MS, ReplayGuard, oldestValidStep } from './credentials/replayGuard.ts';
@@ -389,7 +391,7 @@ export class Controller {
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, accounts, enrolments: new BadgeEnrolments({ config, store, audit }), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, accounts, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;
@@ -410,6 +412,15 @@ export class Controller {
     running.api = api;
     await api.start();
     web?.start(api.httpServer!);
+  }
+
+  /** The demo commands' doors: offered where the site has a simulated door, none on real hardware. */
+  private demoDoors(audit: AuditTrail): DemoDoors | undefined {
+    const simulated = (door: string) => {
+      const io = this.doorIos.get(door);
+      return io instanceof SimulatedDoorIo ? io : undefined;
+    };
+    return this.config.doors.some((d) => simulated(d.id)) ? { doorIo: simulated, audit } : undefined;
   }
 
   private createWebUi(methods: MethodTable, events: EventHub, accounts: Accounts, audit: AuditTrail): WebUi {

@@ -9,6 +9,7 @@ import type { SiteMonitor } from '../siteMonitor.ts';
 import type { Store } from '../store/storeTypes.ts';
 import type { NetworkScanner } from '../../drivers/scanners/networkScanner.ts';
 import type { EventHub } from './eventHub.ts';
+import type { DemoDoors } from './methods/demoMethods.ts';
 
 /** What the API's methods work with: the running controller's parts, nothing global. */
 export interface ApiServices {
@@ -23,6 +24,8 @@ export interface ApiServices {
   accounts?: Accounts;
   /** Badge enrolment links (credentials.enrol); absent, that method is not offered. */
   enrolments?: BadgeEnrolments;
+  /** The site's simulated doors (demo.*); absent where no door is simulated, those methods are not offered. */
+  demo?: DemoDoors;
   events: EventHub;
   networkScanners: ReadonlyMap<string, NetworkScanner>;
   latency(door: string): LatencyWindow | undefined;

@@ -1,6 +1,7 @@
 import type { ApiServices } from '../apiServices.ts';
 import type { MethodTable } from '../methodTypes.ts';
 import { accountMethods } from './accountMethods.ts';
+import { demoMethods } from './demoMethods.ts';
 import { doorMethods } from './doorMethods.ts';
 import { enrolmentMethods } from './enrolmentMethods.ts';
 import { issuingMethods } from './issuingMethods.ts';
@@ -9,5 +10,5 @@ import { systemMethods } from './systemMethods.ts';
 
 /** Every method of the integrator API, by name. */
 export function allMethods(api: ApiServices): MethodTable {
-  return { ...systemMethods(api), ...doorMethods(api), ...scannerMethods(api), ...issuingMethods(api), ...accountMethods(api), ...enrolmentMethods(api) };
+  return { ...systemMethods(api), ...doorMethods(api), ...scannerMethods(api), ...issuingMethods(api), ...accountMethods(api), ...enrolmentMethods(api), ...demoMethods(api) };
 }
