@@ -252,6 +252,37 @@ const SCAN: Leaf = {
   load: () => import('./scanCommand.ts').then((m) => m.scanCommand),
 };
 
+/** The demo's door commands: they reach the running controller over its API, as `scan` does. */
+const DEMO_API_OPTIONS = [opt('--url <URL>', "the controller's API (default: from the site file)"), opt('--token <TOKEN>', 'an operator API token (default: $POSTERN_TOKEN)')];
+const DEMO_DETAILS = 'Only for a site with simulated doors (postern start --demo). The token (--token or $POSTERN_TOKEN) needs the operator role.';
+
+const DEMO: Leaf[] = [
+  {
+    name: 'force-open <door>',
+    summary: 'opens a simulated door without a grant: the forced-open alarm (it stays open until demo close)',
+    usage: 'DOOR [--url ws://HOST:PORT/api] [--token TOKEN]',
+    details: `${DEMO_DETAILS}\nThe door must be locked and closed.`,
+    options: DEMO_API_OPTIONS,
+    load: () => import('./demoCommand.ts').then((m) => m.forceOpen),
+  },
+  {
+    name: 'hold-open <door>',
+    summary: "lets someone in on a grant who keeps the door open: the held-open alarm once its heldOpenSeconds pass",
+    usage: 'DOOR [--url ws://HOST:PORT/api] [--token TOKEN]',
+    details: `${DEMO_DETAILS}\nThe door is unlocked as an operator's unlock (recorded so), and stays open until demo close.`,
+    options: DEMO_API_OPTIONS,
+    load: () => import('./demoCommand.ts').then((m) => m.holdOpen),
+  },
+  {
+    name: 'close <door>',
+    summary: 'closes a simulated door that demo force-open or hold-open keeps open: its alarm ends, to acknowledge',
+    usage: 'DOOR [--url ws://HOST:PORT/api] [--token TOKEN]',
+    details: DEMO_DETAILS,
+    options: DEMO_API_OPTIONS,
+    load: () => import('./demoCommand.ts').then((m) => m.close),
+  },
+];
+
 const DOCTOR: Leaf = {
   name: 'doctor',
   summary: 'checks the installation (site file, secret files, data directory, store, devices, port, clock) and changes nothing; exit 1 on a failure',
@@ -285,6 +316,7 @@ const GROUPS: Array<{ name: string; summary: string; details?: string; leaves: L
   { name: 'audit', summary: 'the audit trail: tail, export, head and verify its hash chains', leaves: AUDIT },
   { name: 'user', summary: 'users of the web UI and the API', details: `ROLE is one of ${USER_ROLES}.`, leaves: USER },
   { name: 'token', summary: 'API tokens', leaves: TOKEN },
+  { name: 'demo', summary: "the demo's simulated doors: force one open, hold one open, close it, to see the alarms", details: DEMO_DETAILS, leaves: DEMO },
 ];
 
 /** `postern partner ...` as the CLI states it (docs/partners.md quotes these lines). */
