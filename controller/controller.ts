@@ -429,6 +429,7 @@ export class Controller {
       web: config.web,
       api: config.api,
       site: config.site,
+      emailConfigured: config.email !== undefined,
       controllerId: config.site.id,
       version: VERSION,
       methods,

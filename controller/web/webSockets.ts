@@ -32,7 +32,8 @@ const MAX_SOCKETS_PER_SESSION = 32;
 export interface Hello {
   user: { name: string; role: Principal['role'] };
   allowed: string[];
-  site: { id: string; name: string };
+  /** email: whether the site file configures SMTP, so that the UI offers "Send by email" only then. */
+  site: { id: string; name: string; email: boolean };
   controllerId: string;
   version: string;
 }

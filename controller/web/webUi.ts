@@ -25,6 +25,8 @@ export interface WebUiDependencies {
   web: WebConfig;
   api: ApiConfig;
   site: { id: string; name: string };
+  /** Whether SMTP is configured (the site file's email section): the hello tells the UI. */
+  emailConfigured?: boolean;
   controllerId: string;
   version: string;
   methods: MethodTable;
@@ -113,7 +115,7 @@ export class WebUi {
     return {
       user: { name: principal.name, role: principal.role },
       allowed: this.allowed(principal.role),
-      site: { id: deps.site.id, name: deps.site.name },
+      site: { id: deps.site.id, name: deps.site.name, email: deps.emailConfigured === true },
       controllerId: deps.controllerId,
       version: deps.version,
     };

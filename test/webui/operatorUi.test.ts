@@ -78,7 +78,8 @@ describe.skipIf(!runs)(title, () => {
     await waitState('front', 'secured');
     expect(await page.locator('article[data-door]').count()).toBe(3);
     expect(await page.locator('.user').textContent()).toContain('otto');
-    await page.locator('[data-sync="standalone"]').getByText('standalone: no hub link').waitFor();
+    // A standalone site has no sync link: no panel for it (issue 12).
+    expect(await page.locator('section.sync').count()).toBe(0);
     await page.locator('li[data-scanner="lab-in"][data-state="ready"]').waitFor();
   });
 
@@ -217,7 +218,7 @@ describe.skipIf(!runs)(title, () => {
     expect(await page.getByRole('link', { name: 'Partners' }).count()).toBe(1);
   });
 
-  it('lets an admin create a link, shows its QR code, revokes it; the email buttons show their errors', async () => {
+  it('lets an admin create a link, shows its QR code, revokes it; no "Send by email" without SMTP', async () => {
     await signOut();
     await signIn('ada');
     await page.goto(base + '/#/links');
@@ -236,10 +237,8 @@ describe.skipIf(!runs)(title, () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download .eml' }).click()]);
     expect(download.suggestedFilename()).toBe(`access-${id}.eml`);
     expect(await readFile((await download.path())!, 'utf8')).toMatch(/MIME-Version: 1\.0/i);
-    await page.locator('input[name="to"]').fill('qr@example.org');
-    await page.getByRole('button', { name: 'Send by email' }).click();
-    // The method's error is shown as it is.
-    await expect.poll(() => page.locator('section.created .error').textContent(), { timeout: 15_000 }).toMatch(/email/i);
+    // Without SMTP the controller refuses links.send: the page does not offer it (issue 12).
+    expect(await page.getByRole('button', { name: 'Send by email' }).count()).toBe(0);
 
     await page.getByRole('button', { name: 'Done' }).click();
     const row = page.locator(`tr[data-link="${id}"]`);

@@ -19,13 +19,17 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST_INDEX = path.join(ROOT, 'webui', 'dist', 'index.html');
 const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 
+/** `npm run screenshots` sets it: the only run that writes into docs/screenshots/. */
+export const takeScreenshots = process.env.POSTERN_UI_SCREENSHOTS === '1';
+
 /**
- * The docs' screenshot `name` (docs/screenshots/), taken only when it is missing or with
- * POSTERN_UI_SCREENSHOTS=1, so that a test run leaves the checkout as it found it.
+ * The docs' screenshot `name` (docs/screenshots/), taken only with POSTERN_UI_SCREENSHOTS=1
+ * (test/webui/screenshots.test.ts), never by an ordinary test run: a test leaves the checkout as
+ * it found it, even where a screenshot is missing.
  */
 export async function docScreenshot(page: Page, name: string): Promise<void> {
+  if (!takeScreenshots) return;
   const file = path.join(SCREENSHOTS, name);
-  if (existsSync(file) && process.env.POSTERN_UI_SCREENSHOTS !== '1') return;
   await mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: file, fullPage: false });
 }
@@ -64,6 +68,26 @@ export async function launchChromium(): Promise<Chromium> {
     async close() {
       await context.close();
       await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A phone: 390x844 CSS px at device pixel ratio 3, touch, as an iPhone 12 to 15 is. */
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
+
+/**
+ * Chromium with one context of the given size (a persistent context cannot change its device
+ * pixel ratio per page): for the phone, and the desktop screenshots at 1440x900.
+ */
+export async function launchSized(options: { viewport: { width: number; height: number }; deviceScaleFactor?: number; isMobile?: boolean; hasTouch?: boolean }): Promise<Chromium> {
+  if (!haveChromium) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ ...options, acceptDownloads: true });
+  return {
+    context,
+    async close() {
+      await context.close();
+      await browser.close();
     },
   };
 }

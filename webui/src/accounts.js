@@ -155,11 +155,11 @@ function UsersPanel() {
         <tbody>
           ${list.items.map(
             (u) => html`<tr key=${u.id} data-user=${u.name} data-role=${u.role} data-disabled=${String(u.disabled)} class=${u.disabled ? 'revoked' : ''}>
-              <td>${u.name}${u.name === me ? html` <span class="muted small">(you)</span>` : ''}</td>
-              <td>${can('users.setRole') ? html`<${RoleSelect} user=${u} onChanged=${changed} />` : u.role}</td>
-              <td class="state">${u.disabled ? 'disabled' : 'enabled'}</td>
-              <td>${when(u.lastLoginAt)}</td>
-              <td>${dateTime(u.createdAt)}<br /><span class="muted small">${u.createdBy ?? ''}</span></td>
+              <td data-label="name">${u.name}${u.name === me ? html` <span class="muted small">(you)</span>` : ''}</td>
+              <td data-label="role">${can('users.setRole') ? html`<${RoleSelect} user=${u} onChanged=${changed} />` : u.role}</td>
+              <td data-label="state" class="state">${u.disabled ? 'disabled' : 'enabled'}</td>
+              <td data-label="last sign-in">${when(u.lastLoginAt)}</td>
+              <td data-label="created">${dateTime(u.createdAt)}<br /><span class="muted small">${u.createdBy ?? ''}</span></td>
               <td>
                 <div class="row-actions">
                   ${u.disabled
@@ -269,11 +269,11 @@ function TokensPanel() {
         <tbody>
           ${shown.map(
             (t) => html`<tr key=${t.id} data-token=${t.id} data-name=${t.name} class=${t.revokedAt ? 'revoked' : ''}>
-              <td>${t.name}<br /><span class="muted small">${t.id}</span></td>
-              <td>${t.role}${t.scanner ? html`<br /><span class="muted small">scanner ${t.scanner}</span>` : ''}</td>
-              <td><code>${t.prefix}…</code></td>
-              <td>${dateTime(t.createdAt)}<br /><span class="muted small">${t.createdBy ?? ''}</span></td>
-              <td>${when(t.lastUsedAt)}</td>
+              <td data-label="name">${t.name}<br /><span class="muted small">${t.id}</span></td>
+              <td data-label="role">${t.role}${t.scanner ? html`<br /><span class="muted small">scanner ${t.scanner}</span>` : ''}</td>
+              <td data-label="prefix"><code>${t.prefix}…</code></td>
+              <td data-label="created">${dateTime(t.createdAt)}<br /><span class="muted small">${t.createdBy ?? ''}</span></td>
+              <td data-label="last used">${when(t.lastUsedAt)}</td>
               <td>
                 ${t.revokedAt
                   ? html`<span class="muted">revoked ${dateTime(t.revokedAt)}</span>`

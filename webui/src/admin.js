@@ -84,7 +84,10 @@ function CreatedLink({ created, onClose }) {
       if (typeof result?.eml !== 'string') throw new Error('the controller answered no message');
       download(base64ToBlob(result.eml, 'message/rfc822'), `access-${link.id}.eml`);
     });
-  const mail = can('links.send') || can('links.eml');
+  // SMTP is the site file's (email:); without it the controller refuses links.send, so the
+  // button is not offered. The hello's site.email says whether it is there.
+  const canSend = can('links.send') && state.site?.email === true;
+  const mail = canSend || can('links.eml');
   return html`<section class="panel created" aria-labelledby="created-h" data-link=${link.id}>
     <div class="panel-head">
       <h2 id="created-h">Access link for ${link.name}</h2>
@@ -98,7 +101,7 @@ function CreatedLink({ created, onClose }) {
         <p>Valid ${linkTime(link.notBefore)} to ${linkTime(link.notAfter)}, ${scopeText(link.scope)}${link.onlineOnly ? ', online only' : ''}.</p>
         ${mail && html`<label>Email to <input type="email" name="to" value=${to} placeholder="visitor@example.org" onInput=${(e) => setTo(e.currentTarget.value)} /></label>`}
         <div class="buttons">
-          ${can('links.send') && html`<button type="button" class="primary" disabled=${busy || !to.trim()} onClick=${send}>Send by email</button>`}
+          ${canSend && html`<button type="button" class="primary" disabled=${busy || !to.trim()} onClick=${send}>Send by email</button>`}
           ${can('links.eml') && html`<button type="button" disabled=${busy} onClick=${eml}>Download .eml</button>`}
         </div>
         ${sent && html`<p class="ok" role="status">${sent}</p>`}
@@ -187,13 +190,13 @@ export function LinksPage() {
         <tbody>
           ${list.items.map(
             (l) => html`<tr key=${l.id} data-link=${l.id} class=${l.revokedAt ? 'revoked' : ''}>
-              <td>${l.name}<br /><span class="muted small">${l.id}</span></td>
-              <td>${l.email ?? '—'}</td>
-              <td>${scopeText(l.scope)}${l.onlineOnly ? ', online only' : ''}</td>
-              <td>${linkTime(l.notBefore)}</td>
-              <td>${linkTime(l.notAfter)}</td>
-              <td>${l.onlineOnly ? `${l.uses}${l.maxUses ? ` of ${l.maxUses}` : ''}` : '—'}</td>
-              <td>${dateTime(l.createdAt)}<br /><span class="muted small">${l.createdBy}</span></td>
+              <td data-label="name">${l.name}<br /><span class="muted small">${l.id}</span></td>
+              <td data-label="email">${l.email ?? '—'}</td>
+              <td data-label="opens">${scopeText(l.scope)}${l.onlineOnly ? ', online only' : ''}</td>
+              <td data-label="from">${linkTime(l.notBefore)}</td>
+              <td data-label="until">${linkTime(l.notAfter)}</td>
+              <td data-label="uses">${l.onlineOnly ? `${l.uses}${l.maxUses ? ` of ${l.maxUses}` : ''}` : '—'}</td>
+              <td data-label="created">${dateTime(l.createdAt)}<br /><span class="muted small">${l.createdBy}</span></td>
               <td>
                 ${l.revokedAt
                   ? html`<span class="muted">revoked ${dateTime(l.revokedAt)}</span>`
@@ -327,10 +330,10 @@ export function CredentialsPage() {
         <tbody>
           ${list.items.map(
             (c) => html`<tr key=${c.id} data-credential=${c.id} class=${c.revokedAt ? 'revoked' : ''}>
-              <td>${c.name}</td>
-              <td>${c.id}</td>
-              <td>${c.scope}</td>
-              <td>${dateTime(c.createdAt)}<br /><span class="muted small">${c.createdBy}</span></td>
+              <td data-label="name">${c.name}</td>
+              <td data-label="id">${c.id}</td>
+              <td data-label="scope">${c.scope}</td>
+              <td data-label="created">${dateTime(c.createdAt)}<br /><span class="muted small">${c.createdBy}</span></td>
               <td>
                 ${c.revokedAt
                   ? html`<span class="muted">revoked ${dateTime(c.revokedAt)}</span>`
@@ -401,11 +404,11 @@ export function PartnersPage() {
         <tbody>
           ${list.items.map(
             (p) => html`<tr key=${p.id} data-partner=${p.id}>
-              <td>${p.id}</td>
-              <td>${p.name}${p.enabled ? '' : ' (disabled)'}</td>
-              <td>${p.allowedScopes.join(', ')}</td>
-              <td>${p.defaultScope ?? '—'}</td>
-              <td>${dateTime(p.createdAt)}</td>
+              <td data-label="id">${p.id}</td>
+              <td data-label="name">${p.name}${p.enabled ? '' : ' (disabled)'}</td>
+              <td data-label="allowed scopes">${p.allowedScopes.join(', ')}</td>
+              <td data-label="default scope">${p.defaultScope ?? '—'}</td>
+              <td data-label="added">${dateTime(p.createdAt)}</td>
               <td>
                 ${can('partners.remove') &&
                 html`<${ConfirmButton} class="small danger" question=${`Remove partner ${p.name}? Its codes stop opening doors at once.`} confirmLabel="Remove" action=${() => rpc('partners.remove', { id: p.id }).then(list.reload)}>Remove<//>`}

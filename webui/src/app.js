@@ -109,6 +109,25 @@ function OperatorPage({ s }) {
   </div>`;
 }
 
+/** An unknown route (#/nope): say so, and the way home. */
+function NotFound({ route }) {
+  return html`<section class="panel not-found" aria-labelledby="page-h">
+    <h1 id="page-h">Not found</h1>
+    <p>There is no page <code>#/${route}</code>.</p>
+    <p><a href="#/">Back to the doors</a></p>
+  </section>`;
+}
+
+const ADMIN_TITLES = { links: 'Access links', credentials: 'Credentials', partners: 'Partners', accounts: 'Accounts' };
+
+/**
+ * Each page has one h1 naming it, for screen readers' heading navigation; the header's current
+ * tab (or the door's own heading) already says it to the eye, so it is not shown twice.
+ */
+function PageTitle({ children }) {
+  return html`<h1 class="visually-hidden" id="page-h">${children}</h1>`;
+}
+
 export function App() {
   const s = useStore();
   const route = useRoute();
@@ -116,10 +135,14 @@ export function App() {
   if (s.phase === 'login') return html`<${Login} message=${s.loginMessage} />`;
   const wall = route === 'wall';
   let view;
-  if (wall) view = html`<${WallView} doors=${s.doors} />`;
-  else if (route.startsWith('door/')) view = html`<${DoorDetail} id=${route.slice(5)} />`;
-  else if (['links', 'credentials', 'partners', 'accounts'].includes(route)) view = html`<${Admin} page=${route} key=${route} />`;
-  else view = html`<${OperatorPage} s=${s} />`;
+  if (wall) view = html`<${PageTitle}>Wall view<//><${WallView} doors=${s.doors} />`;
+  else if (route.startsWith('door/')) {
+    const id = route.slice(5);
+    const door = s.doors.find((d) => d.id === id);
+    view = html`<${PageTitle}>${door ? `Door ${door.name}` : 'Door'}<//><${DoorDetail} id=${id} />`;
+  } else if (ADMIN_TITLES[route]) view = html`<${PageTitle}>${ADMIN_TITLES[route]}<//><${Admin} page=${route} key=${route} />`;
+  else if (route === '') view = html`<${PageTitle}>Doors<//><${OperatorPage} s=${s} />`;
+  else view = html`<${NotFound} route=${route} />`;
   // AlarmSignals keeps its place whatever the route: moving between pages neither restarts the
   // tone nor notifies an alarm twice. The wall's tiles show the alarms: no alarm banner there.
   return html`<div class=${`app${wall ? ' wall-app' : ''}${s.connected ? '' : ' offline'}`}>

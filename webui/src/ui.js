@@ -41,32 +41,64 @@ export function ActionButton({ action, children, class: cls = '', title, label, 
 export function ConfirmButton({ children, class: cls = '', question, confirmLabel = 'Confirm', action, danger = true }) {
   const [open, setOpen] = useState(false);
   const [run, busy, error] = useAction();
+  const openerRef = useRef(null);
+  const dialogRef = useRef(null);
   const confirmRef = useRef(null);
+  // The question's id is per dialog: two on one page must not label each other.
+  const questionId = useRef(`confirm-q-${++dialogCount}`).current;
   useEffect(() => {
     if (open) confirmRef.current?.focus();
   }, [open]);
+  const close = () => {
+    setOpen(false);
+    // Focus goes back where it was, so a keyboard user carries on from the button they pressed.
+    openerRef.current?.focus();
+  };
   const confirm = async () => {
     const ok = await run(async () => {
       await action();
       return true;
     });
-    if (ok) setOpen(false);
+    if (ok) close();
+  };
+  const onKeyDown = (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      if (!busy) close();
+      return;
+    }
+    // A modal keeps the keyboard inside it: Tab past the last button comes back to the first.
+    if (e.key !== 'Tab') return;
+    const focusable = [...(dialogRef.current?.querySelectorAll('button:not(:disabled), a[href], input:not(:disabled), select:not(:disabled), [tabindex]:not([tabindex="-1"])') ?? [])];
+    if (focusable.length === 0) return e.preventDefault();
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const inside = focusable.includes(document.activeElement);
+    if (e.shiftKey && (document.activeElement === first || !inside)) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
+      e.preventDefault();
+      first.focus();
+    }
   };
   return html`<span class="action">
-    <button type="button" class=${cls} onClick=${() => setOpen(true)}>${children}</button>
+    <button type="button" class=${cls} ref=${openerRef} onClick=${() => setOpen(true)}>${children}</button>
     ${open &&
-    html`<div class="modal-backdrop" onClick=${(e) => e.target === e.currentTarget && !busy && setOpen(false)}>
-      <div class="modal" role="alertdialog" aria-modal="true" aria-labelledby="confirm-q" onKeyDown=${(e) => e.key === 'Escape' && !busy && setOpen(false)}>
-        <p id="confirm-q">${question}</p>
+    html`<div class="modal-backdrop" onClick=${(e) => e.target === e.currentTarget && !busy && close()}>
+      <div class="modal" role="alertdialog" aria-modal="true" aria-labelledby=${questionId} ref=${dialogRef} onKeyDown=${onKeyDown}>
+        <p id=${questionId}>${question}</p>
         <${ErrorText} error=${error} />
         <div class="buttons">
-          <button type="button" onClick=${() => setOpen(false)} disabled=${busy}>Cancel</button>
+          <button type="button" onClick=${close} disabled=${busy}>Cancel</button>
           <button type="button" ref=${confirmRef} class=${danger ? 'danger' : 'primary'} onClick=${confirm} disabled=${busy}>${confirmLabel}</button>
         </div>
       </div>
     </div>`}
   </span>`;
 }
+
+let dialogCount = 0;
 
 /** The hash route: '' (operator page), 'door/<id>', 'links', 'credentials', 'partners'. */
 export function useRoute() {
