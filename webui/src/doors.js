@@ -144,6 +144,32 @@ export function DoorControls({ door }) {
   </section>`;
 }
 
+const DEMO_METHODS = ['demo.forceOpen', 'demo.holdOpen', 'demo.close'];
+
+/**
+ * The demo's door moved by hand, so that a new user sees the alarms without hardware. Shown only
+ * where the controller offers the demo methods to this user: a site with simulated doors, and a
+ * role that may call them (operator and above).
+ */
+export function DemoPanel({ door }) {
+  const [run, busy, error] = useAction();
+  if (!DEMO_METHODS.some(can)) return null;
+  const act = (method) => run(() => command(method, { door: door.id }));
+  // What the controller would refuse anyway, said before the click.
+  const forceBlocked = door.doorOpen ? 'the door is open' : door.relayUnlocked ? 'the door is unlocked: a forced opening needs a locked door' : null;
+  const holdBlocked = !door.doorOpen && door.mode !== 'normal' ? `the door is in ${door.mode}` : door.fault ? 'the door has an I/O fault' : null;
+  return html`<section class="panel controls demo-panel" aria-label="Demo: simulated door">
+    <h3>Demo <span class="muted small">(simulated door)</span></h3>
+    <p class="muted small">Make the alarms happen: force the door open without a grant, or let someone in who keeps it open past its held-open time.</p>
+    <div class="control-row">
+      ${can('demo.forceOpen') && html`<button type="button" class="danger" disabled=${busy || forceBlocked !== null} title=${forceBlocked ?? undefined} onClick=${() => act('demo.forceOpen')}>Force open (demo)</button>`}
+      ${can('demo.holdOpen') && html`<button type="button" disabled=${busy || holdBlocked !== null} title=${holdBlocked ?? undefined} onClick=${() => act('demo.holdOpen')}>Hold open (demo)</button>`}
+      ${can('demo.close') && html`<button type="button" disabled=${busy || !door.doorOpen} title=${door.doorOpen ? undefined : 'the door is closed'} onClick=${() => act('demo.close')}>Close (demo)</button>`}
+    </div>
+    <${ErrorText} error=${error} />
+  </section>`;
+}
+
 /** Grants and denies per bucket, as bars (no chart library). */
 export function StatsChart({ stats }) {
   const series = stats.series;
@@ -268,6 +294,7 @@ export function DoorDetail({ id }) {
       </section>
     </div>
     <${DoorControls} door=${door} />
+    <${DemoPanel} door=${door} />
     <${ErrorText} error=${error} />
     <div class="columns">
       <section class="panel" aria-labelledby="stats-h">
