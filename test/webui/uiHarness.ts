@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { Accounts } from '../../controller/accounts/accounts.ts';
 import type { UserRole } from '../../controller/accounts/accountTypes.ts';
 import { AuditTrail } from '../../controller/audit/auditTrail.ts';
@@ -79,7 +79,7 @@ export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor:
  * Chromium with one context of the given size (a persistent context cannot change its device
  * pixel ratio per page): for the phone, and the desktop screenshots at 1440x900.
  */
-export async function launchSized(options: { viewport: { width: number; height: number }; deviceScaleFactor?: number; isMobile?: boolean; hasTouch?: boolean }): Promise<Chromium> {
+export async function launchSized(options: BrowserContextOptions): Promise<Chromium> {
   if (!haveChromium) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   const context = await browser.newContext({ ...options, acceptDownloads: true });

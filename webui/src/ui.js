@@ -28,11 +28,16 @@ export function ErrorText({ error }) {
   return error ? html`<p class="error" role="alert">${errorText(error)}</p>` : null;
 }
 
-/** A button that runs an action, disabled while it runs, with the action's error below it. */
+/**
+ * A button that runs an action, disabled while it runs, with the action's error below it. `label`
+ * says more than the visible text (which door): it is added for screen readers after that text,
+ * not in its place, so that the name still holds what is on the button (what a voice-control
+ * user says to press it; axe's label-content-name-mismatch).
+ */
 export function ActionButton({ action, children, class: cls = '', title, label, disabled = false }) {
   const [run, busy, error] = useAction();
   return html`<span class="action">
-    <button type="button" class=${cls} title=${title} aria-label=${label} disabled=${busy || disabled} onClick=${() => run(action)}>${children}</button>
+    <button type="button" class=${cls} title=${title} disabled=${busy || disabled} onClick=${() => run(action)}>${children}${label && html`<span class="visually-hidden">: ${label}</span>`}</button>
     ${error ? html`<span class="error" role="alert">${errorText(error)}</span>` : null}
   </span>`;
 }
