@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCredential, encodeCredential } from '../../controller/credentials/credentialCodec.ts';
 import { decodeQrPng } from '../support/qrDecode.ts';
 import { tempDir } from '../support/testSite.ts';
-import { docScreenshot } from '../webui/uiHarness.ts';
 import { buildUiIfMissing, CHROMIUM, CHROMIUM_ARGS, haveChromium, requireAll, startBadgeSite, STORED_BADGE, waitForCode, type BadgeSite } from './badgeHarness.ts';
 
 /** The QR on the page, as text: a screenshot of the canvas, decoded. */
@@ -83,8 +82,6 @@ describe.skipIf(!haveChromium && !requireAll)(haveChromium || requireAll ? 'the 
 
     expect(await site.scan(text)).toMatchObject({ decided: true, verdict: 'grant', door: 'lab' });
     expect(await site.scan(text)).toMatchObject({ decided: true, verdict: 'deny', reason: 'replayed' });
-
-    await docScreenshot(page, 'badge.png');
 
     // Offline: the service worker serves the page and its assets; the codes need no request.
     await page.evaluate('navigator.serviceWorker.ready.then(() => true)');

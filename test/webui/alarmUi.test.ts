@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedDoorIo } from '../../drivers/doorIo/simulatedDoorIo.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
-import { addUsers, CHROMIUM, CHROMIUM_ARGS, docScreenshot, ensureUiBuilt, haveChromium, launchChromium, requireAll, type Chromium } from './uiHarness.ts';
+import { addUsers, CHROMIUM, CHROMIUM_ARGS, ensureUiBuilt, haveChromium, launchChromium, requireAll, type Chromium } from './uiHarness.ts';
 
 const PASSWORD = 'correct horse battery';
 const runs = haveChromium || requireAll;
@@ -263,7 +263,6 @@ describe.skipIf(!runs)(title, () => {
     // Dark: the page behind the tiles.
     expect(await page.locator('.wall-app').evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(11, 16, 22)');
     expect(await page.title()).toBe('(!) 1 alarm · Postern');
-    await docScreenshot(page, 'wall.png');
 
     // Acknowledged from the wall: the tile goes back to its state's colours, live.
     await tile('store').getByRole('button', { name: 'Acknowledge' }).click();

@@ -12,7 +12,7 @@ import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import type { ApiSite } from '../support/apiSite.ts';
 import { kioskRuns, kioskSuite, startKioskSite, type KioskSite } from './kioskHarness.ts';
-import { addUsers, docScreenshot } from './uiHarness.ts';
+import { addUsers } from './uiHarness.ts';
 
 describe.skipIf(!kioskRuns)(kioskSuite('the kiosk page in Chromium with a fake camera'), () => {
   let kiosk: KioskSite;
@@ -45,7 +45,6 @@ describe.skipIf(!kioskRuns)(kioskSuite('the kiosk page in Chromium with a fake c
       const grant = decisions.find((d) => d.scanner === 'lab-kiosk');
       expect(grant).toMatchObject({ door: 'lab', verdict: 'grant', kind: 'link' });
       expect(labStates).toContain('unlocked');
-      await docScreenshot(page, 'kiosk.png');
 
       // The scanner reports its health: frames from the page, decode time, reads.
       const status = site.controller.scannerStatus('lab-kiosk')!;

@@ -4,7 +4,7 @@
  * roles, the feed's CSV export, reconnection, links with their QR code, sign-in throttling.
  *
  * The browser reaches the controller through a TCP proxy that the reconnection test cuts.
- * Screenshots go to docs/screenshots/ when they are missing or with POSTERN_UI_SCREENSHOTS=1.
+ * The docs' screenshots are taken by test/webui/screenshots.test.ts (npm run screenshots).
  */
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
@@ -14,13 +14,11 @@ import { ApiClient } from '../support/apiClient.ts';
 import { startApiSite, type ApiSite } from '../support/apiSite.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.ts';
 import { decodeQrPng } from '../support/qrDecode.ts';
-import { addUsers, docScreenshot, ensureUiBuilt, haveChromium, launchChromium, requireAll, type Chromium } from './uiHarness.ts';
+import { addUsers, ensureUiBuilt, haveChromium, launchChromium, requireAll, type Chromium } from './uiHarness.ts';
 
 const PASSWORD = 'correct horse battery';
 const runs = haveChromium || requireAll;
 const title = haveChromium || requireAll ? 'operator web UI in Chromium' : 'operator web UI: skipped: Chromium not installed (apt-get install chromium)';
-
-const screenshot = docScreenshot;
 
 describe.skipIf(!runs)(title, () => {
   let site: ApiSite;
@@ -118,7 +116,6 @@ describe.skipIf(!runs)(title, () => {
     expect(await page.locator('.chart svg rect.bar-grant:not([height="0"])').count()).toBe(1);
     expect(await page.locator('table.latency td').first().textContent()).toBe('3');
     expect(await page.locator('[data-detail="lab"] table.events tr.v-grant').count()).toBeGreaterThanOrEqual(1);
-    await screenshot(page, 'door-detail.png');
 
     await page.locator('input[name="seconds"]').fill('30');
     await page.getByRole('button', { name: 'Unlock', exact: true }).click();
@@ -143,7 +140,6 @@ describe.skipIf(!runs)(title, () => {
     await banner.waitFor();
     expect(await banner.textContent()).toContain('Forced open');
     expect(await card('store').getAttribute('class')).toContain('alarmed');
-    await screenshot(page, 'operator.png');
 
     await banner.getByRole('button', { name: 'Acknowledge' }).click();
     await banner.waitFor({ state: 'detached' });
