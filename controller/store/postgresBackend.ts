@@ -14,6 +14,7 @@ import type pg from 'pg';
 import type { OpenStoreOptions, StoreBackend } from './storeBackend.ts';
 import type { Database } from './schema.ts';
 import { translateStoreError } from './storeErrors.ts';
+import { poolApplicationName } from './postgresSessionNames.ts';
 import { StoreProblems } from './storeProblems.ts';
 
 const INT8_OID = 20;
@@ -77,7 +78,8 @@ export function postgresBackend(options: OpenStoreOptions & { databaseUrl: strin
           // A server gone silent (network cut) fails queries instead of hanging them.
           keepAlive: true,
           query_timeout: options.queryTimeoutMs ?? 30_000,
-          application_name: 'postern',
+          // Named after this process: a controller that claims the site after this one ends them (postgresClaim.ts).
+          application_name: poolApplicationName(),
           types: pgTypes(driver.types),
           ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
         });

@@ -13,15 +13,22 @@
  * - When the claim's own connection is lost, the lock is gone with it: the store reports it
  *   (Store.onProblem, kind 'claim-lost') and claims again every few seconds until it has the lock
  *   back, or reports that another controller took it.
+ * - Fencing: a controller that took the lock ends the server sessions of the controller process
+ *   that held it before (its pool's sessions are named after that process, and the settings row
+ *   `controller.holder.<site>` says which process it was). Without this, a write of a killed
+ *   controller still in flight (stalled in the network, delivered by the dead process's kernel
+ *   after the new controller started) could commit afterwards and take a seq the new controller
+ *   also uses: the kill -9 soak with PostgreSQL connections stalled found that (an answered
+ *   decision missing from the chain). A session ended by the server takes nothing more.
  */
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
 
 import pg from 'pg';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { StoreClaim, StoreLogger } from './storeBackend.ts';
 import type { StoreOperation } from './storeErrors.ts';
+import { poolApplicationName, processTag } from './postgresSessionNames.ts';
 import type { StoreProblems } from './storeProblems.ts';
 
 const RECLAIM_EVERY_MS = 5000;
@@ -46,12 +53,16 @@ export function advisoryKey(siteId: string): { key: string; classid: number; obj
 
 const APPLICATION = 'postern controller';
 
+function holderSetting(siteId: string): string {
+  return `controller.holder.${siteId}`;
+}
+
 async function connect(options: PostgresClaimOptions): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: options.databaseUrl,
     connectionTimeoutMillis: options.connectTimeoutMs,
     keepAlive: true,
-    application_name: `${APPLICATION} ${process.pid}@${hostname()}`.slice(0, 63),
+    application_name: `${APPLICATION} ${processTag()}`.slice(0, 63),
     options: KEEPALIVE_OPTIONS,
   });
   // Until the claim listens itself: an error of a client being set up must not end the process.
@@ -107,7 +118,15 @@ async function lock(options: PostgresClaimOptions): Promise<pg.Client> {
     await client.end().catch(() => undefined);
     throw options.translate(error, { what: 'claimController', write: false });
   }
-  if (ok) return client;
+  if (ok) {
+    try {
+      await fenceEarlierHolder(client, options);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw options.translate(error, { what: 'claimController', write: true });
+    }
+    return client;
+  }
   const { text, holder } = await describeHolder(client, options.siteId);
   await client.end().catch(() => undefined);
   throw new PosternError(
@@ -115,6 +134,36 @@ async function lock(options: PostgresClaimOptions): Promise<pg.Client> {
     `another controller for site ${options.siteId} already runs on this store (PostgreSQL ${options.location}): its claim is ${text}`,
     { details: { dialect: 'postgres', location: options.location, siteId: options.siteId, holder } },
   );
+}
+
+/**
+ * With the lock held: ends every session of the process that held this site's claim before (if
+ * it was another process), then records this process as the holder.
+ */
+async function fenceEarlierHolder(client: pg.Client, options: PostgresClaimOptions): Promise<void> {
+  const key = holderSetting(options.siteId);
+  const me = processTag();
+  const { rows } = await client.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
+  const before = rows[0]?.value;
+  if (before !== undefined && before !== me) {
+    // Two steps: in one statement the server may call pg_terminate_backend before the other conditions.
+    const { rows: sessions } = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1',
+      [poolApplicationName(before)],
+    );
+    const ended = { rows: [] as number[] };
+    for (const { pid } of sessions) {
+      const { rows: done } = await client.query<{ ok: boolean }>('SELECT pg_terminate_backend($1::int) AS ok', [pid]);
+      if (done[0]?.ok === true) ended.rows.push(pid);
+    }
+    if (ended.rows.length > 0) {
+      options.logger?.warn(
+        { location: options.location, siteId: options.siteId, earlierHolder: before, sessions: ended.rows.length },
+        `ended ${ended.rows.length} PostgreSQL session(s) of the controller that held site ${options.siteId} before (${before}), so that none of its writes still in flight can land after this start`,
+      );
+    }
+  }
+  await client.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, me]);
 }
 
 export async function claimPostgres(options: PostgresClaimOptions): Promise<StoreClaim> {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
@@ -15,6 +16,7 @@ import { verifyChain } from '../../controller/audit/auditChain.ts';
 import { Controller } from '../../controller/controller.ts';
 import { openStore } from '../../controller/store/openStore.ts';
 import type { AuditEvent } from '../../controller/store/storeTypes.ts';
+import { poolApplicationName } from '../../controller/store/postgresSessionNames.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
 import { runCli } from '../support/runCli.ts';
 import { tempDir, testSite, testSiteInput } from '../support/testSite.ts';
@@ -97,6 +99,43 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('one controller per stor
       expect(events.filter((e) => e.type !== 'door').map((e) => `${e.type}:${e.reason}`)).toEqual(['system:started', 'operator:door.unlock', 'system:stopped']);
       expect(await verifyChain(events)).toMatchObject({ ok: true });
     } finally {
+      await db.drop();
+    }
+  });
+
+  it('ends the sessions of the controller that held the site before: its write still in flight cannot land after the new start', async () => {
+    const db = await createTestDatabase();
+    const zombie = new pg.Client({ connectionString: db.url, application_name: poolApplicationName('4242@gone-host') });
+    zombie.on('error', () => undefined);
+    try {
+      // A controller ran (the schema, a chain); then another process, now dead, held the claim.
+      const dataDir = await tempDir();
+      const earlier = await started(dataDir, db.url);
+      await earlier.stop();
+      running.splice(running.indexOf(earlier), 1);
+      const head = (await chain(dataDir, db.url)).at(-1)!;
+      await zombie.connect();
+      await zombie.query("UPDATE settings SET value = '4242@gone-host' WHERE key = 'controller.holder.test-site'");
+      // Its last write, stalled in the network: begun, its event in, the commit not yet arrived.
+      await zombie.query('BEGIN');
+      await zombie.query(
+        `INSERT INTO audit_events (controller_id, seq, at, type, door, scanner, subject, kind, issuer, verdict, reason, actor, data, prev_hash, hash)
+         VALUES ('test-site', $1, $2, 'decision', 'front', 'front-in', '99', 'link', 0, 'grant', NULL, NULL, NULL, $3, $4)`,
+        [head.seq + 1, Date.now(), head.hash, 'f'.repeat(64)],
+      );
+
+      const next = await started(dataDir, db.url);
+      // The new controller ended that session at its claim: the commit, delivered late, finds no session.
+      await expect(zombie.query('COMMIT')).rejects.toThrow();
+      await next.doors.unlock('front', 1, 'alice');
+      await next.stop();
+      running.splice(running.indexOf(next), 1);
+      const events = await chain(dataDir, db.url);
+      expect(events.find((e) => e.seq === head.seq + 1)).toMatchObject({ type: 'system', reason: 'started' });
+      expect(events.some((e) => e.subject === '99')).toBe(false);
+      expect(await verifyChain(events)).toMatchObject({ ok: true });
+    } finally {
+      await zombie.end().catch(() => undefined);
       await db.drop();
     }
   });
