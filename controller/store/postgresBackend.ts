@@ -1,7 +1,7 @@
 /**
  * PostgreSQL for the store: a pg pool (int8 parsed to numbers), read-only sessions for read-only
  * stores, and `synchronous_commit = on` set on every connection Postern opens, whatever the server
- * or database default says: a commit (an audit batch, a replay mark) is on the server's disk when
+ * or database default says: a commit (an audit batch, a link's use) is on the server's disk when
  * its promise resolves.
  *
  * pg (and the claim, which uses it) is imported when a PostgreSQL store is opened or claimed, not
