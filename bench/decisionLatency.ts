@@ -4,8 +4,8 @@
  * controller and its decision path (bench/lib/scanHarness.ts):
  *
  *   driver read → scanner actor (machines/scannerMachine.ts, `deciding`) → invoked `decide`
- *   (controller/decision/decide.ts: the Verifier's checks; a rotating code also writes its replay
- *   mark, durably, through the store's writer thread) → GRANT to the door actor
+ *   (controller/decision/decide.ts: the Verifier's checks; a rotating code's single use is claimed
+ *   in memory) → GRANT to the door actor
  *   (machines/doorMachine.ts, `admitting`) → AuditTrail.record(): the grant's audit event durable,
  *   i.e. committed by the store (SQLite: the writer thread, WAL, synchronous = FULL, group commit;
  *   PostgreSQL: synchronous_commit on), or fsync'd to the audit journal once the store has kept an

@@ -11,8 +11,8 @@
  * process start → controller.start() resolved, controller.start() alone, resident memory after
  * start and after 20,000 decisions through the controller (and its peak meanwhile), then
  * Verifier.verify latency and throughput for the same mix (valid links, revoked links, rotating
- * codes of random credentials among all of them). A rotating code's verification includes its
- * replay mark, a durable write (the store's writer thread, synchronous = FULL, on SQLite). An empty
+ * codes of random credentials among all of them). A rotating code's single use is claimed in
+ * memory (credentials/replayGuard.ts); its grant's record is what makes it durable. An empty
  * store is probed first for comparison.
  *
  * On SQLite the burst runs again in a probe started with each of MEMORY_VARIANTS' node options
@@ -171,7 +171,7 @@ export async function fillSqlite(dataDir: string, size: Size): Promise<{ seconds
   db.close();
   const seconds = (performance.now() - t0) / 1000;
   // Filled with synchronous = OFF: without this, the kernel writes the file back (a GB at 10M)
-  // during the probe, and every fsync of the measured run (replay marks, audit) waits behind it.
+  // during the probe, and every fsync of the measured run (audit) waits behind it.
   const fd = openSync(file, 'r');
   try {
     fsyncSync(fd);

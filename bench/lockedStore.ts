@@ -14,7 +14,7 @@
  * - scan → relay latency per kind. While the lock is held a grant's record cannot be committed:
  *   the audit trail waits at most 500 ms for the store, then writes it (and every later event until
  *   the store takes events again) to the fsync'd journal, and the relay moves. A rotating code's
- *   replay mark is a store write too, in the same writer thread;
+ *   single use is claimed in memory, so it goes the same way as a link;
  * - the audit journal file (stat every 25 ms, lines counted when it grew): the most it held;
  * - after the lock: how long until the store holds the record of every grant announced before
  *   it ended (Decision.auditSeq, read back every 20 ms with a read-only connection of this

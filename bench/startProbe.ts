@@ -7,7 +7,7 @@
  *    (performance.timeOrigin) and on its own; resident memory after it.
  * 2. decisions: `decisions` scans through the controller's scanners (at most 4 in flight per
  *    scanner), a third each valid links, revoked links (hits in the revocation table) and rotating
- *    codes of random credentials (key lookup, revocation miss, replay mark); every decision is
+ *    codes of random credentials (key lookup, revocation miss, in-memory replay claim); every decision is
  *    written to the audit trail as in production. Memory: its peak during the burst (sampled every
  *    50 ms), right after it, after 10 s of the controller idle (V8's memory reducer starts 8 s after
  *    allocation slows), and after a forced full GC and 1 s (what of the heap was garbage). The
