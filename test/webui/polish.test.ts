@@ -51,6 +51,10 @@ describe.skipIf(!runs)(title, () => {
     page = await browser.context.newPage();
     page.setDefaultTimeout(30_000);
     await page.goto(site.url + '/');
+    // The sign-in form: one h1, and no sideways scrolling either.
+    await page.locator('input[name="name"]').waitFor();
+    expect(await page.locator('h1').count()).toBe(1);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.locator('input[name="name"]').fill('ada');
     await page.locator('input[name="password"]').fill(PASSWORD);
     await page.locator('button[type="submit"]').click();
