@@ -33,15 +33,21 @@ function collect(c: Controller, count: number): Promise<Decision[]> {
   });
 }
 
+/** A test site whose store holds one rotating credential (Grace, scope 7). */
+async function siteWithCredential() {
+  const dataDir = await tempDir();
+  const config = testSite(dataDir);
+  const store = openStore({ dataDir });
+  await store.start();
+  const issuing = new Issuing({ store, siteKey: await loadOrCreateSiteKey(store), config, audit: { append: async () => ({}) as never } });
+  const { credential, secret } = await issuing.createCredential({ name: 'Grace', scope: 7 }, 'test');
+  await store.stop();
+  return { config, credential, secret };
+}
+
 describe('controller scanners', () => {
   it('grants a rotating credential once per site: the same code at another scanner is replayed', async () => {
-    const dataDir = await tempDir();
-    const config = testSite(dataDir);
-    const store = openStore({ dataDir });
-    await store.start();
-    const issuing = new Issuing({ store, siteKey: await loadOrCreateSiteKey(store), config, audit: { append: async () => ({}) as never } });
-    const { credential, secret } = await issuing.createCredential({ name: 'Grace', scope: 7 }, 'test');
-    await store.stop();
+    const { config, credential, secret } = await siteWithCredential();
 
     const terminal = new PassThrough();
     controller = new Controller({ config, terminal });
@@ -56,13 +62,7 @@ describe('controller scanners', () => {
   });
 
   it('keeps a rotating code used across a restart: its grant, reloaded from the audit trail, is the mark', async () => {
-    const dataDir = await tempDir();
-    const config = testSite(dataDir);
-    const store = openStore({ dataDir });
-    await store.start();
-    const issuing = new Issuing({ store, siteKey: await loadOrCreateSiteKey(store), config, audit: { append: async () => ({}) as never } });
-    const { credential, secret } = await issuing.createCredential({ name: 'Grace', scope: 7 }, 'test');
-    await store.stop();
+    const { config, credential, secret } = await siteWithCredential();
     const step = timeStep(Date.now() / 1000);
     const codeAt = (a: number) => encodeCredential({ kind: 'rotating', issuer: 0, subject: BigInt(credential.id), a, b: 0, scope: 0 }, secret);
 
