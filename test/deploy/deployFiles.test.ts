@@ -88,8 +88,13 @@ describe('the wrapper (docs/deploy/postern)', () => {
     });
   });
 
-  it.skipIf(!canSwitch)('refuses a user that is neither root nor the service user', () => {
-    const result = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', wrapper, 'doctor'], { encoding: 'utf8', env: { PATH: process.env.PATH, POSTERN_USER: 'postern-nobody-is' } });
+  it.skipIf(!canSwitch)('refuses a user that is neither root nor the service user', async () => {
+    // A copy that user can read: the checkout may sit in a folder only root may enter.
+    const readable = await tempDir('postern-wrapper-');
+    chmodSync(readable, 0o755);
+    const copy = path.join(readable, 'postern');
+    writeFileSync(copy, readFileSync(wrapper), { mode: 0o755 });
+    const result = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', copy, 'doctor'], { encoding: 'utf8', env: { PATH: process.env.PATH, POSTERN_USER: 'postern-nobody-is' } });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/run this as root or as postern-nobody-is/);
   });
