@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 
 import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
 import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
+import { requireApiScanner } from '../accounts/tokenScanner.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { badgeBaseUrl } from '../badge/enrolment.ts';
 import { opening, requireString, type StoreOptions } from './args.ts';
@@ -125,14 +126,7 @@ export async function createToken(values: StoreOptions & { name?: string; role?:
   const name = requireString(values.name, 'name');
   const tokenRole = requireString(values.role, 'role') as Role;
   await withAccounts(values, io, async (accounts, ctx) => {
-    // Only network and kiosk scanners read over the API: a token for any other kind could do nothing.
-    const reader = values.scanner === undefined ? undefined : ctx.config.scanners.find((s) => s.id === values.scanner && (s.driver === 'network' || s.driver === 'kiosk'));
-    if (values.scanner !== undefined && reader === undefined) {
-      const known = ctx.config.scanners.filter((s) => s.driver === 'network' || s.driver === 'kiosk').map((s) => s.id).join(', ') || 'none';
-      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no network or kiosk scanner "${values.scanner}" in this site; it has ${known}`, {
-        details: { field: 'scanner' },
-      });
-    }
+    const reader = values.scanner === undefined ? undefined : requireApiScanner(ctx.config, values.scanner);
     const { token, record } = await accounts.createToken({ name, role: tokenRole, scanner: values.scanner ?? null }, ctx.actor);
     // The token alone on standard output, so that TOKEN=$(postern token create ...) works; the rest on standard error.
     io.stderr.write(

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { Role, TokenRecord, UserRecord, UserRole } from '../../accounts/accountTypes.ts';
+import { requireApiScanner } from '../../accounts/tokenScanner.ts';
 import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
@@ -80,7 +81,7 @@ export function accountMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ name, role, scanner: z.string().max(64).nullable().optional() }),
       // The token is in this answer and nowhere else: the store keeps only its hash.
       handler: async ({ name, role, scanner }, { actor }) => {
-        checkScanner(api, scanner ?? null);
+        if (scanner !== null && scanner !== undefined) requireApiScanner(api.config, scanner);
         const { token, record } = await accounts.createToken({ name, role: role as Role, scanner: scanner ?? null }, actor);
         return { token, record: tokenView(record) };
       },
@@ -91,16 +92,6 @@ export function accountMethods(api: ApiServices): MethodTable {
       handler: async ({ id }, { actor }) => tokenView(await accounts.revokeToken(id, actor)),
     }),
   };
-}
-
-/** As `postern token create --scanner`: only network and kiosk scanners read over the API. */
-function checkScanner(api: ApiServices, scanner: string | null): void {
-  if (scanner === null) return;
-  const readers = api.config.scanners.filter((s) => s.driver === 'network' || s.driver === 'kiosk');
-  if (readers.some((s) => s.id === scanner)) return;
-  throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `scanner: no network or kiosk scanner "${scanner}" in this site; it has ${readers.map((s) => s.id).join(', ') || 'none'}`, {
-    details: { field: 'scanner' },
-  });
 }
 
 /**
