@@ -1,4 +1,3 @@
-import type { DoorStateValue } from '../../machines/doorMachine.ts';
 import { NO_END } from '../credentials/credentialCodec.ts';
 
 export function formatUnixSeconds(seconds: number): string {
@@ -20,22 +19,5 @@ export function writeList<T>(out: NodeJS.WritableStream, json: boolean | undefin
   out.write(json ? JSON.stringify(records, null, 2) + '\n' : table([header, ...records.map(row)]));
 }
 
-/**
- * Door states as the web UI names them (webui/src/format.js, stateWord): 'heldOpen' is 'held open'.
- * Every state a door shows ('admitting' is shown as the state it admits from).
- */
-export const STATE_WORDS: Readonly<Record<Exclude<DoorStateValue, 'admitting'>, string>> = {
-  secured: 'secured',
-  unlocked: 'unlocked',
-  open: 'open',
-  heldOpen: 'held open',
-  forcedOpen: 'forced open',
-  lockdown: 'lockdown',
-  passage: 'passage',
-  fault: 'I/O fault',
-  stopped: 'stopped',
-};
-
-export function stateWord(state: string): string {
-  return Object.hasOwn(STATE_WORDS, state) ? STATE_WORDS[state as keyof typeof STATE_WORDS] : state;
-}
+/** Door states in the words of the web UI (machines/doorStateWords.ts). */
+export { STATE_WORDS, stateWord } from '../../machines/doorStateWords.ts';

@@ -1,4 +1,5 @@
 /** Formatting helpers: durations, times, audit events, CSV. */
+import { stateWord } from '../../machines/doorStateWords.ts';
 
 export function ago(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -27,21 +28,8 @@ export function linkTime(seconds) {
   return seconds >= 4294967295 ? 'no end' : dateTime(seconds * 1000);
 }
 
-const STATE_WORDS = {
-  secured: 'secured',
-  unlocked: 'unlocked',
-  open: 'open',
-  heldOpen: 'held open',
-  forcedOpen: 'forced open',
-  lockdown: 'lockdown',
-  passage: 'passage',
-  fault: 'I/O fault',
-  stopped: 'stopped',
-};
-
-export function stateWord(state) {
-  return STATE_WORDS[state] ?? state;
-}
+/** Door states in the same words as the command line (machines/doorStateWords.ts). */
+export { stateWord };
 
 /** A code a partner's webhook decided: the holder it named, and its reason or failure detail. */
 function delegatedWho(delegation) {
