@@ -71,7 +71,7 @@ export class ReplayGuard {
     return loaded;
   }
 
-  /** Claims held, for the metrics and tests. */
+  /** Claims held (tests read it). */
   get size(): number {
     let total = 0;
     for (const claims of this.#byStep.values()) total += claims.keys.size;

@@ -151,15 +151,15 @@ async function fenceEarlierHolder(client: pg.Client, options: PostgresClaimOptio
       'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1',
       [poolApplicationName(before)],
     );
-    const ended = { rows: [] as number[] };
+    let ended = 0;
     for (const { pid } of sessions) {
       const { rows: done } = await client.query<{ ok: boolean }>('SELECT pg_terminate_backend($1::int) AS ok', [pid]);
-      if (done[0]?.ok === true) ended.rows.push(pid);
+      if (done[0]?.ok === true) ended += 1;
     }
-    if (ended.rows.length > 0) {
+    if (ended > 0) {
       options.logger?.warn(
-        { location: options.location, siteId: options.siteId, earlierHolder: before, sessions: ended.rows.length },
-        `ended ${ended.rows.length} PostgreSQL session(s) of the controller that held site ${options.siteId} before (${before}), so that none of its writes still in flight can land after this start`,
+        { location: options.location, siteId: options.siteId, earlierHolder: before, sessions: ended },
+        `ended ${ended} PostgreSQL session(s) of the controller that held site ${options.siteId} before (${before}), so that none of its writes still in flight can land after this start`,
       );
     }
   }
