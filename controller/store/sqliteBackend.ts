@@ -34,7 +34,7 @@ import { noStoreError } from './migrate.ts';
 import type { Database } from './schema.ts';
 import type { OpenStoreOptions, StoreBackend } from './storeBackend.ts';
 import { claimSqlite } from './sqliteClaim.ts';
-import { RoutedSqliteDialect } from './sqliteDialect.ts';
+import { RoutedSqliteDialect, TransactionalSqliteAdapter } from './sqliteDialect.ts';
 import { SQLITE_WAL_LIMIT_BYTES, SqliteWriter } from './sqliteWriter.ts';
 import { translateStoreError } from './storeErrors.ts';
 import { StoreProblems } from './storeProblems.ts';
@@ -60,13 +60,6 @@ export interface SqliteBackendOptions extends OpenStoreOptions {
    * a process that runs one command and exits: the CLI). Default true. Ignored when readOnly.
    */
   writerThread?: boolean;
-}
-
-/** SQLite runs DDL inside transactions; Kysely's adapter says it does not, which would split migrations (as in sqliteDialect.ts). */
-class TransactionalSqliteAdapter extends SqliteAdapter {
-  override get supportsTransactionalDdl(): boolean {
-    return true;
-  }
 }
 
 /**

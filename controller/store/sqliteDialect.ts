@@ -44,7 +44,7 @@ export interface RoutedSqliteConfig {
 }
 
 /** SQLite runs DDL inside transactions; Kysely's adapter says it does not, which would split migrations. */
-class TransactionalSqliteAdapter extends SqliteAdapter {
+export class TransactionalSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;
   }
