@@ -24,6 +24,7 @@ import { ControllerMetrics } from './api/metrics.ts';
 import { allMethods } from './api/methods/allMethods.ts';
 import type { DemoDoors } from './api/methods/demoMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
+import { NamedAuditFeed } from './api/namedAuditFeed.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
 import { REPLAY_LOOKBACK_MS, ReplayGuard, oldestValidStep } from './credentials/replayGuard.ts';
 import { badgeRoutes } from './badge/badgeRoutes.ts';
@@ -43,6 +44,7 @@ import { LinkMailer } from './email/linkMailer.ts';
 import { ErrorCodes, PosternError } from '../machines/shared/errors.ts';
 import { AuditHeadReporter } from './audit/auditHeadReporter.ts';
 import { AuditJournal } from './audit/auditJournal.ts';
+import { HolderNames } from './issuing/holderNames.ts';
 import { Issuing } from './issuing/issuing.ts';
 import { loadOrCreateSiteKey } from './issuing/siteKey.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -369,6 +371,8 @@ export class Controller {
     const events = new EventHub();
     const accounts = new Accounts({ store, audit });
     const networkScanners = new Map([...this.scannerDrivers].filter((e): e is [string, NetworkScanner] => e[1] instanceof NetworkScanner));
+    const holderNames = new HolderNames(store);
+    const namedAudit = new NamedAuditFeed(holderNames, (event) => events.publish('audit', event.door, event));
     const metrics = new ControllerMetrics({
       doors: () => monitor.doors(),
       scanners: () => monitor.scanners(),
@@ -383,7 +387,7 @@ export class Controller {
       decisions.onDecision((d) => metrics.recordDecision(d)),
       monitor.onDoorStatus((status) => events.publish('door', status.id, status)),
       monitor.onScannerStatus((status) => events.publish('scanner', status.door, status)),
-      audit.onAppend((event) => events.publish('audit', event.door, event)),
+      audit.onAppend((event) => namedAudit.push(event)),
     );
     // The badge page's exact paths come before any catch-all route of the web UI.
     const routes: HttpRoute[] = [...badgeRoutes({ config, store, audit, logger: this.logger.child({ component: 'badge' }) })];
@@ -391,7 +395,7 @@ export class Controller {
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, accounts, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, accounts, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;

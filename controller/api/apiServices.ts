@@ -4,6 +4,7 @@ import type { SiteConfig } from '../config/configSchema.ts';
 import type { LatencyWindow } from '../decision/latencyWindow.ts';
 import type { DoorOperator } from '../doorOperator.ts';
 import type { LinkEmails } from '../email/linkEmails.ts';
+import type { HolderNames } from '../issuing/holderNames.ts';
 import type { Issuing } from '../issuing/issuing.ts';
 import type { SiteMonitor } from '../siteMonitor.ts';
 import type { Store } from '../store/storeTypes.ts';
@@ -19,7 +20,9 @@ export interface ApiServices {
   issuing: Issuing;
   /** Link emails (links.send, links.eml); absent, those methods say email is not configured. */
   linkEmails?: LinkEmails;
-  store: Pick<Store, 'queryAudit' | 'dialect'>;
+  store: Pick<Store, 'queryAudit' | 'holderSubjects' | 'dialect'>;
+  /** Names of whom audit events are about, for audit.query's answers. */
+  holderNames: HolderNames;
   /** Users and API tokens (users.*, tokens.*); absent, those methods are not offered. */
   accounts?: Accounts;
   /** Badge enrolment links (credentials.enrol); absent, that method is not offered. */

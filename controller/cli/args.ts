@@ -3,6 +3,7 @@
  * `missing --NAME`), whole numbers, lists and times. A failed check is a UsageError (exit status 2).
  */
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import { MAX_SEARCH_CHARS } from '../store/storeTypes.ts';
 import { UsageError } from './cliErrors.ts';
 
 /** Every command's option: the site file. */
@@ -18,6 +19,25 @@ export interface StoreOptions extends SiteOptions {
 export function requireString(value: unknown, flag: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`missing --${flag}`);
   return value;
+}
+
+/** --search: text of a name (or an id, or an email); at most MAX_SEARCH_CHARS. */
+export function searchFlag(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (text === '' || text.length > MAX_SEARCH_CHARS) throw new UsageError(`--search is the text to look for, 1 to ${MAX_SEARCH_CHARS} characters`);
+  return text;
+}
+
+/** --scope: a scope of the site file by id, or by its name in any letter case. */
+export function scopeFlag(value: unknown, scopes: ReadonlyArray<{ id: number; name: string }>): number | undefined {
+  if (typeof value === 'string' && !/^\d+$/.test(value)) {
+    const named = scopes.filter((s) => s.name.toLowerCase() === value.trim().toLowerCase());
+    if (named.length === 1) return named[0]!.id;
+    const known = scopes.map((s) => `${s.id} (${s.name})`).join(', ') || 'none';
+    throw new UsageError(`--scope "${value}" is ${named.length > 1 ? 'the name of more than one scope: give its id' : 'no scope of this site'}; this site has ${known}`);
+  }
+  return intFlag(value, 'scope');
 }
 
 export function intFlag(value: unknown, flag: string): number | undefined {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyChain } from '../audit/auditChain.ts';
 import { type AuditHead, checkAnchor, formatHeads, formatHeadsJson, parseAnchor, readHeads } from '../audit/auditHead.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import { HolderNames, type NamedAuditEvent } from '../issuing/holderNames.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
 import { intFlag, opening, type StoreOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
@@ -19,7 +20,7 @@ interface AuditOptions extends StoreOptions {
 
 const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'prevHash', 'hash'] as const;
 
-export function formatEvent(e: AuditEvent): string {
+export function formatEvent(e: AuditEvent & Partial<Pick<NamedAuditEvent, 'holder' | 'partner'>>): string {
   const parts = [new Date(e.at).toISOString(), `${e.controllerId}#${e.seq}`, e.type];
   if (e.door) parts.push(`door=${e.door}`);
   if (e.scanner) parts.push(`scanner=${e.scanner}`);
@@ -27,6 +28,9 @@ export function formatEvent(e: AuditEvent): string {
   // A door event's reason is the door's new state: in the words of the web UI ('held open').
   if (e.reason) parts.push(e.type === 'door' ? stateWord(e.reason) : e.reason);
   if (e.subject) parts.push(`subject=${e.issuer ? `${e.issuer}:` : ''}${e.subject}`);
+  // Quoted as JSON: a name is any text, and one line must stay one event.
+  if (e.partner) parts.push(`partner=${JSON.stringify(e.partner)}`);
+  if (e.holder) parts.push(`holder=${JSON.stringify(e.holder)}`);
   if (e.actor) parts.push(`by=${e.actor}`);
   return parts.join(' ');
 }
@@ -34,7 +38,8 @@ export function formatEvent(e: AuditEvent): string {
 export async function tail(values: AuditOptions & { n?: string; follow?: boolean }, io: CliEnvironment): Promise<void> {
   const count = intFlag(values.n, 'n') ?? 20;
   await withReadContext(values.config, io.env, async (ctx) => {
-    const latest = await ctx.store.queryAudit({ controllerId: values.controller, limit: count, order: 'desc' });
+    const names = new HolderNames(ctx.store);
+    const latest = await names.name(await ctx.store.queryAudit({ controllerId: values.controller, limit: count, order: 'desc' }));
     latest.reverse().forEach((e) => io.stdout.write(formatEvent(e) + '\n'));
     if (!values.follow) return;
     // Follow by time: events of every chain, polled; the newest seen per chain is remembered.
@@ -47,7 +52,7 @@ export async function tail(values: AuditOptions & { n?: string; follow?: boolean
     process.once('SIGTERM', stop);
     while (!stopped) {
       await sleep(500);
-      const fresh = await ctx.store.queryAudit({ controllerId: values.controller, since, limit: 1000, order: 'asc' });
+      const fresh = await names.name(await ctx.store.queryAudit({ controllerId: values.controller, since, limit: 1000, order: 'asc' }));
       for (const e of fresh) {
         if (e.seq <= (seen.get(e.controllerId) ?? 0)) continue;
         seen.set(e.controllerId, e.seq);

@@ -6,11 +6,12 @@ import path from 'node:path';
 import type { LinkEmails } from '../email/linkEmails.ts';
 import { ErrorCodes, isPosternError, PosternError } from '../../machines/shared/errors.ts';
 import { writePrivateFile } from '../secureFiles.ts';
-import { intFlag, opening, parseTime, requireString, type StoreOptions } from './args.ts';
+import { intFlag, opening, parseTime, requireString, scopeFlag, searchFlag, type StoreOptions } from './args.ts';
 import type { AdminContext, CliEnvironment } from './cliContext.ts';
 import { withAdminContext, withReadContext } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
-import { formatMs, formatUnixSeconds, writeList } from './format.ts';
+import { HolderViews } from '../issuing/holderViews.ts';
+import { formatUnixSeconds, opensText, statusText, writeList } from './format.ts';
 import { revokeCommand } from './revokeCommand.ts';
 
 export interface LinkCreateOptions extends StoreOptions {
@@ -39,7 +40,7 @@ export async function createLink(values: LinkCreateOptions, io: CliEnvironment):
       {
         name,
         email: values.email ?? null,
-        scope: intFlag(values.scope, 'scope'),
+        scope: scopeFlag(values.scope, ctx.config.scopes),
         doors: values.doors?.split(',').map((d) => d.trim()),
         notBefore: values.from === undefined ? undefined : parseTime(values.from, 'from', now),
         notAfter: values.until === 'never' ? null : values.until === undefined ? undefined : parseTime(values.until, 'until', now),
@@ -57,7 +58,8 @@ export async function createLink(values: LinkCreateOptions, io: CliEnvironment):
     );
     io.stdout.write(
       `Link ${link.id} for ${link.name}${link.onlineOnly ? ' (online only)' : ''}\n` +
-        `valid ${formatUnixSeconds(link.notBefore)} to ${formatUnixSeconds(link.notAfter)}, scope ${link.scope}\n\n` +
+        `valid ${formatUnixSeconds(link.notBefore)} to ${formatUnixSeconds(link.notAfter)}\n` +
+        `opens ${opensText(link, ctx.config.doors)}\n\n` +
         (await qrForTerminal(code)) +
         `\n${code}\n` +
         ('files' in written ? `\nQR code written to ${written.files.png} and ${written.files.svg}\n` : ''),
@@ -108,11 +110,13 @@ async function linkEmails(ctx: AdminContext): Promise<LinkEmails> {
   return new LinkEmails({ config: ctx.config, store: ctx.store, issuing: ctx.issuing, audit: ctx.audit, mailer: new LinkMailer(ctx.config.email) });
 }
 
-export async function listLinks(values: StoreOptions & { all?: boolean; json?: boolean }, io: CliEnvironment): Promise<void> {
+export async function listLinks(values: StoreOptions & { all?: boolean; json?: boolean; search?: string }, io: CliEnvironment): Promise<void> {
+  const search = searchFlag(values.search);
   await withReadContext(values.config, io.env, async (ctx) => {
-    const links = await ctx.store.listLinks({ includeRevoked: values.all ?? false });
-    const header = ['ID', 'NAME', 'EMAIL', 'SCOPE', 'FROM', 'UNTIL', 'ONLINE', 'REVOKED'];
-    writeList(io.stdout, values.json, links, header, (l) => [l.id, l.name, l.email ?? '', String(l.scope), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', formatMs(l.revokedAt)]);
+    const views = new HolderViews(ctx.config, ctx.store);
+    const links = await Promise.all((await ctx.store.listLinks({ includeRevoked: values.all ?? false, search })).map((l) => views.link(l)));
+    const header = ['ID', 'NAME', 'EMAIL', 'OPENS', 'FROM', 'UNTIL', 'ONLINE', 'STATUS'];
+    writeList(io.stdout, values.json, links, header, (l) => [l.id, l.name, l.email ?? '', opensText(l, ctx.config.doors), formatUnixSeconds(l.notBefore), formatUnixSeconds(l.notAfter), l.onlineOnly ? `yes (${l.uses}${l.maxUses === null ? '' : `/${l.maxUses}`})` : 'no', statusText(l)]);
   }, opening(values));
 }
 

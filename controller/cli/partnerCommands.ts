@@ -34,7 +34,10 @@ export async function addPartner(values: StoreOptions & { id?: string; name?: st
 export async function listPartners(values: StoreOptions, io: CliEnvironment): Promise<void> {
   await withReadContext(values.config, io.env, async (ctx) => {
     const partners = await ctx.store.listPartners();
-    io.stdout.write(table([['ID', 'NAME', 'SCOPES', 'DEFAULT', 'ENABLED', 'CREATED'], ...partners.map((p) => [String(p.id), p.name, p.allowedScopes.join(','), p.defaultScope === null ? '' : String(p.defaultScope), p.enabled ? 'yes' : 'no', formatMs(p.createdAt)])]));
+    // Scopes by id and name: a partner's codes carry the id, people know the name.
+    const scopeName = new Map(ctx.config.scopes.map((s) => [s.id, `${s.id} (${s.name})`]));
+    const named = (id: number): string => scopeName.get(id) ?? String(id);
+    io.stdout.write(table([['ID', 'NAME', 'SCOPES', 'DEFAULT', 'ENABLED', 'CREATED'], ...partners.map((p) => [String(p.id), p.name, p.allowedScopes.map(named).join(', '), p.defaultScope === null ? '' : named(p.defaultScope), p.enabled ? 'yes' : 'no', formatMs(p.createdAt)])]));
   }, opening(values));
 }
 

@@ -48,13 +48,13 @@ const LINK: Leaf[] = [
   {
     name: 'create',
     summary: 'issues an access link: prints the code and its QR, writes PNG and SVG',
-    usage: `--name NAME [--email ADDRESS] (--scope ID | --doors a,b)
+    usage: `--name NAME [--email ADDRESS] (--scope ID|NAME | --doors a,b)
                    [--from TIME] [--until TIME|never] [--online-only [--max-uses N]] [--out DIR] [--send]`,
     details: `${TIME}\nWith --send the link is emailed to --email at once; if the email fails, the link stays and the command exits 1.`,
     options: [
       opt('--name <NAME>', "the holder's name"),
       opt('--email <ADDRESS>', "the holder's email address"),
-      opt('--scope <ID>', 'the scope (a set of doors of the site file) it opens'),
+      opt('--scope <ID|NAME>', 'the scope (a named set of doors of the site file) it opens, by id or name'),
       opt('--doors <a,b>', 'the doors it opens, instead of --scope'),
       opt('--from <TIME>', 'valid from (default: now)'),
       opt('--until <TIME|never>', 'valid until (default: 24 hours after --from)'),
@@ -68,9 +68,9 @@ const LINK: Leaf[] = [
   },
   {
     name: 'list',
-    summary: 'lists links (never their codes)',
-    usage: '[--all] [--json]',
-    options: [opt('--all', 'revoked links too'), json],
+    summary: 'lists links (never their codes) with their status: active, not yet valid, expired, revoked or used up',
+    usage: '[--all] [--search TEXT] [--json]',
+    options: [opt('--all', 'revoked links too'), opt('--search <TEXT>', 'only links whose name or email holds TEXT (any letter case), or whose id is TEXT'), json],
     store: true,
     load: () => import('./linkCommands.ts').then((m) => m.listLinks),
   },
@@ -96,16 +96,16 @@ const CREDENTIAL: Leaf[] = [
   {
     name: 'create',
     summary: "makes a rotating credential: its secret is shown once, with a one-time enrolment link for the holder's phone",
-    usage: '--name NAME --scope ID [--enrol-hours H]',
-    options: [opt('--name <NAME>', "the holder's name"), opt('--scope <ID>', 'the scope it opens'), opt('--enrol-hours <H>', 'how long the enrolment link works (default 24, at most 720)')],
+    usage: '--name NAME --scope ID|NAME [--enrol-hours H]',
+    options: [opt('--name <NAME>', "the holder's name"), opt('--scope <ID|NAME>', 'the scope it opens, by id or name'), opt('--enrol-hours <H>', 'how long the enrolment link works (default 24, at most 720)')],
     store: true,
     load: () => import('./credentialCommands.ts').then((m) => m.createCredential),
   },
   {
     name: 'list',
-    summary: 'lists credentials (never their secrets)',
-    usage: '[--all]',
-    options: [opt('--all', 'revoked credentials too')],
+    summary: 'lists credentials (never their secrets) with their status: active or revoked',
+    usage: '[--all] [--search TEXT] [--json]',
+    options: [opt('--all', 'revoked credentials too'), opt('--search <TEXT>', 'only credentials whose name holds TEXT (any letter case), or whose id is TEXT'), json],
     store: true,
     load: () => import('./credentialCommands.ts').then((m) => m.listCredentials),
   },
@@ -309,9 +309,21 @@ const RESTORE: Leaf = {
   load: () => import('./backupCommands.ts').then((m) => m.restoreCommand),
 };
 
+const SCOPE: Leaf[] = [
+  {
+    name: 'list',
+    summary: "lists the site's scopes by name with their doors: the site file's, and the door sets made for links issued with --doors",
+    usage: '[--json]',
+    options: [json],
+    store: true,
+    load: () => import('./scopeCommands.ts').then((m) => m.listScopes),
+  },
+];
+
 const GROUPS: Array<{ name: string; summary: string; details?: string; leaves: Leaf[] }> = [
   { name: 'link', summary: 'access links: codes for visitors, printed or emailed', details: TIME, leaves: LINK },
   { name: 'credential', summary: 'rotating credentials: badges on phones whose code changes every 15 s', leaves: CREDENTIAL },
+  { name: 'scope', summary: 'scopes: the named sets of doors that links, credentials and partners open', leaves: SCOPE },
   { name: 'partner', summary: 'partners: other issuers whose codes this site accepts', leaves: PARTNER },
   { name: 'audit', summary: 'the audit trail: tail, export, head and verify its hash chains', leaves: AUDIT },
   { name: 'user', summary: 'users of the web UI and the API', details: `ROLE is one of ${USER_ROLES}.`, leaves: USER },

@@ -7,7 +7,10 @@ import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import { encodeCredential, NO_END } from '../credentials/credentialCodec.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
-import type { CredentialRecord, LinkRecord, PartnerRecord, Store } from '../store/storeTypes.ts';
+import type { LinkRecord, ListOptions, PartnerRecord, Store } from '../store/storeTypes.ts';
+import { HolderViews, type CredentialView, type LinkView } from './holderViews.ts';
+
+export type { ListOptions } from '../store/storeTypes.ts';
 
 export interface LinkRequest {
   name: string;
@@ -24,13 +27,6 @@ export interface LinkRequest {
   maxUses?: number | null;
 }
 
-/** Oldest first; `limit` and `offset` page through a long list. */
-export interface ListOptions {
-  includeRevoked?: boolean;
-  limit?: number;
-  offset?: number;
-}
-
 export interface IssuingDependencies {
   store: Store;
   siteKey: Buffer;
@@ -44,12 +40,14 @@ const MIN_PARTNER_SECRET_BYTES = 32;
 
 export class Issuing {
   private readonly clock: () => number;
+  readonly views: HolderViews;
 
   constructor(private readonly deps: IssuingDependencies) {
     this.clock = deps.clock ?? Date.now;
+    this.views = new HolderViews(deps.config, deps.store, this.clock);
   }
 
-  async createLink(request: LinkRequest, actor: string): Promise<{ link: LinkRecord; code: string }> {
+  async createLink(request: LinkRequest, actor: string): Promise<{ link: LinkView; code: string }> {
     const name = request.name?.trim();
     if (!name) throw invalid('name', 'a link needs a name');
     if (request.email != null && !/^[^\s@]+@[^\s@]+$/.test(request.email)) throw invalid('email', `"${request.email}" is not an email address`);
@@ -74,7 +72,7 @@ export class Issuing {
       createdBy: actor,
     });
     await this.record(actor, 'link.create', link.id, { scope, notBefore, notAfter, onlineOnly });
-    return { link, code: this.linkCode(link) };
+    return { link: await this.views.link(link), code: this.linkCode(link) };
   }
 
   /** The code of a link: derived again from the site key, never stored. */
@@ -85,14 +83,14 @@ export class Issuing {
     );
   }
 
-  async getLink(id: string): Promise<LinkRecord> {
+  async getLink(id: string): Promise<LinkView> {
     const link = await this.deps.store.getLink(parseSubject(id));
     if (link === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no link ${id}`);
-    return link;
+    return this.views.link(link);
   }
 
-  listLinks(options: ListOptions = {}): Promise<LinkRecord[]> {
-    return this.deps.store.listLinks(options);
+  async listLinks(options: ListOptions = {}): Promise<LinkView[]> {
+    return Promise.all((await this.deps.store.listLinks(options)).map((link) => this.views.link(link)));
   }
 
   async revokeLink(id: string, actor: string, reason: string | null = null): Promise<void> {
@@ -100,18 +98,18 @@ export class Issuing {
     await this.revoke(0, id, actor, reason, 'link.revoke');
   }
 
-  async createCredential(request: { name: string; scope: number }, actor: string): Promise<{ credential: CredentialRecord; secret: Buffer }> {
+  async createCredential(request: { name: string; scope: number }, actor: string): Promise<{ credential: CredentialView; secret: Buffer }> {
     const name = request.name?.trim();
     if (!name) throw invalid('name', 'a credential needs a name');
     this.requireConfigScope(request.scope, 'scope');
     const secret = randomBytes(32);
     const credential = await this.deps.store.createCredential({ id: newSubjectId(), name, scope: request.scope, createdBy: actor, secret });
     await this.record(actor, 'credential.create', credential.id, { scope: request.scope });
-    return { credential, secret };
+    return { credential: await this.views.credential(credential), secret };
   }
 
-  listCredentials(options: ListOptions = {}): Promise<CredentialRecord[]> {
-    return this.deps.store.listCredentials(options);
+  async listCredentials(options: ListOptions = {}): Promise<CredentialView[]> {
+    return Promise.all((await this.deps.store.listCredentials(options)).map((credential) => this.views.credential(credential)));
   }
 
   async revokeCredential(id: string, actor: string, reason: string | null = null): Promise<void> {

@@ -116,6 +116,10 @@ export async function queryAudit(db: Kysely<Database>, query: AuditQuery): Promi
   if (query.until !== undefined) qb = qb.where('at', '<', query.until);
   if (query.door !== undefined) qb = qb.where('door', '=', query.door);
   if (query.subject !== undefined) qb = qb.where('subject', '=', query.subject);
+  if (query.subjects !== undefined) {
+    if (query.subjects.length === 0) return [];
+    qb = qb.where('subject', 'in', [...query.subjects]);
+  }
   if (query.verdict !== undefined) qb = qb.where('verdict', '=', query.verdict);
   if (query.afterSeq !== undefined) qb = qb.where('seq', '>', query.afterSeq);
   if (query.beforeSeq !== undefined) qb = qb.where('seq', '<', query.beforeSeq);

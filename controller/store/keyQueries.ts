@@ -5,7 +5,8 @@
 import type { Kysely, Selectable } from 'kysely';
 
 import type { CredentialsTable, Database, PartnersTable } from './schema.ts';
-import type { CredentialKey, CredentialRecord, PartnerKey, PartnerRecord } from './storeTypes.ts';
+import { searchCondition } from './holderQueries.ts';
+import type { CredentialKey, CredentialRecord, ListOptions, PartnerKey, PartnerRecord } from './storeTypes.ts';
 
 const CREDENTIAL_COLUMNS = ['id', 'name', 'scope', 'created_at', 'created_by', 'revoked_at'] as const;
 const PARTNER_COLUMNS = ['id', 'name', 'allowed_scopes', 'default_scope', 'enabled', 'created_at'] as const;
@@ -57,12 +58,10 @@ export async function createCredential(
   return record;
 }
 
-export async function listCredentials(
-  db: Kysely<Database>,
-  options: { includeRevoked?: boolean; limit?: number; offset?: number },
-): Promise<CredentialRecord[]> {
+export async function listCredentials(db: Kysely<Database>, options: ListOptions): Promise<CredentialRecord[]> {
   let qb = db.selectFrom('credentials').select(CREDENTIAL_COLUMNS).orderBy('created_at').orderBy('id');
   if (options.includeRevoked !== true) qb = qb.where('revoked_at', 'is', null);
+  if (options.search !== undefined) qb = qb.where(searchCondition(options.search, false));
   if (options.limit !== undefined) qb = qb.limit(Math.max(0, Math.trunc(options.limit)));
   // SQLite takes OFFSET only after a LIMIT.
   if (options.offset !== undefined && options.limit !== undefined) qb = qb.offset(Math.max(0, Math.trunc(options.offset)));

@@ -5,7 +5,8 @@
 import type { Kysely, Selectable } from 'kysely';
 
 import type { Database, LinksTable } from './schema.ts';
-import type { LinkRecord, ReplayMark } from './storeTypes.ts';
+import { searchCondition } from './holderQueries.ts';
+import type { LinkRecord, ListOptions, ReplayMark } from './storeTypes.ts';
 
 export function toLink(row: Selectable<LinksTable>): LinkRecord {
   return {
@@ -50,12 +51,10 @@ export async function getLink(db: Kysely<Database>, id: string): Promise<LinkRec
   return row === undefined ? undefined : toLink(row);
 }
 
-export async function listLinks(
-  db: Kysely<Database>,
-  options: { includeRevoked?: boolean; limit?: number; offset?: number },
-): Promise<LinkRecord[]> {
+export async function listLinks(db: Kysely<Database>, options: ListOptions): Promise<LinkRecord[]> {
   let qb = db.selectFrom('links').selectAll().orderBy('created_at').orderBy('id');
   if (options.includeRevoked !== true) qb = qb.where('revoked_at', 'is', null);
+  if (options.search !== undefined) qb = qb.where(searchCondition(options.search, true));
   if (options.limit !== undefined) qb = qb.limit(Math.max(0, Math.trunc(options.limit)));
   // SQLite takes OFFSET only after a LIMIT.
   if (options.offset !== undefined && options.limit !== undefined) qb = qb.offset(Math.max(0, Math.trunc(options.offset)));

@@ -19,6 +19,7 @@ import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import * as accounts from './accountQueries.ts';
 import * as audit from './auditQueries.ts';
 import * as enrolments from './enrolmentQueries.ts';
+import * as holders from './holderQueries.ts';
 import * as keys from './keyQueries.ts';
 import * as links from './linkQueries.ts';
 import { migrateToLatest, probeWrite } from './migrate.ts';
@@ -36,6 +37,7 @@ import type {
   DoorSet,
   EnrolmentResult,
   LinkRecord,
+  ListOptions,
   NewCredential,
   NewEnrolment,
   NewLink,
@@ -227,7 +229,7 @@ export class KyselyStore implements Store {
   }
 
   /** Oldest first (createdAt, then id); revoked links only with includeRevoked. */
-  listLinks(options: { includeRevoked?: boolean; limit?: number; offset?: number } = {}): Promise<LinkRecord[]> {
+  listLinks(options: ListOptions = {}): Promise<LinkRecord[]> {
     return this.#run('listLinks', false, (db) => links.listLinks(db, options));
   }
 
@@ -258,8 +260,16 @@ export class KyselyStore implements Store {
   }
 
   /** Oldest first; never includes secrets. */
-  listCredentials(options: { includeRevoked?: boolean; limit?: number; offset?: number } = {}): Promise<CredentialRecord[]> {
+  listCredentials(options: ListOptions = {}): Promise<CredentialRecord[]> {
     return this.#run('listCredentials', false, (db) => keys.listCredentials(db, options));
+  }
+
+  holderNames(ids: readonly string[]): Promise<Map<string, string>> {
+    return this.#run('holderNames', false, (db) => holders.holderNames(db, ids));
+  }
+
+  holderSubjects(text: string, limit: number): Promise<string[]> {
+    return this.#run('holderSubjects', false, (db) => holders.holderSubjects(db, text, limit));
   }
 
   /** Also for a revoked credential: the verifier checks revocation itself (rule 3, `revoked`). */

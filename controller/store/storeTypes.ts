@@ -28,6 +28,17 @@ export interface LinkRecord {
 
 export type NewLink = Omit<LinkRecord, 'uses' | 'createdAt' | 'revokedAt'>;
 
+/** Longest `search` (ListOptions) and audit holder text: longer ones are refused before they reach a query. */
+export const MAX_SEARCH_CHARS = 200;
+
+/** A page of links or credentials, oldest first; `search` keeps those whose name contains it (any letter case), whose id is it, or (links) whose email contains it. */
+export interface ListOptions {
+  includeRevoked?: boolean;
+  limit?: number;
+  offset?: number;
+  search?: string;
+}
+
 /** A rotating credential as reads return it: the secret is never part of it. */
 export interface CredentialRecord {
   id: string;
@@ -122,6 +133,8 @@ export interface AuditQuery {
   until?: number; // unix ms, exclusive
   door?: string;
   subject?: string;
+  /** Only events of these subjects; an empty list matches nothing. */
+  subjects?: readonly string[];
   verdict?: string;
   afterSeq?: number;
   /** seq < beforeSeq: pages backwards with order 'desc' */
@@ -239,7 +252,7 @@ export interface Store {
 
   createLink(link: NewLink): Promise<LinkRecord>;
   getLink(id: string): Promise<LinkRecord | undefined>;
-  listLinks(options?: { includeRevoked?: boolean; limit?: number; offset?: number }): Promise<LinkRecord[]>;
+  listLinks(options?: ListOptions): Promise<LinkRecord[]>;
   /**
    * Confirms an online-only link live and counts the use, atomically: 'ok' when it exists, is
    * not revoked and has uses left (the use is then counted).
@@ -247,7 +260,11 @@ export interface Store {
   useOnlineLink(id: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted'>;
 
   createCredential(credential: NewCredential): Promise<CredentialRecord>;
-  listCredentials(options?: { includeRevoked?: boolean; limit?: number; offset?: number }): Promise<CredentialRecord[]>;
+  listCredentials(options?: ListOptions): Promise<CredentialRecord[]>;
+  /** The names of those of `ids` that are the site's links or credentials, by id. */
+  holderNames(ids: readonly string[]): Promise<Map<string, string>>;
+  /** Ids of the site's links and credentials whose name contains `text` (any letter case), at most `limit`. */
+  holderSubjects(text: string, limit: number): Promise<string[]>;
   getCredentialKey(id: string): Promise<CredentialKey | undefined>;
 
   /** A duplicate token hash is CONFLICT; the credential must exist (NOT_FOUND). */

@@ -97,7 +97,7 @@ describe('postern credential and partner', () => {
     expect(added.code).toBe(0);
     const secret = /^shared secret: ([0-9a-f]{64})$/m.exec(added.stdout)![1]!;
     const list = await cli('partner', 'list');
-    expect(list.stdout).toMatch(/17\s+Ticketing\s+3\s+3\s+yes/);
+    expect(list.stdout).toMatch(/17\s+Ticketing\s+3 \(front only\)\s+3 \(front only\)\s+yes/);
     expect(list.stdout).not.toContain(secret);
     expect((await cli('partner', 'add', '--id', '17', '--name', 'Again', '--scopes', '3')).stderr).toContain('exists already');
     expect((await cli('partner', 'add', '--id', '18', '--name', 'Bad', '--scopes', '99')).stderr).toContain('no scope 99');

@@ -62,8 +62,8 @@ describe('postern help', () => {
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe(helpCmd.stdout);
     }
-    expect(helpCmd.stdout).toMatch(/^Usage: postern link create --name NAME \[--email ADDRESS\] \(--scope ID \| --doors a,b\)\n/);
-    expect(helpCmd.stdout).toMatch(/\n {2}--scope <ID> +the scope/);
+    expect(helpCmd.stdout).toMatch(/^Usage: postern link create --name NAME \[--email ADDRESS\] \(--scope ID\|NAME \| --doors a,b\)\n/);
+    expect(helpCmd.stdout).toMatch(/\n {2}--scope <ID\|NAME> +the scope/);
     expect(helpCmd.stdout).toMatch(/\n {2}--config <FILE> +the site file/);
     expect(helpCmd.stdout).toMatch(/\n {2}--create +make a new, empty store/);
     expect(helpCmd.stdout).toContain('TIME is ISO 8601');
@@ -100,7 +100,7 @@ describe('postern usage errors', () => {
     expectUsageError(unknown, "unknown command 'frobnicate'", 'postern <command> [options]');
     expectUsageError(inherited, "unknown command 'toString'", 'postern <command> [options]');
     expectUsageError(sub, "unknown command 'frobnicate'", 'postern audit <command> [options]');
-    expectUsageError(option, "unknown option '--colour'", 'postern link list [--all] [--json]');
+    expectUsageError(option, "unknown option '--colour'", 'postern link list [--all] [--search TEXT] [--json]');
     expectUsageError(choice, "option '--log-format <format>' argument 'xml' is invalid. Allowed choices are json, pretty.", 'postern start [--config FILE]');
     expectUsageError(missing, "missing required argument 'id'", 'postern link revoke ID [--reason TEXT]');
     expectUsageError(help, "unknown command 'frobnicate'", 'postern <command> [options]');

@@ -85,8 +85,9 @@ describe('postern partner revoke-subject', () => {
     const tail = await cli('audit', 'tail', '-n', '2', '--controller', 'test-site/admin');
     expect(tail.code).toBe(0);
     const [first, second] = tail.stdout.trimEnd().split('\n');
-    expect(first).toMatch(/ test-site\/admin#\d+ operator partner\.revokeSubject subject=23:555 by=cli:/);
-    expect(second).toMatch(/ operator partner\.revokeSubject subject=23:777 by=cli:/);
+    // The partner by name beside its number: the line a person reads.
+    expect(first).toMatch(/ test-site\/admin#\d+ operator partner\.revokeSubject subject=23:555 partner="Tickets Inc" by=cli:/);
+    expect(second).toMatch(/ operator partner\.revokeSubject subject=23:777 partner="Tickets Inc" by=cli:/);
   });
 
   it('refuses an unknown partner, and a subject that is not a canonical uint64', async () => {

@@ -267,6 +267,43 @@ function storeSuite(getBackend: () => Backend): void {
     });
   });
 
+  describe('holders by name', () => {
+    it('searches links and credentials by name in any letter case, by exact id and by email, with LIKE wildcards taken literally', async () => {
+      await setup();
+      await store.createLink(link('11', { name: 'Ada Lovelace', email: 'ada@example.org' }));
+      await store.createLink(link('12', { name: '100% Visitor_1' }));
+      await store.createLink(link('112', { name: 'Grace Hopper' }));
+      await store.createCredential({ id: '21', name: 'ADA Member', scope: 1, createdBy: 'cli', secret: Buffer.alloc(32, 1) });
+      await store.createCredential({ id: '22', name: 'Alan Turing', scope: 1, createdBy: 'cli', secret: Buffer.alloc(32, 2) });
+      const ids = (records: Array<{ id: string }>) => records.map((r) => r.id).sort();
+      expect(ids(await store.listLinks({ search: 'ada' }))).toEqual(['11']);
+      expect(ids(await store.listLinks({ search: 'EXAMPLE.org' }))).toEqual(['11']);
+      // An id matches whole, not as a part of another id.
+      expect(ids(await store.listLinks({ search: '12' }))).toEqual(['12']);
+      expect(ids(await store.listLinks({ search: '%' }))).toEqual(['12']);
+      expect(ids(await store.listLinks({ search: 'r_1' }))).toEqual(['12']);
+      expect(ids(await store.listLinks({ search: 'visitor_' }))).toEqual(['12']);
+      expect(ids(await store.listLinks({ search: 'nobody' }))).toEqual([]);
+      expect(ids(await store.listCredentials({ search: 'ada' }))).toEqual(['21']);
+      expect(ids(await store.listCredentials({ search: '22' }))).toEqual(['22']);
+      await store.revoke(0, '11', null);
+      expect(ids(await store.listLinks({ search: 'ada' }))).toEqual([]);
+      expect(ids(await store.listLinks({ search: 'ada', includeRevoked: true }))).toEqual(['11']);
+
+      expect([...(await store.holderNames(['11', '21', '999', '11']))].sort()).toEqual([['11', 'Ada Lovelace'], ['21', 'ADA Member']]);
+      expect((await store.holderNames([])).size).toBe(0);
+      expect((await store.holderSubjects('aDa', 10)).sort()).toEqual(['11', '21']);
+      expect(await store.holderSubjects('a', 2)).toHaveLength(2);
+    });
+
+    it('filters audit events by a list of subjects; an empty list matches nothing', async () => {
+      await setup();
+      await store.appendAudit([auditEvent('c', 1, { subject: '11' }), auditEvent('c', 2, { subject: '12' }), auditEvent('c', 3, { subject: '13' })]);
+      expect((await store.queryAudit({ controllerId: 'c', subjects: ['11', '13'] })).map((e) => e.seq)).toEqual([1, 3]);
+      expect(await store.queryAudit({ controllerId: 'c', subjects: [] })).toEqual([]);
+    });
+  });
+
   describe('credentials', () => {
     it('stores the secret, returns it only through getCredentialKey', async () => {
       await setup();

@@ -3,6 +3,7 @@ import type { LinkEmails } from '../../email/linkEmails.ts';
 import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
+import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
 
 const subjectId = z.string().regex(/^\d{1,20}$/, 'a decimal id');
 const unixSeconds = z.number().int().min(0).max(0xfffffffe);
@@ -11,6 +12,8 @@ const listParams = z.strictObject({
   includeRevoked: z.boolean().default(false),
   limit: z.number().int().min(1).max(1000).default(500),
   offset: z.number().int().min(0).default(0),
+  /** Name text (any letter case), an id, or for links email text. */
+  search: z.string().trim().min(1).max(MAX_SEARCH_CHARS).optional(),
 });
 
 export function issuingMethods(api: ApiServices): MethodTable {
@@ -35,6 +38,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
         return { link, code };
       },
     }),
+    'scopes.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => issuing.views.scopes.list() }),
     'links.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listLinks(params) }),
     'links.get': method({ role: 'viewer', params: z.strictObject({ id: subjectId }), handler: ({ id }) => issuing.getLink(id) }),
     'links.send': method({

@@ -4,8 +4,11 @@ import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { invalidParams } from '../jsonRpc.ts';
 import { notFound } from './common.ts';
+import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
 
 const MAX_SUBSCRIPTIONS = 16;
+/** A holder filter matching more links and credentials than this is refused: narrow the name. */
+const MAX_HOLDERS_MATCHED = 500;
 
 export function systemMethods(api: ApiServices): MethodTable {
   return {
@@ -33,14 +36,21 @@ export function systemMethods(api: ApiServices): MethodTable {
         until: z.number().int().nonnegative().optional(),
         door: z.string().max(64).optional(),
         subject: z.string().regex(/^\d{1,20}$/).optional(),
+        /** Text in the name of the site's link or credential the events are about. */
+        holder: z.string().trim().min(1).max(MAX_SEARCH_CHARS).optional(),
         verdict: z.enum(['grant', 'deny']).optional(),
         afterSeq: z.number().int().nonnegative().optional(),
         beforeSeq: z.number().int().nonnegative().optional(),
         limit: z.number().int().min(1).max(1000).default(100),
         order: z.enum(['asc', 'desc']).default('asc'),
       }),
-      handler: async (query) => {
-        const events = await api.store.queryAudit({ ...query, controllerId: query.controllerId ?? api.controllerId });
+      handler: async ({ holder, ...query }) => {
+        const subjects = holder === undefined ? undefined : await api.store.holderSubjects(holder, MAX_HOLDERS_MATCHED + 1);
+        if (subjects !== undefined && subjects.length > MAX_HOLDERS_MATCHED) {
+          throw invalidParams('holder', `more than ${MAX_HOLDERS_MATCHED} links and credentials have "${holder}" in their name; give more of the name`);
+        }
+        const found = await api.store.queryAudit({ ...query, subjects, controllerId: query.controllerId ?? api.controllerId });
+        const events = await api.holderNames.name(found);
         // The next page goes on past the last event, in the order asked for.
         const last = events.at(-1);
         const next = events.length < query.limit || last === undefined ? null : query.order === 'asc' ? { afterSeq: last.seq } : { beforeSeq: last.seq };
