@@ -3,7 +3,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { drawQr, qrLayout, qrModules } from '../badge/qrCanvas.js';
 import { rpc } from './connection.js';
-import { dateTime, download, linkTime } from './format.js';
+import { dateTime, download, linkStatus, linkTime, statusWord } from './format.js';
 import { can, state } from './store.js';
 import { ConfirmButton, ErrorText, useAction } from './ui.js';
 
@@ -14,34 +14,101 @@ const PAGE = 200;
 /** Scopes from here up are door sets made for one link (docs/api.md, Link). */
 const FIRST_DOOR_SET_SCOPE = 1073741824;
 
-/** A list method's pages, reloaded when the connection comes back or `changes` moves. */
-function usePagedList(method, includeRevoked, changes) {
+/** Typing pauses this long before a list is searched: not one query per key. */
+const TYPING_MS = 300;
+
+/**
+ * A list method's pages, reloaded when the connection comes back, `changes` moves or the search
+ * changes. An answer to an older search or filter is dropped: answers can arrive out of order.
+ */
+function usePagedList(method, includeRevoked, changes, search = '') {
   const [items, setItems] = useState([]);
   const [more, setMore] = useState(false);
   const [error, setError] = useState(null);
+  const latest = useRef(0);
+  const paged = method !== 'partners.list';
   const load = async (offset) => {
-    const params = method === 'partners.list' ? {} : { includeRevoked, limit: PAGE, offset };
+    const params = paged ? { includeRevoked, limit: PAGE, offset } : {};
+    if (paged && search) params.search = search;
+    const asked = ++latest.current;
     try {
       const page = await rpc(method, params);
+      if (asked !== latest.current) return;
       setItems((old) => (offset === 0 ? page : [...old, ...page]));
-      setMore(method !== 'partners.list' && page.length === PAGE);
+      setMore(paged && page.length === PAGE);
       setError(null);
     } catch (e) {
-      setError(e);
+      if (asked === latest.current) setError(e);
     }
   };
   useEffect(() => {
     if (state.connected) void load(0);
-  }, [includeRevoked, changes, state.refreshCount, state.connected]);
+  }, [includeRevoked, changes, search, state.refreshCount, state.connected]);
   return { items, more, error, reload: () => load(0), loadMore: () => load(items.length) };
+}
+
+/** The text of a search box, settled: what it holds once typing paused. */
+function useSettled(text) {
+  const [settled, setSettled] = useState(text);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(text), TYPING_MS);
+    return () => clearTimeout(timer);
+  }, [text]);
+  return settled;
+}
+
+/** A list's search box: name, id (and for links, email); what it searches is the settled text. */
+function SearchBox({ value, onInput, placeholder, label }) {
+  return html`<label class="search">${label}
+    <input type="search" name="search" maxlength="200" autocomplete="off" placeholder=${placeholder} value=${value} onInput=${(e) => onInput(e.currentTarget.value)} />
+  </label>`;
+}
+
+/** Trimmed, and within the list methods' 200 characters. */
+function searchTerm(text) {
+  return text.trim().slice(0, 200);
+}
+
+/** The site file's scopes (scopes.list), the ones a link, credential or partner is given by id. */
+function siteScopes() {
+  return state.scopes.filter((s) => s.source === 'site');
+}
+
+function doorNames(ids) {
+  return ids.map((id) => state.doors.find((d) => d.id === id)?.name ?? id).join(', ');
+}
+
+function scopeName(id) {
+  return state.scopes.find((s) => s.id === id)?.name ?? `scope ${id}`;
+}
+
+/** A scope to pick by name, with the doors it opens; a number field when the names are not known. */
+function ScopeSelect() {
+  const scopes = siteScopes();
+  if (scopes.length === 0) return html`<label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>`;
+  return html`<label>Scope
+    <select name="scope" required>
+      <option value="">choose a scope</option>
+      ${scopes.map((s) => html`<option key=${s.id} value=${String(s.id)}>${s.name} (${doorNames(s.doors) || 'no door'})</option>`)}
+    </select>
+  </label>`;
+}
+
+/** Status words, each in a colour of its own (and the word, for who does not see the colour). */
+function Status({ status }) {
+  return html`<span class=${`status st-${status}`}>${statusWord(status)}</span>`;
 }
 
 function toSeconds(local) {
   return local ? Math.floor(new Date(local).getTime() / 1000) : undefined;
 }
 
-function scopeText(scope) {
-  return scope >= FIRST_DOOR_SET_SCOPE ? 'its own doors' : `scope ${scope}`;
+/** What a link or credential opens: its scope's name, door sets included. */
+function opensText(item) {
+  if (item.scopeName) return item.scopeName;
+  const known = state.scopes.find((s) => s.id === item.scope);
+  if (known) return known.name;
+  return item.scope >= FIRST_DOOR_SET_SCOPE ? 'its own doors' : `scope ${item.scope}`;
 }
 
 function QrCode({ text }) {
@@ -98,7 +165,7 @@ function CreatedLink({ created, onClose }) {
       <${QrCode} text=${code} />
       <div>
         <p><code class="code" data-testid="link-code">${code}</code></p>
-        <p>Valid ${linkTime(link.notBefore)} to ${linkTime(link.notAfter)}, ${scopeText(link.scope)}${link.onlineOnly ? ', online only' : ''}.</p>
+        <p data-testid="link-summary">Opens ${opensText(link)}, valid ${linkTime(link.notBefore)} to ${linkTime(link.notAfter)}${link.onlineOnly ? ', online only' : ''}.</p>
         ${mail && html`<label>Email to <input type="email" name="to" value=${to} placeholder="visitor@example.org" onInput=${(e) => setTo(e.currentTarget.value)} /></label>`}
         <div class="buttons">
           ${canSend && html`<button type="button" class="primary" disabled=${busy || !to.trim()} onClick=${send}>Send by email</button>`}
@@ -160,7 +227,7 @@ function LinkForm({ onCreated }) {
                 (d) => html`<label class="check" key=${d.id}><input type="checkbox" name="door" value=${d.id} checked=${doors.includes(d.id)} onChange=${(e) => toggleDoor(d.id, e.currentTarget.checked)} /> ${d.name}</label>`,
               )}
             </div>`
-          : html`<label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>`}
+          : html`<${ScopeSelect} />`}
       </fieldset>
       <label>Valid from <input name="from" type="datetime-local" /> <span class="muted small">empty: now</span></label>
       <label>Valid until <input name="until" type="datetime-local" disabled=${noEnd} /> <span class="muted small">empty: 24 hours later</span></label>
@@ -176,23 +243,29 @@ function LinkForm({ onCreated }) {
 export function LinksPage() {
   const [created, setCreated] = useState(null);
   const [includeRevoked, setIncludeRevoked] = useState(false);
-  const list = usePagedList('links.list', includeRevoked, state.linkChanges);
+  const [search, setSearch] = useState('');
+  const term = searchTerm(useSettled(search));
+  const list = usePagedList('links.list', includeRevoked, state.linkChanges, term);
   return html`<div class="admin">
     ${can('links.create') && (created ? html`<${CreatedLink} created=${created} onClose=${() => setCreated(null)} />` : html`<${LinkForm} onCreated=${setCreated} />`)}
     <section class="panel" aria-labelledby="links-h">
       <div class="panel-head">
         <h2 id="links-h">Access links</h2>
-        <label class="check"><input type="checkbox" checked=${includeRevoked} onChange=${(e) => setIncludeRevoked(e.currentTarget.checked)} /> show revoked</label>
+        <div class="list-tools">
+          <${SearchBox} label="Search" placeholder="name, id or email" value=${search} onInput=${setSearch} />
+          <label class="check"><input type="checkbox" checked=${includeRevoked} onChange=${(e) => setIncludeRevoked(e.currentTarget.checked)} /> show revoked</label>
+        </div>
       </div>
       <${ErrorText} error=${list.error} />
       <table class="list">
-        <thead><tr><th>name</th><th>email</th><th>opens</th><th>from</th><th>until</th><th>uses</th><th>created</th><th></th></tr></thead>
+        <thead><tr><th>name</th><th>email</th><th>opens</th><th>status</th><th>from</th><th>until</th><th>uses</th><th>created</th><th></th></tr></thead>
         <tbody>
           ${list.items.map(
-            (l) => html`<tr key=${l.id} data-link=${l.id} class=${l.revokedAt ? 'revoked' : ''}>
+            (l) => html`<tr key=${l.id} data-link=${l.id} data-status=${linkStatus(l)} class=${l.revokedAt ? 'revoked' : ''}>
               <td data-label="name">${l.name}<br /><span class="muted small">${l.id}</span></td>
               <td data-label="email">${l.email ?? '—'}</td>
-              <td data-label="opens">${scopeText(l.scope)}${l.onlineOnly ? ', online only' : ''}</td>
+              <td data-label="opens">${opensText(l)}${l.onlineOnly ? ', online only' : ''}</td>
+              <td data-label="status" class="status-cell"><${Status} status=${linkStatus(l)} /></td>
               <td data-label="from">${linkTime(l.notBefore)}</td>
               <td data-label="until">${linkTime(l.notAfter)}</td>
               <td data-label="uses">${l.onlineOnly ? `${l.uses}${l.maxUses ? ` of ${l.maxUses}` : ''}` : '—'}</td>
@@ -207,7 +280,7 @@ export function LinksPage() {
           )}
         </tbody>
       </table>
-      ${list.items.length === 0 && html`<p class="muted">No link.</p>`}
+      ${list.items.length === 0 && html`<p class="muted">${term ? `No link matches “${term}”.` : 'No link.'}</p>`}
       ${list.more && html`<button type="button" onClick=${list.loadMore}>More</button>`}
     </section>
   </div>`;
@@ -292,8 +365,10 @@ export function CredentialsPage() {
   const [includeRevoked, setIncludeRevoked] = useState(false);
   const [changes, setChanges] = useState(0);
   const [created, setCreated] = useState(null);
+  const [search, setSearch] = useState('');
+  const term = searchTerm(useSettled(search));
   const [run, busy, error] = useAction();
-  const list = usePagedList('credentials.list', includeRevoked, changes);
+  const list = usePagedList('credentials.list', includeRevoked, changes, term);
   const create = (e) => {
     e.preventDefault();
     const f = e.currentTarget;
@@ -314,7 +389,7 @@ export function CredentialsPage() {
           <h2 id="newcred-h">New rotating credential</h2>
           <div class="form-grid">
             <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
-            <label>Scope id <input name="scope" type="number" min="1" step="1" required /></label>
+            <${ScopeSelect} />
           </div>
           <${ErrorText} error=${error} />
           <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Create credential</button></div>
@@ -322,17 +397,22 @@ export function CredentialsPage() {
     <section class="panel" aria-labelledby="creds-h">
       <div class="panel-head">
         <h2 id="creds-h">Rotating credentials</h2>
-        <label class="check"><input type="checkbox" checked=${includeRevoked} onChange=${(e) => setIncludeRevoked(e.currentTarget.checked)} /> show revoked</label>
+        <div class="list-tools">
+          <${SearchBox} label="Search" placeholder="name or id" value=${search} onInput=${setSearch} />
+          <label class="check"><input type="checkbox" checked=${includeRevoked} onChange=${(e) => setIncludeRevoked(e.currentTarget.checked)} /> show revoked</label>
+        </div>
       </div>
       <${ErrorText} error=${list.error} />
       <table class="list">
-        <thead><tr><th>name</th><th>id</th><th>scope</th><th>created</th><th></th></tr></thead>
+        <thead><tr><th>name</th><th>id</th><th>opens</th><th>status</th><th>created</th><th></th></tr></thead>
         <tbody>
-          ${list.items.map(
-            (c) => html`<tr key=${c.id} data-credential=${c.id} class=${c.revokedAt ? 'revoked' : ''}>
+          ${list.items.map((c) => {
+            const status = c.status ?? (c.revokedAt ? 'revoked' : 'active');
+            return html`<tr key=${c.id} data-credential=${c.id} data-status=${status} class=${c.revokedAt ? 'revoked' : ''}>
               <td data-label="name">${c.name}</td>
               <td data-label="id">${c.id}</td>
-              <td data-label="scope">${c.scope}</td>
+              <td data-label="opens">${opensText(c)}</td>
+              <td data-label="status" class="status-cell"><${Status} status=${status} /></td>
               <td data-label="created">${dateTime(c.createdAt)}<br /><span class="muted small">${c.createdBy}</span></td>
               <td>
                 ${c.revokedAt
@@ -340,11 +420,11 @@ export function CredentialsPage() {
                   : can('credentials.revoke') &&
                     html`<${ConfirmButton} class="small danger" question=${`Revoke the credential of ${c.name}? Its codes stop opening doors at once.`} confirmLabel="Revoke" action=${() => rpc('credentials.revoke', { id: c.id }).then(list.reload)}>Revoke<//>`}
               </td>
-            </tr>`,
-          )}
+            </tr>`;
+          })}
         </tbody>
       </table>
-      ${list.items.length === 0 && html`<p class="muted">No credential.</p>`}
+      ${list.items.length === 0 && html`<p class="muted">${term ? `No credential matches “${term}”.` : 'No credential.'}</p>`}
       ${list.more && html`<button type="button" onClick=${list.loadMore}>More</button>`}
     </section>
   </div>`;
@@ -357,21 +437,60 @@ function numbers(text) {
     .map(Number);
 }
 
+/**
+ * The scopes a partner's codes may open, ticked by name, and its default scope among them; the
+ * ids as text when the names are not known (a controller without scopes.list).
+ */
+function PartnerScopes({ allowed, setAllowed, defaultScope, setDefaultScope }) {
+  const scopes = siteScopes();
+  if (scopes.length === 0) {
+    return html`<label>Allowed scopes <input name="scopes" required pattern="[0-9, ]+" placeholder="1, 2" /></label>
+      <label>Default scope <input name="defaultScope" type="number" min="1" step="1" placeholder="none" /></label>`;
+  }
+  const toggle = (id, on) => {
+    setAllowed((list) => (on ? [...list, id] : list.filter((x) => x !== id)));
+    if (!on && defaultScope === String(id)) setDefaultScope('');
+  };
+  return html`<fieldset class="scope-checks">
+      <legend>Allowed scopes</legend>
+      ${scopes.map(
+        (sc) => html`<label class="check" key=${sc.id}>
+          <input type="checkbox" name="scopes" value=${String(sc.id)} checked=${allowed.includes(sc.id)} onChange=${(e) => toggle(sc.id, e.currentTarget.checked)} />
+          ${sc.name} <span class="muted small">(${doorNames(sc.doors) || 'no door'})</span>
+        </label>`,
+      )}
+    </fieldset>
+    <label>Default scope
+      <select name="defaultScope" value=${defaultScope} onChange=${(e) => setDefaultScope(e.currentTarget.value)}>
+        <option value="">none</option>
+        ${scopes.filter((sc) => allowed.includes(sc.id)).map((sc) => html`<option key=${sc.id} value=${String(sc.id)}>${sc.name}</option>`)}
+      </select>
+    </label>`;
+}
+
 export function PartnersPage() {
   const [changes, setChanges] = useState(0);
   const [secret, setSecret] = useState(null);
-  const [run, busy, error] = useAction();
+  const [allowed, setAllowed] = useState([]);
+  const [defaultScope, setDefaultScope] = useState('');
+  const [run, busy, error, setError] = useAction();
   const list = usePagedList('partners.list', false, changes);
   const add = (e) => {
     e.preventDefault();
     const f = e.currentTarget;
-    const v = (name) => f.elements.namedItem(name).value.trim();
-    const params = { id: Number(v('id')), name: v('name'), allowedScopes: numbers(v('scopes')) };
-    if (v('defaultScope')) params.defaultScope = Number(v('defaultScope'));
+    const v = (name) => (f.elements.namedItem(name)?.value ?? '').trim();
+    const byName = siteScopes().length > 0;
+    const allowedScopes = byName ? siteScopes().map((sc) => sc.id).filter((id) => allowed.includes(id)) : numbers(v('scopes'));
+    if (allowedScopes.length === 0) return setError(new Error('Choose at least one scope.'));
+    const params = { id: Number(v('id')), name: v('name'), allowedScopes };
+    const chosenDefault = byName ? defaultScope : v('defaultScope');
+    if (chosenDefault) params.defaultScope = Number(chosenDefault);
     if (v('secret')) params.secret = v('secret');
     run(async () => {
       const result = await rpc('partners.add', params);
       f.reset();
+      setAllowed([]);
+      setDefaultScope('');
       setSecret(result.secret ? result : null);
       setChanges((n) => n + 1);
     });
@@ -383,8 +502,7 @@ export function PartnersPage() {
       <div class="form-grid">
         <label>Issuer id <input name="id" type="number" min="1" max="65535" step="1" required /></label>
         <label>Name <input name="name" required maxlength="200" autocomplete="off" /></label>
-        <label>Allowed scopes <input name="scopes" required pattern="[0-9, ]+" placeholder="1, 2" /></label>
-        <label>Default scope <input name="defaultScope" type="number" min="1" step="1" placeholder="none" /></label>
+        <${PartnerScopes} allowed=${allowed} setAllowed=${setAllowed} defaultScope=${defaultScope} setDefaultScope=${setDefaultScope} />
         <label>Shared secret <input name="secret" pattern="([0-9a-fA-F]{2}){32,128}" placeholder="empty: generate one" autocomplete="off" /></label>
       </div>
       <${ErrorText} error=${error} />
@@ -406,8 +524,8 @@ export function PartnersPage() {
             (p) => html`<tr key=${p.id} data-partner=${p.id}>
               <td data-label="id">${p.id}</td>
               <td data-label="name">${p.name}${p.enabled ? '' : ' (disabled)'}</td>
-              <td data-label="allowed scopes">${p.allowedScopes.join(', ')}</td>
-              <td data-label="default scope">${p.defaultScope ?? '—'}</td>
+              <td data-label="allowed scopes">${p.allowedScopes.map(scopeName).join(', ')}</td>
+              <td data-label="default scope">${p.defaultScope === null || p.defaultScope === undefined ? '—' : scopeName(p.defaultScope)}</td>
               <td data-label="added">${dateTime(p.createdAt)}</td>
               <td>
                 ${can('partners.remove') &&
@@ -421,4 +539,3 @@ export function PartnersPage() {
     </section>
   </div>`;
 }
-

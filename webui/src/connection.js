@@ -116,6 +116,7 @@ function signedOut(message) {
     everConnected: false,
     doors: [],
     scanners: [],
+    scopes: [],
     feed: [],
     lastEvent: {},
   });
@@ -252,7 +253,18 @@ export function matchesFilter(event, filter) {
   if (filter.door && event.door !== filter.door) return false;
   if (filter.verdict && event.verdict !== filter.verdict) return false;
   if (filter.subject && event.subject !== filter.subject) return false;
+  if (filter.holder && !holderMatches(event, filter.holder)) return false;
   return true;
+}
+
+/**
+ * As audit.query's `holder`: the event's subject is a site link or credential (not a partner's
+ * code, nor a webhook's holder) whose name contains the text. A live event kept on other terms
+ * would vanish at the next refresh, which asks the controller.
+ */
+function holderMatches(event, text) {
+  if (!event.subject || event.issuer || typeof event.holder !== 'string') return false;
+  return event.holder.toLowerCase().includes(text.toLowerCase());
 }
 
 /** Newest first, without duplicates, at most FEED_LIMIT. */
@@ -268,10 +280,11 @@ export function filterParams(filter) {
   if (filter.door) params.door = filter.door;
   if (filter.verdict) params.verdict = filter.verdict;
   if (filter.subject) params.subject = filter.subject;
+  if (filter.holder) params.holder = filter.holder;
   return params;
 }
 
-/** Re-reads doors, scanners, the last event of each door and the feed. */
+/** Re-reads doors, scanners, scopes, the last event of each door and the feed. */
 export function refreshAll() {
   if (refreshing) {
     refreshAgain = true;
@@ -292,7 +305,12 @@ export function refreshAll() {
 }
 
 async function refreshOnce() {
-  const [doors, scanners, recent] = await Promise.all([rpc('doors.list'), rpc('scanners.list'), rpc('audit.query', { order: 'desc', limit: 200 })]);
+  // Names of scopes are a convenience: the doors and the feed load without them.
+  const scopesRead = rpc('scopes.list').catch((error) => {
+    console.warn('scopes.list failed', error);
+    return state.scopes;
+  });
+  const [doors, scanners, recent, scopes] = await Promise.all([rpc('doors.list'), rpc('scanners.list'), rpc('audit.query', { order: 'desc', limit: 200 }), scopesRead]);
   const lastEvent = {};
   for (const e of recent.events) if (shownAsLast(e) && !lastEvent[e.door]) lastEvent[e.door] = e;
   // Doors quiet for longer than the last 200 events: a query each.
@@ -304,7 +322,7 @@ async function refreshOnce() {
   });
   // Live events that arrived meanwhile may be newer.
   for (const [door, e] of Object.entries(state.lastEvent)) if (!lastEvent[door] || lastEvent[door].seq < e.seq) lastEvent[door] = e;
-  update({ doors, scanners, lastEvent });
+  update({ doors, scanners, scopes: Array.isArray(scopes) ? scopes : [], lastEvent });
   await loadFeed();
   update({ refreshCount: state.refreshCount + 1 });
 }

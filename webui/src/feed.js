@@ -1,13 +1,15 @@
 /** The live event feed (audit topic) with filters, and its CSV export built in the browser. */
 import { html } from 'htm/preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { filterParams, rpc, setFeedFilter } from './connection.js';
-import { csvHeader, csvRow, download } from './format.js';
+import { csvHeader, csvRow, download, holderTerms } from './format.js';
 import { EventTable } from './doors.js';
 import { state } from './store.js';
 import { ErrorText, useAction } from './ui.js';
 
 const PAGE = 1000;
+/** Typing pauses this long before the feed asks the controller: not one query per key. */
+const TYPING_MS = 300;
 
 /** Every event matching the filter, oldest first, read page by page; onProgress(count). */
 export async function exportCsv(filter, onProgress) {
@@ -28,11 +30,18 @@ export async function exportCsv(filter, onProgress) {
 }
 
 export function Feed({ doors, feed, filter }) {
-  const [subject, setSubject] = useState(filter.subject);
+  const [holder, setHolder] = useState(filter.holder || filter.subject);
   const [exported, setExported] = useState(null);
   const [run, busy, error] = useAction();
-  const subjectValid = subject === '' || /^\d{1,20}$/.test(subject);
-  const change = (patch) => run(() => setFeedFilter({ ...filter, ...patch }));
+  // The filter of the moment, not of this render: a debounced change must not undo another.
+  const change = (patch) => run(() => setFeedFilter({ ...state.feedFilter, ...patch }));
+
+  useEffect(() => {
+    const terms = holderTerms(holder);
+    if (terms.subject === state.feedFilter.subject && terms.holder === state.feedFilter.holder) return;
+    const timer = setTimeout(() => change(terms), TYPING_MS);
+    return () => clearTimeout(timer);
+  }, [holder]);
 
   return html`<section class="panel feed" aria-labelledby="feed-h">
     <div class="panel-head">
@@ -64,27 +73,23 @@ export function Feed({ doors, feed, filter }) {
           <option value="deny">denied</option>
         </select>
       </label>
-      <label>Subject
+      <label>Holder
         <input
-          name="subject"
-          inputmode="numeric"
-          placeholder="link or credential id"
-          value=${subject}
-          aria-invalid=${!subjectValid}
-          onInput=${(e) => {
-            const v = e.currentTarget.value.trim();
-            setSubject(v);
-            if (v === '' || /^\d{1,20}$/.test(v)) change({ subject: v });
-          }}
+          name="holder"
+          type="search"
+          maxlength="200"
+          autocomplete="off"
+          placeholder="name or id"
+          value=${holder}
+          onInput=${(e) => setHolder(e.currentTarget.value)}
         />
       </label>
-      ${!subjectValid && html`<span class="error">a subject is a decimal id</span>`}
       ${exported && html`<span class="muted" role="status">${exported}</span>`}
     </form>
     <${ErrorText} error=${error} />
     <div class="feed-scroll" id="feed">
       <${EventTable} events=${feed} />
-      ${feed.length === 0 && html`<p class="muted">No event${filter.door || filter.verdict || filter.subject ? ' matches these filters' : ' yet'}.</p>`}
+      ${feed.length === 0 && html`<p class="muted">No event${filter.door || filter.verdict || filter.subject || filter.holder ? ' matches these filters' : ' yet'}.</p>`}
     </div>
   </section>`;
 }

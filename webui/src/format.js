@@ -28,21 +28,64 @@ export function linkTime(seconds) {
   return seconds >= 4294967295 ? 'no end' : dateTime(seconds * 1000);
 }
 
+/** A link's or credential's status (docs/api.md) in words. */
+const STATUS_WORDS = { active: 'active', 'not-yet-valid': 'not yet valid', expired: 'expired', revoked: 'revoked', 'used-up': 'used up' };
+
+export function statusWord(status) {
+  return STATUS_WORDS[status] ?? status;
+}
+
+/**
+ * A link's status: the controller's when it says it, else worked out from the link's fields the
+ * same way, in the same order (a controller older than the status field).
+ */
+export function linkStatus(link, nowMs = Date.now()) {
+  if (link.status) return link.status;
+  if (link.revokedAt) return 'revoked';
+  if (link.maxUses && link.uses >= link.maxUses) return 'used-up';
+  const now = nowMs / 1000;
+  if (link.notBefore > now) return 'not-yet-valid';
+  if (link.notAfter < 4294967295 && link.notAfter < now) return 'expired';
+  return 'active';
+}
+
 /** Door states in the same words as the command line (machines/doorStateWords.ts). */
 export { stateWord };
 
-/** A code a partner's webhook decided: the holder it named, and its reason or failure detail. */
-function delegatedWho(delegation) {
+/**
+ * A code a partner's webhook decided: the holder it named (or the name the controller kept for
+ * it), the partner when known, and the webhook's reason or failure detail.
+ */
+function delegatedWho(e) {
+  const delegation = e.data?.delegation;
   if (!delegation) return null;
+  const name = delegation.subjectName ?? e.holder;
   const why = delegation.reason ?? delegation.detail;
-  return `partner webhook${delegation.subjectName ? `: ${delegation.subjectName}` : ''}${why ? ` (${why})` : ''}`;
+  return `${e.partner ? `${e.partner} webhook` : 'partner webhook'}${name ? `: ${name}` : ''}${why ? ` (${why})` : ''}`;
+}
+
+/**
+ * The code of a decision: its holder's name first when known, then the number, which stays the
+ * key to look it up. A partner's code is named after the partner: the site knows no holder of it.
+ */
+function codeWho(e) {
+  const kind = e.kind ?? 'code';
+  if (e.issuer) return e.partner ? `${e.partner}, subject ${e.subject} (partner ${e.issuer})` : `${kind} ${e.subject} (partner ${e.issuer})`;
+  return e.holder ? `${e.holder} (${kind} ${e.subject})` : `${kind} ${e.subject}`;
+}
+
+/** What an operator's action on a link, credential or partner's subject was about, and whose. */
+function actedOn(e) {
+  if (!e.subject) return '';
+  if (e.issuer) return ` ${e.partner ? `${e.partner}, ` : ''}subject ${e.subject} (partner ${e.issuer})`;
+  return e.holder ? ` ${e.holder} (${e.subject})` : ` ${e.subject}`;
 }
 
 /** One line for an audit event: what happened (without where and when). */
 export function describeEvent(e) {
   switch (e.type) {
     case 'decision': {
-      const who = e.subject ? `${e.kind ?? 'code'} ${e.subject}${e.issuer ? ` (partner ${e.issuer})` : ''}` : delegatedWho(e.data?.delegation);
+      const who = e.subject ? codeWho(e) : delegatedWho(e);
       if (e.verdict === 'grant') return `granted: ${who ?? 'code'}`;
       return `denied: ${e.reason ?? 'no reason'}${who ? `, ${who}` : ''}`;
     }
@@ -50,13 +93,20 @@ export function describeEvent(e) {
       return `${e.data?.from ? `${stateWord(e.data.from)} → ` : ''}${stateWord(e.reason)}`;
     case 'operator': {
       const seconds = e.data?.seconds !== undefined ? ` ${e.data.seconds} s` : '';
-      return `${e.reason}${seconds}${e.actor ? ` by ${e.actor}` : ''}`;
+      return `${e.reason}${actedOn(e)}${seconds}${e.actor ? ` by ${e.actor}` : ''}`;
     }
     case 'system':
       return `controller ${e.reason}`;
     default:
       return `${e.type} ${e.reason ?? ''}`;
   }
+}
+
+/** The feed's Holder field as audit.query's terms: digits are an id, other text part of a name. */
+export function holderTerms(text) {
+  const v = text.trim();
+  if (v === '') return { subject: '', holder: '' };
+  return /^\d{1,20}$/.test(v) ? { subject: v, holder: '' } : { subject: '', holder: v.slice(0, 200) };
 }
 
 const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'time', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'hash'];

@@ -23,11 +23,14 @@ export const state = {
   /** doors in the order of the site file */
   doors: [],
   scanners: [],
+  /** scopes.list: the site file's scopes and the door sets made for links, with their names */
+  scopes: [],
   /** newest audit event per door id */
   lastEvent: {},
   /** the live feed, newest first, filtered by feedFilter */
   feed: [],
-  feedFilter: { door: '', verdict: '', subject: '' },
+  /** subject: an id (digits); holder: part of a link's or credential's name */
+  feedFilter: { door: '', verdict: '', subject: '', holder: '' },
   /** bumped on every full refresh: views that hold their own data reload it */
   refreshCount: 0,
   /** links changed live (link topic): views that list links reload */
