@@ -53,7 +53,7 @@ describe.skipIf(!runs)(runs ? 'badge enrolment from the operator web UI in Chrom
     await page.locator('button[type="submit"]').click();
     await page.getByRole('heading', { name: 'New rotating credential' }).waitFor();
     await page.locator('form input[name="name"]').fill('Grace Member');
-    await page.locator('form input[name="scope"]').fill('7');
+    await page.locator('form select[name="scope"]').selectOption('7');
     await page.getByRole('button', { name: 'Create credential' }).click();
 
     const created = page.locator('section.created');

@@ -246,7 +246,7 @@ describe.skipIf(!runs)(title, () => {
     await page.getByRole('link', { name: 'Partners' }).click();
     await page.locator('input[name="id"]').fill('41');
     await page.locator('form input[name="name"]').fill('Tickets Inc');
-    await page.locator('input[name="scopes"]').fill('3');
+    await page.locator('input[name="scopes"][value="3"]').check();
     await page.getByRole('button', { name: 'Add partner' }).click();
     await page.locator('.secret code').waitFor();
     await page.locator('tr[data-partner="41"]').getByRole('button', { name: 'Remove' }).click();
