@@ -25,6 +25,7 @@ import { allMethods } from './api/methods/allMethods.ts';
 import type { DemoDoors } from './api/methods/demoMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
 import { NamedAuditFeed } from './api/namedAuditFeed.ts';
+import type { MqttBridge } from './mqtt/mqttBridge.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
 import { REPLAY_LOOKBACK_MS, ReplayGuard, oldestValidStep } from './credentials/replayGuard.ts';
 import { badgeRoutes } from './badge/badgeRoutes.ts';
@@ -83,6 +84,7 @@ interface Running {
   issuing?: Issuing;
   api?: ApiServer;
   web?: WebUi;
+  mqtt?: MqttBridge;
   cleanups: Array<() => void>;
 }
 
@@ -416,6 +418,12 @@ export class Controller {
     running.api = api;
     await api.start();
     web?.start(api.httpServer!);
+    // Last: its commands go through the API's methods, and a broker that is down delays nothing.
+    if (config.mqtt) {
+      const { MqttBridge } = await import('./mqtt/mqttBridge.ts');
+      running.mqtt = new MqttBridge({ config: config.mqtt, site: config.site, version: VERSION, doors: () => monitor.doors(), events, methods, accounts, logger: this.logger.child({ component: 'mqtt' }) });
+      await running.mqtt.start();
+    }
   }
 
   /** The demo commands' doors: offered where the site has a simulated door, none on real hardware. */
@@ -454,6 +462,7 @@ export class Controller {
     // Clients first, then scanners, so no read arrives while doors settle.
     running.web?.stop();
     await running.api?.stop();
+    await running.mqtt?.stop();
     // Doors settle and scanners stop: every read still in hand is concluded (denied `stopped`),
     // recorded and announced before the listeners go, and before the stop's own event.
     running.site?.send({ type: 'SETTLE' });

@@ -89,6 +89,35 @@ const email = z
   })
   .optional();
 
+/**
+ * The MQTT bridge (controller/mqtt/): door state and decisions published to a broker, door commands
+ * taken from it with the role of an API token, and Home Assistant discovery.
+ */
+const mqtt = z
+  .strictObject({
+    /** mqtt://host:1883, mqtts://host:8883, ws:// or wss:// */
+    url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+    /** default: postern-<site id> */
+    clientId: z.string().min(1).max(64).optional(),
+    username: z.string().min(1).max(200).optional(),
+    /** A file holding the broker password (read at start), to keep the secret out of the site file. */
+    passwordFile: z.string().min(1).optional(),
+    /**
+     * A file holding an API token (postern token create): commands from the broker act as that
+     * token, with its role, checked at each command. None: the bridge publishes and takes no command.
+     */
+    tokenFile: z.string().min(1).optional(),
+    /** Where Postern's topics live; default postern/<site id>. MQTT wildcards (# +) are not allowed. */
+    topicPrefix: z.string().min(1).max(200).regex(/^[^#+\u0000]+$/, 'must not hold # or +').optional(),
+    /** Home Assistant MQTT discovery: each door a lock entity and a door sensor. */
+    discovery: z.boolean().default(true),
+    discoveryPrefix: z.string().min(1).max(200).regex(/^[^#+\u0000]+$/, 'must not hold # or +').default('homeassistant'),
+  })
+  .superRefine((m, ctx) => {
+    if (m.passwordFile !== undefined && m.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'a password needs a username' });
+  })
+  .optional();
+
 /** The operator web UI: sessions of user accounts, socket.io and the built pages (controller/web/). */
 const web = z.strictObject({
   enabled: z.boolean().default(true),
@@ -141,6 +170,7 @@ export const configSchema = z
     /** The worker threads that decode camera and kiosk frames. */
     decoder: decoderSchema.prefault({}),
     email,
+    mqtt,
     /** Text that is no Postern code, decided by a partner's webhook (delegationSchema.ts). */
     delegation: siteDelegationSchema.optional(),
   })
@@ -182,4 +212,5 @@ export type ScopeConfig = SiteConfig['scopes'][number];
 export type ApiConfig = SiteConfig['api'];
 export type WebConfig = SiteConfig['web'];
 export type EmailConfig = NonNullable<SiteConfig['email']>;
+export type MqttConfig = NonNullable<SiteConfig['mqtt']>;
 export type DelegationConfig = NonNullable<SiteConfig['delegation']>;

@@ -93,7 +93,7 @@ const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 /**
  * The site's path keys resolved against `folder` (the site file's): dataDir, api.tls.cert and
- * key, email.smtp.passwordFile, and camera scanners' device, url (a file, not a URL) and ffmpegPath
+ * key, email.smtp.passwordFile, mqtt.passwordFile and tokenFile, and camera scanners' device, url (a file, not a URL) and ffmpegPath
  * (with a '/' in it). Absolute paths, URLs and bare command names are left as they are.
  */
 export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig {
@@ -101,6 +101,11 @@ export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig
   const tls = config.api.tls && { cert: beside(config.api.tls.cert), key: beside(config.api.tls.key) };
   const smtp = config.email?.smtp;
   const email = smtp?.passwordFile && { ...config.email!, smtp: { ...smtp, passwordFile: beside(smtp.passwordFile) } };
+  const mqtt = config.mqtt && {
+    ...config.mqtt,
+    ...(config.mqtt.passwordFile !== undefined ? { passwordFile: beside(config.mqtt.passwordFile) } : {}),
+    ...(config.mqtt.tokenFile !== undefined ? { tokenFile: beside(config.mqtt.tokenFile) } : {}),
+  };
   const scanners = config.scanners.map((scanner) => {
     if (scanner.driver !== 'camera') return scanner;
     const { device, url, ffmpegPath } = scanner.options;
@@ -112,7 +117,7 @@ export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig
     };
     return { ...scanner, options };
   });
-  return { ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}), scanners };
+  return { ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}), ...(mqtt ? { mqtt } : {}), scanners };
 }
 
 /**
