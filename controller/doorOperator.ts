@@ -9,6 +9,9 @@
  * - commands that secure (lock, lockdown on) are recorded first too, but act even when the record
  *   cannot be made durable: a full disk must not keep a door open;
  * - modes are persisted in the store, so that they survive a restart.
+ * How often a door may be commanded is limited where the commands come in from outside (the API's
+ * method table, which the web UI and MQTT share: api/doorCommandThrottle.ts), not here: the
+ * controller's own callers (the demo's hold-open, benchmarks) are not the flood it guards against.
  */
 import type { DoorActorRef, DoorAnswer, DoorEvent } from '../machines/doorMachine.ts';
 import { ErrorCodes, PosternError } from '../machines/shared/errors.ts';

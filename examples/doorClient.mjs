@@ -88,8 +88,10 @@ socket.on('message', (raw) => {
   if (message.method === 'event') return onEvent(message.params);
   const waiting = pending.get(message.id);
   if (message.error) {
-    // An error with id null answers no request of ours in particular: a rate limit (-32004, with
-    // data.retryAfterMs) or a message the controller could not parse. Either way we stop here.
+    // An error answers one of our requests by its id (doors.unlock: -32003 for a door in lockdown,
+    // -32004 with data.retryAfterMs for a door commanded too often), or with id null none in
+    // particular: the connection's rate limit, or a message the controller could not parse.
+    // Either way we stop here.
     return finish(1, `${waiting ? waiting.method : 'request'} failed: ${describeError(message.error)}`);
   }
   if (waiting) {

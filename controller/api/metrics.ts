@@ -3,10 +3,13 @@
  * so several controllers in one process do not collide).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AlarmKind } from '../../machines/doorMachine.ts';
 import type { Decision } from '../decision/decisionLog.ts';
 import type { DoorStatus, ScannerStatus } from '../siteMonitor.ts';
 
 const DOOR_STATES = ['secured', 'unlocked', 'open', 'heldOpen', 'forcedOpen', 'lockdown', 'passage', 'fault', 'stopped'];
+/** Every kind a door's alarm can be: a new kind does not compile until it is listed here. */
+const ALARM_KINDS = Object.keys({ 'held-open': true, 'forced-open': true } satisfies Record<AlarmKind, true>);
 
 export interface MetricsSources {
   doors(): DoorStatus[];
@@ -45,12 +48,18 @@ export class ControllerMetrics {
     });
     new Gauge({
       name: 'postern_door_alarm',
-      help: '1 while a door has an unacknowledged alarm',
+      help: '1 while a door has an unacknowledged alarm of this kind, else 0',
       labelNames: ['door', 'kind'],
       registers: [this.registry],
+      // Every door has a series for every kind, 0 without an alarm: a series that vanished on
+      // acknowledge would show rules and dashboards no transition to 0, only an end that reads
+      // the same as a controller no longer scraped.
       collect() {
         this.reset();
-        for (const door of sources.doors()) if (door.alarm && !door.alarm.acknowledged) this.set({ door: door.id, kind: door.alarm.kind }, 1);
+        for (const door of sources.doors()) {
+          const raised = door.alarm && !door.alarm.acknowledged ? door.alarm.kind : null;
+          for (const kind of ALARM_KINDS) this.set({ door: door.id, kind }, kind === raised ? 1 : 0);
+        }
       },
     });
     new Gauge({

@@ -44,34 +44,38 @@ export class LinkEmails {
 
   /** The email of link `id`, to `to` or else the link's own address (none: no To header). */
   async compose(id: string, to?: string | null): Promise<ComposedLinkEmail> {
-    const link = await this.deps.issuing.getLink(id);
-    if (link.revokedAt !== null) throw new PosternError(ErrorCodes.CONFLICT, `link ${link.id} is revoked: its email would not open any door`);
-    if (link.notAfter <= Math.floor(this.clock() / 1000)) throw new PosternError(ErrorCodes.CONFLICT, `link ${link.id} has expired: its email would not open any door`);
+    const { link, to: recipient } = await this.addressed(id, to);
+    return this.composed(link, recipient);
+  }
+
+  /**
+   * Link `id` and its recipient, refused for the link's own faults (unknown, revoked, expired) or a
+   * bad address: what the caller can fix about this link, said before anything about the site.
+   */
+  async addressed(id: string, to?: string | null): Promise<{ link: LinkRecord; to: string | null }> {
+    const link = requireEmailable(await this.deps.issuing.getLink(id), this.clock());
     const recipient = to?.trim() || link.email;
     if (recipient && !ADDRESS.test(recipient)) {
       throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `to: "${recipient}" is not an email address`, { details: { field: 'to' } });
     }
-    const message = await composeLinkEmail({
-      site: this.deps.config.site,
-      link,
-      code: this.deps.issuing.linkCode(link),
-      doors: await this.doorsOf(link.scope),
-      from: this.deps.mailer.from,
-      to: recipient || null,
-    });
-    return { link, to: recipient || null, message };
+    return { link, to: recipient || null };
   }
 
-  /** Sends link `id`'s email over SMTP; returns the Message-ID and the recipient. */
+  /**
+   * Sends link `id`'s email over SMTP; returns the Message-ID and the recipient. The link and the
+   * recipient are checked before the site's email configuration: "email is not configured" for
+   * a link that does not exist, or is revoked, would send the caller to fix the wrong thing.
+   */
   async send(id: string, to: string | null | undefined, actor: string): Promise<{ messageId: string; to: string }> {
-    this.deps.mailer.requireSmtp();
-    const composed = await this.compose(id, to);
-    if (composed.to === null) {
-      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `to: link ${composed.link.id} has no email address: name a recipient`, { details: { field: 'to' } });
+    const { link, to: recipient } = await this.addressed(id, to);
+    if (recipient === null) {
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `to: link ${link.id} has no email address: name a recipient`, { details: { field: 'to' } });
     }
+    this.deps.mailer.requireSmtp();
+    const composed = await this.composed(link, recipient);
     const messageId = await this.deps.mailer.send(composed.message);
-    await this.record(actor, composed.link.id, { to: composed.to, via: 'smtp' });
-    return { messageId, to: composed.to };
+    await this.record(actor, link.id, { to: recipient, via: 'smtp' });
+    return { messageId, to: recipient };
   }
 
   /** Link `id`'s email as an .eml file, for the operator to send or hand over. */
@@ -89,7 +93,26 @@ export class LinkEmails {
     return this.deps.config.doors.filter((d) => ids.has(d.id)).map((d) => ({ id: d.id, name: d.name }));
   }
 
+  private async composed(link: LinkRecord, to: string | null): Promise<ComposedLinkEmail> {
+    const message = await composeLinkEmail({
+      site: this.deps.config.site,
+      link,
+      code: this.deps.issuing.linkCode(link),
+      doors: await this.doorsOf(link.scope),
+      from: this.deps.mailer.from,
+      to,
+    });
+    return { link, to, message };
+  }
+
   private async record(actor: string, subject: string, data: Record<string, unknown>): Promise<void> {
     await this.deps.audit.append({ type: 'operator', door: null, scanner: null, subject, kind: null, issuer: 0, verdict: null, reason: 'link.email', actor, data });
   }
+}
+
+/** `link`, unless its email would open no door: revoked, or expired at `nowMs`. */
+export function requireEmailable(link: LinkRecord, nowMs: number): LinkRecord {
+  if (link.revokedAt !== null) throw new PosternError(ErrorCodes.CONFLICT, `link ${link.id} is revoked: its email would not open any door`);
+  if (link.notAfter <= Math.floor(nowMs / 1000)) throw new PosternError(ErrorCodes.CONFLICT, `link ${link.id} has expired: its email would not open any door`);
+  return link;
 }

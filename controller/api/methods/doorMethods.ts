@@ -3,6 +3,7 @@ import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { invalidParams } from '../jsonRpc.ts';
 import { notFound } from './common.ts';
+import { DoorCommandThrottle } from '../doorCommandThrottle.ts';
 
 const door = z.strictObject({ door: z.string().min(1).max(64) });
 const onOff = z.strictObject({ door: z.string().min(1).max(64), on: z.boolean() });
@@ -11,6 +12,8 @@ const MAX_BUCKETS = 1000;
 
 export function doorMethods(api: ApiServices): MethodTable {
   const status = (id: string) => api.monitor.door(id) ?? notFound('door', id);
+  // One throttle for the method table, so every API connection and web UI session shares it.
+  const throttle = new DoorCommandThrottle();
   return {
     'doors.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => api.monitor.doors() }),
     'doors.get': method({ role: 'viewer', params: door, handler: ({ door: id }) => status(id) }),
@@ -19,6 +22,7 @@ export function doorMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ door: z.string().min(1).max(64), seconds: z.number().positive().max(3600).default(5) }),
       handler: async ({ door: id, seconds }, { actor }) => {
         status(id);
+        throttle.take(id);
         await api.doors.unlock(id, seconds, actor);
         return status(id);
       },
@@ -28,6 +32,7 @@ export function doorMethods(api: ApiServices): MethodTable {
       params: door,
       handler: async ({ door: id }, { actor }) => {
         status(id);
+        throttle.count(id);
         await api.doors.lock(id, actor);
         return status(id);
       },
@@ -38,6 +43,12 @@ export function doorMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ door: z.string().min(1).max(64).optional(), on: z.boolean() }),
       handler: async ({ door: id, on }, { actor }) => {
         if (id !== undefined) status(id);
+        // A site-wide lockdown is an emergency (and lifting one its end): never refused, only
+        // counted at each door. Locking one door down secures it: never refused either. Only
+        // lifting one door's lockdown may have to wait.
+        if (id === undefined) for (const d of api.monitor.doors()) throttle.count(d.id);
+        else if (on) throttle.count(id);
+        else throttle.take(id);
         await api.doors.lockdown(id ?? null, on, actor);
         return id === undefined ? api.monitor.doors() : status(id);
       },
@@ -47,6 +58,8 @@ export function doorMethods(api: ApiServices): MethodTable {
       params: onOff,
       handler: async ({ door: id, on }, { actor }) => {
         status(id);
+        if (on) throttle.take(id);
+        else throttle.count(id);
         await api.doors.passage(id, on, actor);
         return status(id);
       },
@@ -56,6 +69,7 @@ export function doorMethods(api: ApiServices): MethodTable {
       params: door,
       handler: async ({ door: id }, { actor }) => {
         status(id);
+        throttle.take(id);
         await api.doors.acknowledge(id, actor);
         return status(id);
       },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { LinkEmails } from '../../email/linkEmails.ts';
+import { requireEmailable, type LinkEmails } from '../../email/linkEmails.ts';
 import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
@@ -44,14 +44,14 @@ export function issuingMethods(api: ApiServices): MethodTable {
     'links.send': method({
       role: 'integrator',
       params: z.strictObject({ id: subjectId, to: z.string().min(3).max(320).optional() }),
-      handler: ({ id, to }, { actor }) => linkEmailsOf(api).send(id, to ?? null, actor),
+      handler: async ({ id, to }, { actor }) => (await linkEmailsOf(api, id)).send(id, to ?? null, actor),
     }),
     'links.eml': method({
       role: 'integrator',
       params: z.strictObject({ id: subjectId, to: z.string().min(3).max(320).optional() }),
       // The message carries the link's QR code: it goes to the integrator that asked, like the code.
       handler: async ({ id, to }, { actor }) => {
-        const { eml, to: recipient } = await linkEmailsOf(api).eml(id, to ?? null, actor);
+        const { eml, to: recipient } = await (await linkEmailsOf(api, id)).eml(id, to ?? null, actor);
         return { eml: eml.toString('base64'), to: recipient };
       },
     }),
@@ -119,7 +119,9 @@ export function issuingMethods(api: ApiServices): MethodTable {
   };
 }
 
-function linkEmailsOf(api: ApiServices): LinkEmails {
-  if (api.linkEmails === undefined) throw new PosternError(ErrorCodes.EMAIL_FAILED, 'link emails are not available on this controller', { details: { reason: 'not-configured' } });
-  return api.linkEmails;
+/** The controller's link emails; where it has none, link `id`'s own faults are still said first. */
+async function linkEmailsOf(api: ApiServices, id: string): Promise<LinkEmails> {
+  if (api.linkEmails !== undefined) return api.linkEmails;
+  requireEmailable(await api.issuing.getLink(id), Date.now());
+  throw new PosternError(ErrorCodes.EMAIL_FAILED, 'link emails are not available on this controller', { details: { reason: 'not-configured' } });
 }

@@ -28,12 +28,18 @@ export function scannerMethods(api: ApiServices): MethodTable {
     /**
      * A read from a network scanner. A scanner device's token reads for its own scanner; an
      * integrator (the CLI's `postern scan`, tests) names the network scanner it reads for.
+     * A kiosk is refused, its own token too: its reads are what its tablet's camera saw
+     * (scanner.frame), so text sent to one is a mistake, or someone passing off text as a
+     * visitor at that door.
      */
     'scanner.read': method({
       role: 'scanner',
       params: z.strictObject({ text: readText, scanner: z.string().min(1).max(64).optional() }),
       handler: ({ text, scanner }, { principal }) => {
         const { id, driver } = networkScannerFor(principal, scanner);
+        if (driver instanceof KioskScanner) {
+          throw new RpcError(RpcErrorCodes.invalidParams, `scanner: "${id}" is a kiosk scanner: its reads are its tablet's camera frames (scanner.frame), not text`, { code: ErrorCodes.INVALID_ARGUMENT, field: 'scanner' });
+        }
         return standIn(principal, driver, async () => ({ scanner: id, ...(await driver.read(text)) }));
       },
     }),
