@@ -26,6 +26,7 @@ import type { DemoDoors } from './api/methods/demoMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
 import { NamedAuditFeed } from './api/namedAuditFeed.ts';
 import type { MqttBridge } from './mqtt/mqttBridge.ts';
+import type { OutboundWebhooks } from './webhooks/outboundWebhooks.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
 import { REPLAY_LOOKBACK_MS, ReplayGuard, oldestValidStep } from './credentials/replayGuard.ts';
 import { badgeRoutes } from './badge/badgeRoutes.ts';
@@ -85,6 +86,7 @@ interface Running {
   api?: ApiServer;
   web?: WebUi;
   mqtt?: MqttBridge;
+  webhooks?: OutboundWebhooks;
   cleanups: Array<() => void>;
 }
 
@@ -375,6 +377,14 @@ export class Controller {
     const networkScanners = new Map([...this.scannerDrivers].filter((e): e is [string, NetworkScanner] => e[1] instanceof NetworkScanner));
     const holderNames = new HolderNames(store);
     const namedAudit = new NamedAuditFeed(holderNames, (event) => events.publish('audit', event.door, event));
+    // Outbound webhooks read the trail from their own cursors: started before anything else is recorded here.
+    if (config.webhooks.length > 0) {
+      const { OutboundWebhooks } = await import('./webhooks/outboundWebhooks.ts');
+      const webhooks = await OutboundWebhooks.create({ config, controllerId: audit.controllerId, version: VERSION, head: audit.head.seq, store, names: holderNames, logger: this.logger.child({ component: 'webhooks' }) });
+      running.webhooks = webhooks;
+      running.cleanups.push(audit.onAppend((event) => webhooks.notify(event.seq)));
+      webhooks.start();
+    }
     const metrics = new ControllerMetrics({
       doors: () => monitor.doors(),
       scanners: () => monitor.scanners(),
@@ -397,7 +407,7 @@ export class Controller {
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, accounts, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;
@@ -410,7 +420,7 @@ export class Controller {
       events,
       authenticate: (token) => accounts.authenticateToken(token),
       reauthenticate: (principal) => accounts.reauthenticate(principal),
-      metrics: () => metrics.text(),
+      metrics: async () => (await metrics.text()) + (running.webhooks?.metricsText() ?? ''),
       ready: () => this.running?.monitor !== undefined,
       attachScanner: (principal) => (principal.role === 'scanner' && principal.scanner ? networkScanners.get(principal.scanner)?.attach() : undefined),
       logger: this.logger.child({ component: 'api' }),
@@ -463,6 +473,7 @@ export class Controller {
     running.web?.stop();
     await running.api?.stop();
     await running.mqtt?.stop();
+    await running.webhooks?.stop();
     // Doors settle and scanners stop: every read still in hand is concluded (denied `stopped`),
     // recorded and announced before the listeners go, and before the stop's own event.
     running.site?.send({ type: 'SETTLE' });

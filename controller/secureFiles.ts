@@ -95,21 +95,24 @@ export interface SecretFile {
 }
 
 /**
- * The files of a site that hold secrets and that Postern reads: the TLS private key, the SMTP
- * password file, and the site file itself when a secret is written in it (email.smtp.password, a
- * delegation secret). The TLS certificate is public; secretEnv names a variable, not a file.
+ * The files of a site that hold secrets and that Postern reads: the TLS private key, the SMTP and MQTT
+ * password files, the MQTT token file, and the site file itself when a secret is written in it (email.smtp.password, a
+ * delegation or webhook secret). The TLS certificate is public; secretEnv names a variable, not a file.
  */
 export function secretFilesOf(config: SiteConfig, siteFile?: string): SecretFile[] {
   const files: SecretFile[] = [];
   if (config.api.tls) files.push({ path: config.api.tls.key, setting: 'api.tls.key' });
   const smtp = config.email?.smtp;
   if (smtp?.passwordFile) files.push({ path: smtp.passwordFile, setting: 'email.smtp.passwordFile' });
+  if (config.mqtt?.passwordFile) files.push({ path: config.mqtt.passwordFile, setting: 'mqtt.passwordFile' });
+  if (config.mqtt?.tokenFile) files.push({ path: config.mqtt.tokenFile, setting: 'mqtt.tokenFile' });
   if (siteFile !== undefined) {
     const inline: string[] = [];
     if (smtp?.password !== undefined) inline.push('email.smtp.password');
     if (config.delegation?.secret !== undefined) inline.push('delegation.secret');
     config.doors.forEach((d, i) => d.delegation?.secret !== undefined && inline.push(`doors.${i}.delegation.secret`));
     config.scanners.forEach((s, i) => s.delegation?.secret !== undefined && inline.push(`scanners.${i}.delegation.secret`));
+    config.webhooks.forEach((w, i) => w.secret !== undefined && inline.push(`webhooks.${i}.secret`));
     if (inline.length > 0) files.push({ path: siteFile, setting: `the site file (it holds ${inline.join(', ')})` });
   }
   return files;

@@ -9,6 +9,7 @@ import type { Issuing } from '../issuing/issuing.ts';
 import type { SiteMonitor } from '../siteMonitor.ts';
 import type { Store } from '../store/storeTypes.ts';
 import type { NetworkScanner } from '../../drivers/scanners/networkScanner.ts';
+import type { OutboundWebhooks } from '../webhooks/outboundWebhooks.ts';
 import type { EventHub } from './eventHub.ts';
 import type { DemoDoors } from './methods/demoMethods.ts';
 
@@ -27,6 +28,8 @@ export interface ApiServices {
   accounts?: Accounts;
   /** Badge enrolment links (credentials.enrol); absent, that method is not offered. */
   enrolments?: BadgeEnrolments;
+  /** Outbound webhooks (webhooks.*); absent, those methods are not offered. */
+  webhooks?: OutboundWebhooks;
   /** The site's simulated doors (demo.*); absent where no door is simulated, those methods are not offered. */
   demo?: DemoDoors;
   events: EventHub;

@@ -1,6 +1,7 @@
 /**
  * The site file: one schema, validated once at start. Every problem is reported with its path.
  */
+import { outboundWebhookSchema } from './outboundWebhookSchema.ts';
 import { z } from 'zod';
 import { doorIoConfig, scannerConfigSchema } from '../../drivers/driverConfig.ts';
 import { decoderSchema } from '../../drivers/scanners/camera/cameraConfig.ts';
@@ -171,6 +172,8 @@ export const configSchema = z
     decoder: decoderSchema.prefault({}),
     email,
     mqtt,
+    /** Endpoints that receive the audit trail's events as they are recorded (outboundWebhookSchema.ts). */
+    webhooks: z.array(outboundWebhookSchema).max(32).default([]),
     /** Text that is no Postern code, decided by a partner's webhook (delegationSchema.ts). */
     delegation: siteDelegationSchema.optional(),
   })
@@ -202,6 +205,14 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['site', 'defaultScope'], message: `no scope ${defaultScope}` });
     }
     checkDelegation(config, ctx);
+    const webhookIds = new Set<string>();
+    config.webhooks.forEach((w, i) => {
+      if (webhookIds.has(w.id)) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'id'], message: `duplicate webhook id "${w.id}"` });
+      webhookIds.add(w.id);
+      w.doors?.forEach((d, j) => {
+        if (!doorIds.has(d)) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'doors', j], message: `no door "${d}"` });
+      });
+    });
   });
 
 export type SiteConfigInput = z.input<typeof configSchema>;

@@ -14,19 +14,19 @@ export const MAX_DELEGATION_TIMEOUT_MS = 5000;
 export const DEFAULT_DELEGATION_TIMEOUT_MS = 1500;
 export const MIN_DELEGATION_SECRET_CHARS = 32;
 
-const url = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+export const url = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 /** Messages never repeat the value: a mistyped secret must not end up in a log or a terminal. */
-const secret = z
+export const secret = z
   .string()
   .min(MIN_DELEGATION_SECRET_CHARS, `must be at least ${MIN_DELEGATION_SECRET_CHARS} characters`)
   .max(1024, 'must be at most 1024 characters');
 
-const secretEnv = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be the name of an environment variable');
+export const secretEnv = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be the name of an environment variable');
 
 const timeoutMs = z.number().int().min(100).max(MAX_DELEGATION_TIMEOUT_MS);
 
-function exactlyOneSecret(block: { secret?: string; secretEnv?: string }, ctx: z.RefinementCtx): void {
+export function exactlyOneSecret(block: { secret?: string; secretEnv?: string }, ctx: z.RefinementCtx): void {
   if (block.secret !== undefined && block.secretEnv !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'give secret or secretEnv, not both' });
   } else if (block.secret === undefined && block.secretEnv === undefined) {
