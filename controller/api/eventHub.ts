@@ -3,6 +3,11 @@
  * subscription numbers what it delivers 1, 2, 3 ... so a client that sees a gap knows it missed
  * something (after a drop and reconnect) and can fetch it (doors.get, audit.query).
  *
+ * An audit subscription can also start with a replay of the stored trail (auditReplay.ts): it is
+ * registered first with its deliveries held back, the replay sends the stored events itself, and
+ * the held-back live ones follow minus those the replay already sent (by audit seq), so the seam
+ * between stored and live has neither a gap nor a duplicate.
+ *
  * Publishing serializes an event's data once, whatever the number of subscribers, and queues the
  * deliveries: they go out in slices of DELIVERY_SLICE between turns of the event loop, so that a
  * change with a thousand subscribers never holds up a scan waiting to be decided.
@@ -19,6 +24,8 @@ export interface Subscriber {
    * such subscriber: do not change it.
    */
   deliverEvent?(event: LiveEvent): void;
+  /** Bytes given to deliver() and not sent yet, when the transport knows: a replay waits on it. */
+  unsent?(): number;
 }
 
 /** One live event as the JSON-RPC notification's params carry it. */
@@ -29,14 +36,60 @@ export interface LiveEvent {
   data: unknown;
 }
 
+/** Audit events only: each field given must match; an event without that field does not. */
+export interface AuditFilter {
+  verdict?: 'grant' | 'deny';
+  types?: readonly string[];
+  scanners?: readonly string[];
+  subjects?: readonly string[];
+}
+
+export interface SubscribeOptions {
+  audit?: AuditFilter;
+  /** Holds deliveries back until endReplay(): for a subscription whose replay is about to run. */
+  replaying?: boolean;
+}
+
+/** The audit event fields that filters and the replay seam look at. */
+interface AuditFields {
+  seq: number;
+  type: string;
+  verdict: string | null;
+  scanner: string | null;
+  subject: string | null;
+}
+
+interface CompiledAuditFilter {
+  verdict: string | undefined;
+  types: ReadonlySet<string> | undefined;
+  scanners: ReadonlySet<string> | undefined;
+  subjects: ReadonlySet<string> | undefined;
+}
+
 interface Subscription {
   id: string;
   subscriber: Subscriber;
   topics: ReadonlySet<Topic>;
   /** null: every door */
   doors: ReadonlySet<string> | null;
+  audit: CompiledAuditFilter | null;
   seq: number;
+  /** Audit events at or below this seq were sent by the replay: live copies are dropped. */
+  auditFloor: number;
+  /**
+   * While a replay runs: the live deliveries held back, in order; `overflow` once past MAX_HELD;
+   * `firstAuditSeq`, the first audit event published since the subscription was made (known at
+   * once, while its delivery may still wait in the queue).
+   */
+  held: { pendings: Pending[]; overflow: boolean; firstAuditSeq: number | undefined } | undefined;
 }
+
+/**
+ * Live notifications held back for one subscription while its replay runs. Past this the replay
+ * gives up (the client is told to subscribe again from where it got to), so that a replay that
+ * cannot keep up with the site does not hold memory without bound.
+ */
+export const MAX_HELD = 20_000;
 
 /** Deliveries per turn of the event loop: small enough that a scan waits at most a fraction of a millisecond. */
 const DELIVERY_SLICE = 16;
@@ -45,6 +98,8 @@ const DELIVERY_SLICE = 16;
 interface Pending {
   topic: Topic;
   door: string | null;
+  /** For the audit topic. */
+  audit: AuditFields | undefined;
   json: string;
   /** The parsed copy for deliverEvent subscribers, made on first need. */
   copy?: unknown;
@@ -57,11 +112,71 @@ export class EventHub {
   private nextId = 1;
   private queue: Pending[] = [];
   private draining: NodeJS.Immediate | undefined;
+  #auditHead = 0;
+  /** Subscriptions whose replay runs. */
+  readonly #replaying = new Set<string>();
 
-  subscribe(subscriber: Subscriber, topics: readonly Topic[], doors: readonly string[] | null): { subscription: string } {
+  /**
+   * The seq of the newest audit event published: audit events are published in seq order
+   * (namedAuditFeed.ts), so every one above it is published after this moment and reaches the
+   * subscriptions made now.
+   */
+  get auditHead(): number {
+    return this.#auditHead;
+  }
+
+  subscribe(subscriber: Subscriber, topics: readonly Topic[], doors: readonly string[] | null, options: SubscribeOptions = {}): { subscription: string } {
     const id = `s${this.nextId++}`;
-    this.subscriptions.set(id, { id, subscriber, topics: new Set(topics), doors: doors === null ? null : new Set(doors), seq: 0 });
+    this.subscriptions.set(id, {
+      id,
+      subscriber,
+      topics: new Set(topics),
+      doors: doors === null ? null : new Set(doors),
+      audit: compileAuditFilter(options.audit),
+      seq: 0,
+      auditFloor: 0,
+      held: options.replaying === true ? { pendings: [], overflow: false, firstAuditSeq: undefined } : undefined,
+    });
+    if (options.replaying === true) this.#replaying.add(id);
     return { subscription: id };
+  }
+
+  /**
+   * Sends one stored audit event to a subscription whose replay runs, numbered as live ones are.
+   * 'gone': the subscription ended (its connection closed); 'filtered': its filters leave it out.
+   */
+  replayAudit(id: string, event: AuditFields & { door: string | null }): 'sent' | 'filtered' | 'gone' {
+    const s = this.subscriptions.get(id);
+    if (s === undefined) return 'gone';
+    if (event.seq > s.auditFloor) s.auditFloor = event.seq;
+    if (!this.#matches(s, 'audit', event.door, event)) return 'filtered';
+    this.#send(s, { topic: 'audit', door: event.door, audit: event, json: JSON.stringify(event), subscriptions: [], next: 0 });
+    return 'sent';
+  }
+
+  /** What a running replay needs to know of its subscription; undefined once it ended. */
+  replayState(id: string): { overflow: boolean; firstHeldAuditSeq: number | undefined } | undefined {
+    const s = this.subscriptions.get(id);
+    if (s === undefined) return undefined;
+    return { overflow: s.held?.overflow ?? false, firstHeldAuditSeq: s.held?.firstAuditSeq };
+  }
+
+  /**
+   * The replay sent every stored event up to `throughSeq`: the live notifications held back go out
+   * now, except the audit events the replay sent already, and the subscription is live from here.
+   */
+  endReplay(id: string, throughSeq: number): void {
+    const s = this.subscriptions.get(id);
+    if (s?.held === undefined) return;
+    if (throughSeq > s.auditFloor) s.auditFloor = throughSeq;
+    const { pendings } = s.held;
+    s.held = undefined;
+    this.#replaying.delete(id);
+    for (const pending of pendings) {
+      if (this.subscriptions.get(id) !== s) return; // a delivery that dropped a slow client ends it
+      if (pending.audit !== undefined && pending.audit.seq <= s.auditFloor) continue;
+      this.#send(s, pending);
+    }
   }
 
   /** Only the subscriber that made a subscription can end it. */
@@ -69,6 +184,11 @@ export class EventHub {
     const subscription = this.subscriptions.get(id);
     if (subscription === undefined || subscription.subscriber !== subscriber) return false;
     return this.subscriptions.delete(id);
+  }
+
+  /** Ends a subscription whatever its subscriber: a replay that failed. */
+  endSubscription(id: string): void {
+    this.subscriptions.delete(id);
   }
 
   unsubscribeAll(subscriber: Subscriber): void {
@@ -91,9 +211,18 @@ export class EventHub {
    * numbering and sending happen in the slices.
    */
   publish(topic: Topic, door: string | null, data: unknown): void {
+    const audit = topic === 'audit' ? auditFields(data) : undefined;
+    if (audit !== undefined && audit.seq > this.#auditHead) this.#auditHead = audit.seq;
+    if (audit !== undefined) {
+      for (const id of this.#replaying) {
+        const held = this.subscriptions.get(id)?.held;
+        if (held === undefined) this.#replaying.delete(id);
+        else held.firstAuditSeq ??= audit.seq;
+      }
+    }
     if (this.subscriptions.size === 0) return;
     // The text is a snapshot: a change made to `data` after publishing is not seen.
-    this.queue.push({ topic, door, json: JSON.stringify(data) ?? 'null', subscriptions: [...this.subscriptions.values()], next: 0 });
+    this.queue.push({ topic, door, audit, json: JSON.stringify(data) ?? 'null', subscriptions: [...this.subscriptions.values()], next: 0 });
     this.draining ??= setImmediate(() => this.drain());
   }
 
@@ -107,6 +236,7 @@ export class EventHub {
     if (this.draining) clearImmediate(this.draining);
     this.draining = undefined;
     this.queue = [];
+    this.#replaying.clear();
   }
 
   private drain(): void {
@@ -116,19 +246,57 @@ export class EventHub {
       while (pending.next < pending.subscriptions.length && delivered < DELIVERY_SLICE) {
         const s = pending.subscriptions[pending.next++]!;
         // A subscription may have ended between publishing and now.
-        if (this.subscriptions.get(s.id) !== s || !s.topics.has(pending.topic)) continue;
-        if (s.doors !== null && pending.door !== null && !s.doors.has(pending.door)) continue;
-        s.seq++;
+        if (this.subscriptions.get(s.id) !== s || !this.#matches(s, pending.topic, pending.door, pending.audit)) continue;
+        if (pending.audit !== undefined && pending.audit.seq <= s.auditFloor) continue;
         delivered++;
-        if (s.subscriber.deliverEvent) {
-          pending.copy ??= JSON.parse(pending.json);
-          s.subscriber.deliverEvent({ subscription: s.id, topic: pending.topic, seq: s.seq, data: pending.copy });
-        } else {
-          s.subscriber.deliver(`{"jsonrpc":"2.0","method":"event","params":{"subscription":"${s.id}","topic":"${pending.topic}","seq":${s.seq},"data":${pending.json}}}`);
+        if (s.held !== undefined) {
+          if (s.held.overflow) continue;
+          if (s.held.pendings.length >= MAX_HELD) {
+            s.held.overflow = true;
+            s.held.pendings = [];
+          } else s.held.pendings.push(pending);
+          continue;
         }
+        this.#send(s, pending);
       }
       if (pending.next >= pending.subscriptions.length) this.queue.shift();
     }
     this.draining = this.queue.length > 0 ? setImmediate(() => this.drain()) : undefined;
   }
+
+  #matches(s: Subscription, topic: Topic, door: string | null, audit: AuditFields | undefined): boolean {
+    if (!s.topics.has(topic)) return false;
+    if (s.doors !== null && door !== null && !s.doors.has(door)) return false;
+    if (topic !== 'audit' || s.audit === null || audit === undefined) return true;
+    const f = s.audit;
+    if (f.verdict !== undefined && audit.verdict !== f.verdict) return false;
+    if (f.types !== undefined && !f.types.has(audit.type)) return false;
+    if (f.scanners !== undefined && (audit.scanner === null || !f.scanners.has(audit.scanner))) return false;
+    if (f.subjects !== undefined && (audit.subject === null || !f.subjects.has(audit.subject))) return false;
+    return true;
+  }
+
+  #send(s: Subscription, pending: Pending): void {
+    s.seq++;
+    if (s.subscriber.deliverEvent) {
+      pending.copy ??= JSON.parse(pending.json);
+      s.subscriber.deliverEvent({ subscription: s.id, topic: pending.topic, seq: s.seq, data: pending.copy });
+    } else {
+      s.subscriber.deliver(`{"jsonrpc":"2.0","method":"event","params":{"subscription":"${s.id}","topic":"${pending.topic}","seq":${s.seq},"data":${pending.json}}}`);
+    }
+  }
+}
+
+function compileAuditFilter(filter: AuditFilter | undefined): CompiledAuditFilter | null {
+  if (filter === undefined) return null;
+  const set = (values: readonly string[] | undefined) => (values === undefined ? undefined : new Set(values));
+  const compiled = { verdict: filter.verdict, types: set(filter.types), scanners: set(filter.scanners), subjects: set(filter.subjects) };
+  return Object.values(compiled).every((v) => v === undefined) ? null : compiled;
+}
+
+/** Audit data that is not an audit event (a test's, say) carries no seq: it is never deduplicated. */
+function auditFields(data: unknown): AuditFields | undefined {
+  const e = data as Partial<AuditFields> | null;
+  if (e === null || typeof e !== 'object' || typeof e.seq !== 'number') return undefined;
+  return { seq: e.seq, type: String(e.type), verdict: e.verdict ?? null, scanner: e.scanner ?? null, subject: e.subject ?? null };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { TOPICS } from '../eventHub.ts';
+import { chainHead, refuseTooFarBehind, replayAudit } from '../auditReplay.ts';
+import { TOPICS, type Topic } from '../eventHub.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { invalidParams } from '../jsonRpc.ts';
@@ -9,6 +10,14 @@ import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
 const MAX_SUBSCRIPTIONS = 16;
 /** A holder filter matching more links and credentials than this is refused: narrow the name. */
 const MAX_HOLDERS_MATCHED = 500;
+/**
+ * An audit event's subject: a link's, credential's or partner's decimal id, or the id of a user
+ * or API token (`usr_...`, `tok_...`) for the account events.
+ */
+const auditSubject = z.string().regex(/^(?:\d{1,20}|(?:usr|tok)_[0-9a-f]{1,32})$/, 'a decimal id, or a usr_ or tok_ id');
+const AUDIT_TYPES = ['decision', 'door', 'operator', 'system'] as const;
+/** Subscribe parameters that only the audit topic uses. */
+const AUDIT_ONLY = ['after', 'verdict', 'types', 'scanners', 'subjects'] as const;
 
 export function systemMethods(api: ApiServices): MethodTable {
   return {
@@ -35,7 +44,7 @@ export function systemMethods(api: ApiServices): MethodTable {
         since: z.number().int().nonnegative().optional(),
         until: z.number().int().nonnegative().optional(),
         door: z.string().max(64).optional(),
-        subject: z.string().regex(/^\d{1,20}$/).optional(),
+        subject: auditSubject.optional(),
         /** Text in the name of the site's link or credential the events are about. */
         holder: z.string().trim().min(1).max(MAX_SEARCH_CHARS).optional(),
         verdict: z.enum(['grant', 'deny']).optional(),
@@ -60,13 +69,38 @@ export function systemMethods(api: ApiServices): MethodTable {
     subscribe: method({
       role: 'viewer',
       params: z.strictObject({
-        topics: z.array(z.enum(TOPICS as [string, ...string[]])).min(1).max(TOPICS.length),
+        topics: z.array(z.enum(TOPICS as [Topic, ...Topic[]])).min(1).max(TOPICS.length),
         doors: z.array(z.string().min(1).max(64)).min(1).max(1024).optional(),
+        /** Replays this controller's audit events with a greater seq before going live. */
+        after: z.number().int().nonnegative().optional(),
+        verdict: z.enum(['grant', 'deny']).optional(),
+        types: z.array(z.enum(AUDIT_TYPES)).min(1).max(AUDIT_TYPES.length).optional(),
+        scanners: z.array(z.string().min(1).max(64)).min(1).max(1024).optional(),
+        subjects: z.array(auditSubject).min(1).max(1024).optional(),
       }),
-      handler: ({ topics, doors }, { subscriber }) => {
+      handler: async (params, { subscriber }) => {
+        const { topics, doors, after, verdict, types, scanners, subjects } = params;
         for (const d of doors ?? []) if (api.monitor.door(d) === undefined) notFound('door', d);
-        if (api.events.countOf(subscriber) >= MAX_SUBSCRIPTIONS) throw invalidParams('topics', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection: widen one instead`);
-        return api.events.subscribe(subscriber, topics as typeof TOPICS[number][], doors ?? null);
+        for (const s of scanners ?? []) if (api.monitor.scanner(s) === undefined) notFound('scanner', s);
+        if (!topics.includes('audit')) {
+          const given = AUDIT_ONLY.find((key) => params[key] !== undefined);
+          if (given !== undefined) throw invalidParams(given, 'only for the audit topic: add "audit" to topics');
+        }
+        const full = () => {
+          if (api.events.countOf(subscriber) >= MAX_SUBSCRIPTIONS) throw invalidParams('topics', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection: widen one instead`);
+        };
+        full();
+        const audit = { verdict, types, scanners, subjects };
+        if (after === undefined) return api.events.subscribe(subscriber, topics, doors ?? null, { audit });
+        const deps = { events: api.events, store: api.store, holderNames: api.holderNames, controllerId: api.controllerId };
+        const stored = await chainHead(deps);
+        refuseTooFarBehind(after, stored);
+        full(); // again: other subscribes of this connection may have run meanwhile
+        // The head and the registration in one turn of the event loop: that is the seam (auditReplay.ts).
+        const head = Math.max(stored, api.events.auditHead);
+        const { subscription } = api.events.subscribe(subscriber, topics, doors ?? null, { audit, replaying: true });
+        const { replayed } = await replayAudit(deps, subscription, after, head, subscriber.unsent?.bind(subscriber));
+        return { subscription, replayed, head };
       },
     }),
     unsubscribe: method({
