@@ -11,6 +11,7 @@ import type { Store } from '../store/storeTypes.ts';
 import type { NetworkScanner } from '../../drivers/scanners/networkScanner.ts';
 import type { OutboundWebhooks } from '../webhooks/outboundWebhooks.ts';
 import type { EventHub } from './eventHub.ts';
+import type { Idempotency } from './idempotency.ts';
 import type { DemoDoors } from './methods/demoMethods.ts';
 
 /** What the API's methods work with: the running controller's parts, nothing global. */
@@ -22,6 +23,8 @@ export interface ApiServices {
   /** Link emails (links.send, links.eml); absent, those methods say email is not configured. */
   linkEmails?: LinkEmails;
   store: Pick<Store, 'queryAudit' | 'holderSubjects' | 'dialect'>;
+  /** Idempotency keys of creates (idempotency.ts). */
+  idempotency: Idempotency;
   /** Names of whom audit events are about, for audit.query's answers. */
   holderNames: HolderNames;
   /** Users and API tokens (users.*, tokens.*); absent, those methods are not offered. */

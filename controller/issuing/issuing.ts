@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AuditTrail } from '../audit/auditTrail.ts';
-import type { SiteConfig } from '../config/configSchema.ts';
+import { FIRST_DOOR_SET_SCOPE, type SiteConfig } from '../config/configSchema.ts';
 import { encodeCredential, NO_END } from '../credentials/credentialCodec.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { LinkRecord, ListOptions, PartnerRecord, Store } from '../store/storeTypes.ts';
@@ -27,6 +27,16 @@ export interface LinkRequest {
   maxUses?: number | null;
 }
 
+/** What links.update may change; any of it. */
+export interface LinkUpdate {
+  name?: string;
+  email?: string | null;
+  scope?: number;
+  doors?: string[];
+  notBefore?: number;
+  notAfter?: number | null;
+}
+
 export interface IssuingDependencies {
   store: Store;
   siteKey: Buffer;
@@ -47,7 +57,8 @@ export class Issuing {
     this.views = new HolderViews(deps.config, deps.store, this.clock);
   }
 
-  async createLink(request: LinkRequest, actor: string): Promise<{ link: LinkView; code: string }> {
+  /** `options.id`: the new link's id, chosen beforehand (an idempotent create); `options.audit`: more for its audit event. */
+  async createLink(request: LinkRequest, actor: string, options: { id?: string; audit?: Record<string, unknown> } = {}): Promise<{ link: LinkView; code: string }> {
     const name = request.name?.trim();
     if (!name) throw invalid('name', 'a link needs a name');
     if (request.email != null && !/^[^\s@]+@[^\s@]+$/.test(request.email)) throw invalid('email', `"${request.email}" is not an email address`);
@@ -61,7 +72,7 @@ export class Issuing {
       throw invalid('maxUses', 'a use limit is a positive whole number, and only online-only links can count uses');
     }
     const link = await this.deps.store.createLink({
-      id: newSubjectId(),
+      id: options.id ?? newSubjectId(),
       name,
       email: request.email ?? null,
       scope,
@@ -71,7 +82,7 @@ export class Issuing {
       maxUses: request.maxUses ?? null,
       createdBy: actor,
     });
-    await this.record(actor, 'link.create', link.id, { scope, notBefore, notAfter, onlineOnly });
+    await this.record(actor, 'link.create', link.id, { scope, notBefore, notAfter, onlineOnly, ...options.audit });
     return { link: await this.views.link(link), code: this.linkCode(link) };
   }
 
@@ -98,14 +109,75 @@ export class Issuing {
     await this.revoke(0, id, actor, reason, 'link.revoke');
   }
 
-  async createCredential(request: { name: string; scope: number }, actor: string): Promise<{ credential: CredentialView; secret: Buffer }> {
+  async createCredential(request: { name: string; scope: number }, actor: string, options: { id?: string } = {}): Promise<{ credential: CredentialView; secret: Buffer }> {
     const name = request.name?.trim();
     if (!name) throw invalid('name', 'a credential needs a name');
     this.requireConfigScope(request.scope, 'scope');
     const secret = randomBytes(32);
-    const credential = await this.deps.store.createCredential({ id: newSubjectId(), name, scope: request.scope, createdBy: actor, secret });
+    const credential = await this.deps.store.createCredential({ id: options.id ?? newSubjectId(), name, scope: request.scope, createdBy: actor, secret });
     await this.record(actor, 'credential.create', credential.id, { scope: request.scope });
     return { credential: await this.views.credential(credential), secret };
+  }
+
+  /** The credential and its secret, for an idempotent create's replay; undefined when there is none. */
+  async credentialWithSecret(id: string): Promise<{ credential: CredentialView; secret: Buffer } | undefined> {
+    const [credential] = (await this.deps.store.listCredentials({ search: id, includeRevoked: true })).filter((c) => c.id === id);
+    const key = credential === undefined ? undefined : await this.deps.store.getCredentialKey(id);
+    return credential === undefined || key === undefined ? undefined : { credential: await this.views.credential(credential), secret: key.secret };
+  }
+
+  /**
+   * Changes a link. Its name and email change in place. Its window and its doors are signed into
+   * its code, so changing them makes a new link with a new code, and revokes this one: the
+   * answer's `replaced` names the old id, and the new code goes to the holder.
+   */
+  async updateLink(id: string, changes: LinkUpdate, actor: string): Promise<{ link: LinkView; code?: string; replaced?: string }> {
+    const old = await this.getLink(id);
+    if (old.revokedAt !== null) throw new PosternError(ErrorCodes.CONFLICT, `link ${old.id} is revoked: it cannot change`);
+    const name = changes.name === undefined ? undefined : changes.name.trim();
+    if (name === '') throw invalid('name', 'a link needs a name');
+    if (changes.email != null && !/^[^\s@]+@[^\s@]+$/.test(changes.email)) throw invalid('email', `"${changes.email}" is not an email address`);
+    const codeChanges = changes.notBefore !== undefined || changes.notAfter !== undefined || changes.scope !== undefined || changes.doors !== undefined;
+    if (!codeChanges) {
+      const updated = await this.deps.store.updateLink(old.id, { name, email: changes.email });
+      if (updated === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no link ${id}`);
+      await this.record(actor, 'link.update', old.id, { ...(name !== undefined ? { name } : {}), ...(changes.email !== undefined ? { email: changes.email } : {}) });
+      return { link: await this.views.link(updated) };
+    }
+    // What the caller leaves out stays as it was: the doors of a door set are given again as doors.
+    const keepDoors = changes.scope === undefined && changes.doors === undefined && old.scope >= FIRST_DOOR_SET_SCOPE;
+    const target = changes.doors !== undefined || keepDoors ? { doors: changes.doors ?? old.doors } : { scope: changes.scope ?? old.scope };
+    const { link, code } = await this.createLink(
+      {
+        name: name ?? old.name,
+        email: changes.email !== undefined ? changes.email : old.email,
+        ...target,
+        notBefore: changes.notBefore ?? old.notBefore,
+        notAfter: changes.notAfter !== undefined ? changes.notAfter : old.notAfter === NO_END ? null : old.notAfter,
+        onlineOnly: old.onlineOnly,
+        maxUses: old.maxUses,
+      },
+      actor,
+      { audit: { replaces: old.id } },
+    );
+    if (!(await this.deps.store.revoke(0, old.id, `replaced by link ${link.id}`))) throw new PosternError(ErrorCodes.CONFLICT, `link ${old.id} was revoked meanwhile`);
+    await this.record(actor, 'link.update', old.id, { replacedBy: link.id });
+    return { link, code, replaced: old.id };
+  }
+
+  /** Changes a credential's name or scope in place: its codes name no scope, the store's is used at each scan. */
+  async updateCredential(id: string, changes: { name?: string; scope?: number }, actor: string): Promise<CredentialView> {
+    const subject = parseSubject(id);
+    const name = changes.name === undefined ? undefined : changes.name.trim();
+    if (name === '') throw invalid('name', 'a credential needs a name');
+    if (changes.scope !== undefined) this.requireConfigScope(changes.scope, 'scope');
+    const current = await this.credentialWithSecret(subject);
+    if (current === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no credential ${id}`);
+    if (current.credential.revokedAt !== null) throw new PosternError(ErrorCodes.CONFLICT, `credential ${subject} is revoked: it cannot change`);
+    const updated = await this.deps.store.updateCredential(subject, { name, scope: changes.scope });
+    if (updated === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no credential ${id}`);
+    await this.record(actor, 'credential.update', subject, { ...(name !== undefined ? { name } : {}), ...(changes.scope !== undefined ? { scope: changes.scope } : {}) });
+    return this.views.credential(updated);
   }
 
   async listCredentials(options: ListOptions = {}): Promise<CredentialView[]> {
@@ -117,6 +189,11 @@ export class Issuing {
     const known = (await this.deps.store.getCredentialKey(subject)) !== undefined || (await this.deps.store.isRevoked(0, subject));
     if (!known) throw new PosternError(ErrorCodes.NOT_FOUND, `no credential ${id}`);
     await this.revoke(0, id, actor, reason, 'credential.revoke');
+  }
+
+  /** A partner's shared secret, for an idempotent partners.add's replay to the caller that made it. */
+  async partnerSecret(id: number): Promise<Buffer | undefined> {
+    return (await this.deps.store.loadPartnerKeys()).find((k) => k.id === id)?.secret;
   }
 
   async addPartner(
@@ -202,7 +279,7 @@ export class Issuing {
 }
 
 /** Random 48-bit subject ids: unique without coordination between a hub and offline sites. */
-function newSubjectId(): string {
+export function newSubjectId(): string {
   let id = 0;
   while (id === 0) id = randomBytes(6).readUIntBE(0, 6);
   return String(id);

@@ -6,7 +6,7 @@ import type { Kysely, Selectable } from 'kysely';
 
 import type { CredentialsTable, Database, PartnersTable } from './schema.ts';
 import { searchCondition } from './holderQueries.ts';
-import type { CredentialKey, CredentialRecord, ListOptions, PartnerKey, PartnerRecord } from './storeTypes.ts';
+import type { CredentialChanges, CredentialKey, CredentialRecord, ListOptions, PartnerKey, PartnerRecord } from './storeTypes.ts';
 
 const CREDENTIAL_COLUMNS = ['id', 'name', 'scope', 'created_at', 'created_by', 'revoked_at'] as const;
 const PARTNER_COLUMNS = ['id', 'name', 'allowed_scopes', 'default_scope', 'enabled', 'created_at'] as const;
@@ -66,6 +66,17 @@ export async function listCredentials(db: Kysely<Database>, options: ListOptions
   // SQLite takes OFFSET only after a LIMIT.
   if (options.offset !== undefined && options.limit !== undefined) qb = qb.offset(Math.max(0, Math.trunc(options.offset)));
   return (await qb.execute()).map(toCredential);
+}
+
+/** undefined when there is no such credential. */
+export async function updateCredential(db: Kysely<Database>, id: string, changes: CredentialChanges): Promise<CredentialRecord | undefined> {
+  const set = {
+    ...(changes.name !== undefined ? { name: changes.name } : {}),
+    ...(changes.scope !== undefined ? { scope: changes.scope } : {}),
+  };
+  if (Object.keys(set).length > 0) await db.updateTable('credentials').set(set).where('id', '=', id).execute();
+  const row = await db.selectFrom('credentials').select(CREDENTIAL_COLUMNS).where('id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : toCredential(row);
 }
 
 export async function getCredentialKey(db: Kysely<Database>, id: string): Promise<CredentialKey | undefined> {

@@ -6,7 +6,7 @@ import type { Kysely, Selectable } from 'kysely';
 
 import type { Database, LinksTable } from './schema.ts';
 import { searchCondition } from './holderQueries.ts';
-import type { LinkRecord, ListOptions, ReplayMark } from './storeTypes.ts';
+import type { LinkChanges, LinkRecord, ListOptions, ReplayMark } from './storeTypes.ts';
 
 export function toLink(row: Selectable<LinksTable>): LinkRecord {
   return {
@@ -59,6 +59,16 @@ export async function listLinks(db: Kysely<Database>, options: ListOptions): Pro
   // SQLite takes OFFSET only after a LIMIT.
   if (options.offset !== undefined && options.limit !== undefined) qb = qb.offset(Math.max(0, Math.trunc(options.offset)));
   return (await qb.execute()).map(toLink);
+}
+
+/** Changes what a link's code does not carry; undefined when there is no such link. */
+export async function updateLink(db: Kysely<Database>, id: string, changes: LinkChanges): Promise<LinkRecord | undefined> {
+  const set = {
+    ...(changes.name !== undefined ? { name: changes.name } : {}),
+    ...(changes.email !== undefined ? { email: changes.email } : {}),
+  };
+  if (Object.keys(set).length > 0) await db.updateTable('links').set(set).where('id', '=', id).execute();
+  return getLink(db, id);
 }
 
 export async function useOnlineLink(

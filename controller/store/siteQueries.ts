@@ -19,6 +19,14 @@ export async function setSettingIfAbsent(db: Kysely<Database>, key: string, valu
   return row.value;
 }
 
+export async function putSetting(db: Kysely<Database>, key: string, value: string): Promise<void> {
+  await db
+    .insertInto('settings')
+    .values({ key, value })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+    .execute();
+}
+
 /** `key` is the sorted, comma-joined door ids. */
 export async function doorSetScope(db: Kysely<Database>, key: string): Promise<number> {
   // Look first: an INSERT that meets a conflict still uses up an id of the sequence.

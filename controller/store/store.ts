@@ -30,12 +30,14 @@ import type { StoreClaim } from './storeBackend.ts';
 import type {
   AuditEvent,
   AuditQuery,
+  CredentialChanges,
   CredentialKey,
   CredentialRecord,
   Dialect,
   DoorMode,
   DoorSet,
   EnrolmentResult,
+  LinkChanges,
   LinkRecord,
   ListOptions,
   NewCredential,
@@ -217,6 +219,10 @@ export class KyselyStore implements Store {
     return this.#run('setSettingIfAbsent', true, (db) => site.setSettingIfAbsent(db, key, value));
   }
 
+  putSetting(key: string, value: string): Promise<void> {
+    return this.#run('putSetting', true, (db) => site.putSetting(db, key, value));
+  }
+
   /** A duplicate id is CONFLICT; an id that is not a canonical uint64 is INVALID_ARGUMENT. */
   async createLink(link: NewLink): Promise<LinkRecord> {
     checkSubject(link.id, 'link id');
@@ -226,6 +232,10 @@ export class KyselyStore implements Store {
 
   getLink(id: string): Promise<LinkRecord | undefined> {
     return this.#run('getLink', false, (db) => links.getLink(db, id));
+  }
+
+  updateLink(id: string, changes: LinkChanges): Promise<LinkRecord | undefined> {
+    return this.#run('updateLink', true, (db) => links.updateLink(db, id, changes));
   }
 
   /** Oldest first (createdAt, then id); revoked links only with includeRevoked. */
@@ -273,6 +283,10 @@ export class KyselyStore implements Store {
   }
 
   /** Also for a revoked credential: the verifier checks revocation itself (rule 3, `revoked`). */
+  updateCredential(id: string, changes: CredentialChanges): Promise<CredentialRecord | undefined> {
+    return this.#run('updateCredential', true, (db) => keys.updateCredential(db, id, changes));
+  }
+
   getCredentialKey(id: string): Promise<CredentialKey | undefined> {
     return this.#run('getCredentialKey', false, (db) => keys.getCredentialKey(db, id));
   }

@@ -28,6 +28,18 @@ export interface LinkRecord {
 
 export type NewLink = Omit<LinkRecord, 'uses' | 'createdAt' | 'revokedAt'>;
 
+/** What can change of a link without changing its code: the code carries the window and the scope, signed. */
+export interface LinkChanges {
+  name?: string;
+  email?: string | null;
+}
+
+/** A rotating credential's scope is the store's, not its codes': it can change in place. */
+export interface CredentialChanges {
+  name?: string;
+  scope?: number;
+}
+
 /** Longest `search` (ListOptions) and audit holder text: longer ones are refused before they reach a query. */
 export const MAX_SEARCH_CHARS = 200;
 
@@ -249,9 +261,13 @@ export interface Store {
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only when the key is absent; returns the value that is stored afterwards. */
   setSettingIfAbsent(key: string, value: string): Promise<string>;
+  /** Sets the value, whether the key is there or not. */
+  putSetting(key: string, value: string): Promise<void>;
 
   createLink(link: NewLink): Promise<LinkRecord>;
   getLink(id: string): Promise<LinkRecord | undefined>;
+  /** The link after the change; undefined when there is no such link. */
+  updateLink(id: string, changes: LinkChanges): Promise<LinkRecord | undefined>;
   listLinks(options?: ListOptions): Promise<LinkRecord[]>;
   /**
    * Confirms an online-only link live and counts the use, atomically: 'ok' when it exists, is
@@ -266,6 +282,8 @@ export interface Store {
   /** Ids of the site's links and credentials whose name contains `text` (any letter case), at most `limit`. */
   holderSubjects(text: string, limit: number): Promise<string[]>;
   getCredentialKey(id: string): Promise<CredentialKey | undefined>;
+  /** The credential after the change; undefined when there is no such credential. */
+  updateCredential(id: string, changes: CredentialChanges): Promise<CredentialRecord | undefined>;
 
   /** A duplicate token hash is CONFLICT; the credential must exist (NOT_FOUND). */
   createEnrolment(enrolment: NewEnrolment): Promise<void>;

@@ -10,6 +10,7 @@ import { requireApiScanner } from '../../accounts/tokenScanner.ts';
 import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
+import { idempotencyKeyParam } from '../idempotency.ts';
 
 // Bounds for the transport only: Accounts checks names, roles and passwords, with the CLI's messages.
 const name = z.string().max(64);
@@ -44,8 +45,17 @@ export function accountMethods(api: ApiServices): MethodTable {
     'users.add': method({
       role: 'admin',
       // The admin chooses the password, as with `postern user add`: the controller never makes one up.
-      params: z.strictObject({ name, role, password }),
-      handler: ({ name, role, password }, { actor }) => serial(async () => userView(await accounts.createUser({ name, role: role as UserRole, password }, actor))),
+      params: z.strictObject({ name, role, password, idempotencyKey: idempotencyKeyParam }),
+      // The key's hash covers the password: a retry with another password is a conflict, not a reset.
+      handler: ({ name, role, password, idempotencyKey }, { actor }) =>
+        api.idempotency.run(actor, 'users.add', idempotencyKey, { name, role, password }, {
+          reserve: () => name,
+          create: async () => ({ result: await serial(async () => userView(await accounts.createUser({ name, role: role as UserRole, password }, actor))), ref: name }),
+          replay: async (ref) => {
+            const user = (await accounts.listUsers()).find((u) => u.name.toLowerCase() === ref.toLowerCase());
+            return user === undefined ? undefined : userView(user);
+          },
+        }),
     }),
     'users.setRole': method({
       role: 'admin',
@@ -78,13 +88,20 @@ export function accountMethods(api: ApiServices): MethodTable {
     'tokens.list': method({ role: 'admin', params: z.strictObject({}), handler: async () => (await accounts.listTokens()).map(tokenView) }),
     'tokens.create': method({
       role: 'admin',
-      params: z.strictObject({ name, role, scanner: z.string().max(64).nullable().optional() }),
-      // The token is in this answer and nowhere else: the store keeps only its hash.
-      handler: async ({ name, role, scanner }, { actor }) => {
-        if (scanner !== null && scanner !== undefined) requireApiScanner(api.config, scanner);
-        const { token, record } = await accounts.createToken({ name, role: role as Role, scanner: scanner ?? null }, actor);
-        return { token, record: tokenView(record) };
-      },
+      params: z.strictObject({ name, role, scanner: z.string().max(64).nullable().optional(), idempotencyKey: idempotencyKeyParam }),
+      // The token is in this answer and nowhere else: the store keeps only its hash. A retry with
+      // the same key therefore cannot get it again: it is told which token was made, to revoke.
+      handler: ({ name, role, scanner, idempotencyKey }, { actor }) =>
+        api.idempotency.run(actor, 'tokens.create', idempotencyKey, { name, role, scanner }, {
+          create: async () => {
+            if (scanner !== null && scanner !== undefined) requireApiScanner(api.config, scanner);
+            const { token, record } = await accounts.createToken({ name, role: role as Role, scanner: scanner ?? null }, actor);
+            return { result: { token, record: tokenView(record) }, ref: record.id };
+          },
+          replay: (id) => {
+            throw new PosternError(ErrorCodes.CONFLICT, `this idempotencyKey made token ${id} already; its text was shown once and is not kept: revoke it (tokens.revoke) and make another`, { details: { field: 'idempotencyKey', token: id } });
+          },
+        }),
     }),
     'tokens.revoke': method({
       role: 'admin',

@@ -4,6 +4,9 @@ import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
 import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
+import { newSubjectId } from '../../issuing/issuing.ts';
+import { idempotencyKeyParam } from '../idempotency.ts';
+import { invalidParams } from '../jsonRpc.ts';
 
 const subjectId = z.string().regex(/^\d{1,20}$/, 'a decimal id');
 const unixSeconds = z.number().int().min(0).max(0xfffffffe);
@@ -30,12 +33,42 @@ export function issuingMethods(api: ApiServices): MethodTable {
         notAfter: unixSeconds.nullable().optional(),
         onlineOnly: z.boolean().optional(),
         maxUses: z.number().int().positive().nullable().optional(),
+        idempotencyKey: idempotencyKeyParam,
       }),
-      // The code is answered once, to the caller that made the link: it is the visitor's key.
-      handler: async (params, { actor }) => {
-        const { link, code } = await issuing.createLink(params, actor);
-        api.events.publish('link', null, { change: 'created', link });
-        return { link, code };
+      // The code is answered to the caller that made the link (and to its retries with the same key): it is the visitor's key.
+      handler: ({ idempotencyKey, ...params }, { actor }) =>
+        api.idempotency.run(actor, 'links.create', idempotencyKey, params, {
+          reserve: newSubjectId,
+          create: async (id) => {
+            const made = await issuing.createLink(params, actor, { id });
+            api.events.publish('link', null, { change: 'created', link: made.link });
+            return { result: made, ref: made.link.id };
+          },
+          replay: async (id) => {
+            const link = await issuing.getLink(id).catch(() => undefined);
+            return link === undefined ? undefined : { link, code: issuing.linkCode(link) };
+          },
+        }),
+    }),
+    'links.update': method({
+      role: 'integrator',
+      params: z.strictObject({
+        id: subjectId,
+        name: z.string().min(1).max(200).optional(),
+        email: z.string().max(320).nullable().optional(),
+        scope: z.number().int().positive().optional(),
+        doors: z.array(z.string().min(1).max(64)).min(1).max(256).optional(),
+        notBefore: unixSeconds.optional(),
+        notAfter: unixSeconds.nullable().optional(),
+      }),
+      handler: async ({ id, ...changes }, { actor }) => {
+        if (changes.scope !== undefined && changes.doors !== undefined) throw invalidParams('scope', 'give a scope or a list of doors, not both');
+        const updated = await issuing.updateLink(id, changes, actor);
+        if (updated.replaced !== undefined) {
+          api.events.publish('link', null, { change: 'revoked', link: await issuing.getLink(updated.replaced) });
+          api.events.publish('link', null, { change: 'created', link: updated.link });
+        } else api.events.publish('link', null, { change: 'updated', link: updated.link });
+        return updated;
       },
     }),
     'scopes.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => issuing.views.scopes.list() }),
@@ -67,12 +100,25 @@ export function issuingMethods(api: ApiServices): MethodTable {
     }),
     'credentials.create': method({
       role: 'integrator',
-      params: z.strictObject({ name: z.string().min(1).max(200), scope: z.number().int().positive() }),
-      // The secret is answered once; reads never return it.
-      handler: async (params, { actor }) => {
-        const { credential, secret } = await issuing.createCredential(params, actor);
-        return { credential, secret: secret.toString('hex') };
-      },
+      params: z.strictObject({ name: z.string().min(1).max(200), scope: z.number().int().positive(), idempotencyKey: idempotencyKeyParam }),
+      // The secret is answered to the caller that made it (and its retries with the same key); reads never return it.
+      handler: ({ idempotencyKey, ...params }, { actor }) =>
+        api.idempotency.run(actor, 'credentials.create', idempotencyKey, params, {
+          reserve: newSubjectId,
+          create: async (id) => {
+            const { credential, secret } = await issuing.createCredential(params, actor, { id });
+            return { result: { credential, secret: secret.toString('hex') }, ref: credential.id };
+          },
+          replay: async (id) => {
+            const made = await issuing.credentialWithSecret(id);
+            return made === undefined ? undefined : { credential: made.credential, secret: made.secret.toString('hex') };
+          },
+        }),
+    }),
+    'credentials.update': method({
+      role: 'integrator',
+      params: z.strictObject({ id: subjectId, name: z.string().min(1).max(200).optional(), scope: z.number().int().positive().optional() }),
+      handler: ({ id, ...changes }, { actor }) => issuing.updateCredential(id, changes, actor),
     }),
     'credentials.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listCredentials(params) }),
     'credentials.revoke': method({
@@ -91,12 +137,24 @@ export function issuingMethods(api: ApiServices): MethodTable {
         allowedScopes: z.array(z.number().int().positive()).min(1).max(256),
         defaultScope: z.number().int().positive().nullable().optional(),
         secret: z.string().regex(/^([0-9a-fA-F]{2}){32,128}$/, 'at least 64 hex characters').optional(),
+        idempotencyKey: idempotencyKeyParam,
       }),
-      handler: async ({ secret, ...params }, { actor }) => {
-        const added = await issuing.addPartner({ ...params, secret: secret === undefined ? undefined : Buffer.from(secret, 'hex') }, actor);
-        // A secret the caller chose is not echoed back; a generated one is shown this once.
-        return { partner: added.partner, ...(secret === undefined ? { secret: added.secret.toString('hex') } : {}) };
-      },
+      handler: ({ secret, idempotencyKey, ...params }, { actor }) =>
+        // The key's hash covers the chosen secret too, so a retry with another secret is a conflict.
+        api.idempotency.run(actor, 'partners.add', idempotencyKey, { ...params, secret }, {
+          reserve: () => String(params.id),
+          create: async () => {
+            const added = await issuing.addPartner({ ...params, secret: secret === undefined ? undefined : Buffer.from(secret, 'hex') }, actor);
+            // A secret the caller chose is not echoed back; a generated one is shown to the caller that made it.
+            return { result: { partner: added.partner, ...(secret === undefined ? { secret: added.secret.toString('hex') } : {}) }, ref: String(added.partner.id) };
+          },
+          replay: async (ref) => {
+            const partner = (await issuing.listPartners()).find((p) => String(p.id) === ref);
+            if (partner === undefined) return undefined;
+            const generated = secret === undefined ? (await issuing.partnerSecret(partner.id))?.toString('hex') : undefined;
+            return { partner, ...(generated !== undefined ? { secret: generated } : {}) };
+          },
+        }),
     }),
     'partners.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => issuing.listPartners() }),
     'partners.remove': method({
