@@ -24,6 +24,7 @@ import { ControllerMetrics } from './api/metrics.ts';
 import { allMethods } from './api/methods/allMethods.ts';
 import type { DemoDoors } from './api/methods/demoMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
+import { auditExportRoute } from './api/auditExport.ts';
 import { Idempotency } from './api/idempotency.ts';
 import { NamedAuditFeed } from './api/namedAuditFeed.ts';
 import type { MqttBridge } from './mqtt/mqttBridge.ts';
@@ -403,7 +404,10 @@ export class Controller {
       audit.onAppend((event) => namedAudit.push(event)),
     );
     // The badge page's exact paths come before any catch-all route of the web UI.
-    const routes: HttpRoute[] = [...badgeRoutes({ config, store, audit, logger: this.logger.child({ component: 'badge' }) })];
+    const routes: HttpRoute[] = [
+      ...badgeRoutes({ config, store, audit, logger: this.logger.child({ component: 'badge' }) }),
+      auditExportRoute({ controllerId: audit.controllerId, store, names: holderNames, authenticate: (token) => accounts.authenticateToken(token), logger: this.logger.child({ component: 'api' }) }),
+    ];
     // The SMTP password file is read here, at start; a missing one stops the controller.
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyChain } from '../audit/auditChain.ts';
+import { AUDIT_CSV_HEADER, auditCsvLine } from '../audit/auditCsv.ts';
 import { type AuditHead, checkAnchor, formatHeads, formatHeadsJson, parseAnchor, readHeads } from '../audit/auditHead.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { HolderNames, type NamedAuditEvent } from '../issuing/holderNames.ts';
@@ -18,7 +19,6 @@ interface AuditOptions extends StoreOptions {
   controller?: string;
 }
 
-const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'prevHash', 'hash'] as const;
 
 export function formatEvent(e: AuditEvent & Partial<Pick<NamedAuditEvent, 'holder' | 'partner'>>): string {
   const parts = [new Date(e.at).toISOString(), `${e.controllerId}#${e.seq}`, e.type];
@@ -72,11 +72,11 @@ export async function exportCsv(values: AuditOptions & { csv?: boolean; out?: st
       const write = async (line: string) => {
         if (!out.write(line + '\r\n')) await once(out, 'drain');
       };
-      await write(CSV_COLUMNS.join(','));
+      await write(AUDIT_CSV_HEADER);
       const controllers = values.controller ? [values.controller] : await ctx.store.auditControllers();
       for (const controller of controllers) {
         for await (const event of ctx.store.iterateAudit(controller)) {
-          await write(CSV_COLUMNS.map((c) => csvCell(c === 'data' ? (event.data === null ? '' : JSON.stringify(event.data)) : event[c])).join(','));
+          await write(auditCsvLine(event));
         }
       }
     } finally {
@@ -149,10 +149,3 @@ async function readAnchor(file: string, controller: string | undefined): Promise
   return mine;
 }
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = String(value);
-  // Cells a spreadsheet would run as a formula are quoted with a leading apostrophe.
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
