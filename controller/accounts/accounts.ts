@@ -9,6 +9,9 @@
  * - Tokens: `pst_` and 43 base64url characters (32 random bytes). The store keeps their sha256 and
  *   the first 8 characters; the token itself is returned once, by createToken.
  * - All times are this class's clock, in unix ms.
+ * - A change that takes a right away (revokeToken, disableUser, removeUser, setRole) answers only
+ *   once this process's open connections and sessions have been checked again (`changes`), so a
+ *   client that saw the answer cannot still use what was taken away here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -25,6 +28,7 @@ import {
   type UserRecord,
   type UserRole,
 } from './accountTypes.ts';
+import { AccountChanges, type AccountChangeFeed } from './accountChanges.ts';
 import { hashPassword, spendDummyHash, verifyPasswordHash } from './passwordHash.ts';
 
 /** The store methods Accounts uses. */
@@ -41,6 +45,7 @@ export type AccountStore = Pick<
   | 'listTokens'
   | 'touchToken'
   | 'revokeToken'
+  | 'accountsVersion'
 >;
 
 export interface AccountsDependencies {
@@ -132,10 +137,23 @@ export class Accounts {
   readonly #clock: () => number;
   /** When this process last wrote lastUsedAt per token id: no second write within the interval. */
   readonly #touched = new Map<string, number>();
+  readonly #changes: AccountChanges;
 
   constructor(dependencies: AccountsDependencies) {
     this.#deps = dependencies;
     this.#clock = dependencies.clock ?? Date.now;
+    this.#changes = new AccountChanges({
+      read: () => dependencies.store.accountsVersion(),
+      onError: (error) => dependencies.logger?.warn({ err: error }, 'cannot check the store for account changes: open connections keep their last check'),
+    });
+  }
+
+  /**
+   * Account changes of every process on this store, for whoever holds connections open on a
+   * principal: the API server and the web sessions close or downgrade them at once.
+   */
+  get changes(): AccountChangeFeed {
+    return this.#changes;
   }
 
   // ---- users ----
@@ -213,6 +231,7 @@ export class Accounts {
     const user = await this.getUser(name);
     if (user.role === role) return user;
     if (!(await this.#deps.store.updateUser(user.id, { role }))) throw notFound(`no user "${name}"`);
+    await this.#changes.check();
     await this.#record(actor, 'user.role', user.id, { name: user.name, role, previous: user.role });
     return { ...user, role };
   }
@@ -223,6 +242,7 @@ export class Accounts {
     const user = await this.getUser(name);
     if (user.disabled) return user;
     if (!(await this.#deps.store.updateUser(user.id, { disabled: true }))) throw notFound(`no user "${name}"`);
+    await this.#changes.check();
     await this.#record(actor, 'user.disable', user.id, { name: user.name });
     return { ...user, disabled: true };
   }
@@ -241,6 +261,7 @@ export class Accounts {
     checkActor(actor);
     const user = await this.getUser(name);
     if (!(await this.#deps.store.removeUser(user.id))) throw notFound(`no user "${name}"`);
+    await this.#changes.check();
     await this.#record(actor, 'user.remove', user.id, { name: user.name, role: user.role });
   }
 
@@ -334,6 +355,7 @@ export class Accounts {
       throw new PosternError(ErrorCodes.CONFLICT, `token ${id} is revoked already`);
     }
     this.#touched.delete(id);
+    await this.#changes.check();
     await this.#record(actor, 'token.revoke', id, { name: record.name });
     return { ...record, revokedAt: at };
   }

@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { AccountChangeFeed } from '../accounts/accountChanges.ts';
 import { roleAtLeast, type Principal } from '../accounts/accountTypes.ts';
 import type { ApiConfig } from '../config/configSchema.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
@@ -39,6 +40,12 @@ export interface ApiServerDependencies {
   authenticate(token: string): Promise<Principal | undefined>;
   /** The principal as it stands now: undefined once its token is revoked or its user disabled. */
   reauthenticate(principal: Principal): Promise<Principal | undefined>;
+  /**
+   * Account changes of every process on the store: each one checks every open connection again
+   * at once, and every request first makes sure no change is pending. Without it, only the
+   * heartbeat checks.
+   */
+  accountChanges?: AccountChangeFeed;
   /** Prometheus text exposition. */
   metrics(): Promise<string>;
   /** Whether the controller is ready to decide (store open, actors running). */
@@ -54,6 +61,10 @@ export class ApiServer {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly connections = new Set<RpcConnection>();
   private readonly principalBuckets = new Map<string, TokenBucket>();
+  private unsubscribeChanges: (() => void) | undefined;
+  private revalidations = 0;
+  /** The latest check begun for each connection. */
+  private readonly lastRevalidation = new WeakMap<RpcConnection, number>();
 
   constructor(private readonly deps: ApiServerDependencies) {}
 
@@ -83,6 +94,7 @@ export class ApiServer {
     }
     server.on('error', (error) => this.deps.logger.error({ err: error }, 'http server error'));
     this.server = server;
+    this.unsubscribeChanges = this.deps.accountChanges?.onChange(() => this.revalidateAll());
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) if (connection.ping()) void this.revalidate(connection);
       // A token's bucket outlives its connections until it has refilled, so reconnecting does not
@@ -96,6 +108,8 @@ export class ApiServer {
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    this.unsubscribeChanges?.();
+    this.unsubscribeChanges = undefined;
     for (const connection of [...this.connections]) connection.close(1001, 'controller stopping');
     this.wss?.close();
     const server = this.server;
@@ -174,13 +188,18 @@ export class ApiServer {
     // Tokens travel in the Authorization header only: a URL ends up in logs and browser history.
     if (/[?&](token|access_token)=/i.test(req.url ?? '')) return refuse(400, 'Bad Request');
     if (!this.originAllowed(req)) return refuse(403, 'Forbidden');
+    const generation = this.deps.accountChanges?.generation;
     const principal = await this.principalOf(req).catch(() => null);
     if (principal === null) return refuse(503, 'Service Unavailable');
     if (principal === undefined) return refuse(401, 'Unauthorized');
-    this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+    this.wss!.handleUpgrade(req, socket, head, (ws) => {
+      const connection = this.accept(ws, principal);
+      // A change noticed while the token was being checked found no connection to close yet.
+      if (this.deps.accountChanges !== undefined && this.deps.accountChanges.generation !== generation) void this.revalidate(connection);
+    });
   }
 
-  private accept(ws: WebSocket, principal: Principal): void {
+  private accept(ws: WebSocket, principal: Principal): RpcConnection {
     const { config, logger } = this.deps;
     const key = `${principal.kind}:${principal.id}`;
     let principalBucket = this.principalBuckets.get(key);
@@ -203,9 +222,11 @@ export class ApiServer {
         this.deps.events.unsubscribeAll(closed);
         detachScanner?.();
       },
+      this.deps.accountChanges ? () => this.deps.accountChanges!.check() : undefined,
     );
     this.connections.add(connection);
     log.debug('api client connected');
+    return connection;
   }
 
   private originAllowed(req: IncomingMessage): boolean {
@@ -224,12 +245,46 @@ export class ApiServer {
   }
 
   /**
-   * A token revoked (or a user disabled) after its socket opened loses the socket at the next
-   * heartbeat. A store that cannot answer keeps the connection: it was valid when last checked.
+   * Every open connection checked against the store now, one read per principal. Called for each
+   * account change noticed (one call at a time), so a revoked token loses its sockets at once.
    */
-  private async revalidate(connection: RpcConnection): Promise<void> {
-    const principal = await this.deps.reauthenticate(connection.principal).catch(() => connection.principal);
-    if (principal === undefined) connection.close(1008, 'credentials revoked');
+  private async revalidateAll(): Promise<void> {
+    const byPrincipal = new Map<string, RpcConnection[]>();
+    for (const connection of this.connections) {
+      const key = `${connection.principal.kind}:${connection.principal.id}`;
+      byPrincipal.set(key, [...(byPrincipal.get(key) ?? []), connection]);
+    }
+    await Promise.all([...byPrincipal.values()].map((connections) => this.revalidate(...connections)));
+  }
+
+  /**
+   * A token revoked (or a user disabled) after its socket opened loses the socket: 1008. A role
+   * changed between the ordered roles applies in place, to the next request (a subscription needs
+   * no more than viewer, so nothing held stays above the new role); one that enters or leaves
+   * `scanner`, or another scanner, closes the socket (1008 `credentials changed`), since the
+   * connection was set up for what it was. A store that cannot answer keeps the connection: it
+   * was valid when last checked.
+   */
+  private async revalidate(...connections: RpcConnection[]): Promise<void> {
+    const run = ++this.revalidations;
+    for (const connection of connections) this.lastRevalidation.set(connection, run);
+    let now: Principal | undefined;
+    try {
+      now = await this.deps.reauthenticate(connections[0]!.principal);
+    } catch {
+      return;
+    }
+    for (const connection of connections) {
+      // A check begun later read newer data (a heartbeat's read must not undo a change's).
+      if (this.lastRevalidation.get(connection) !== run) continue;
+      const held = connection.principal;
+      if (now === undefined) {
+        connection.close(1008, 'credentials revoked');
+      } else if (now.role !== held.role || now.scanner !== held.scanner) {
+        if (now.role === 'scanner' || held.role === 'scanner') connection.close(1008, 'credentials changed');
+        else connection.principal = now;
+      }
+    }
   }
 }
 

@@ -34,13 +34,19 @@ export class RpcConnection implements Subscriber {
 
   constructor(
     private readonly socket: WebSocket,
-    readonly principal: Principal,
+    /** Replaced when the account's role changes while the connection is open (ApiServer). */
+    public principal: Principal,
     private readonly methods: MethodTable,
     private readonly connectionBucket: TokenBucket,
     private readonly principalBucket: TokenBucket,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
     private readonly onClose: (connection: RpcConnection) => void,
+    /**
+     * Resolves once any account change made before the call has been applied to the open
+     * connections (this one may be closed by then, or have a lower role): run before each message.
+     */
+    private readonly accountsCurrent?: () => Promise<void>,
   ) {
     socket.on('message', (data, isBinary) => void this.receive(isBinary ? null : data.toString()));
     socket.on('pong', () => (this.alive = true));
@@ -90,11 +96,10 @@ export class RpcConnection implements Subscriber {
   }
 
   private async receive(text: string | null): Promise<void> {
-    // Limits are checked before parsing, so a flood costs almost nothing.
+    // Limits are checked before anything runs, so a flood costs no method call and no store read.
     if (!this.connectionBucket.take() || !this.principalBucket.take()) {
       const retryAfterMs = Math.max(this.connectionBucket.retryAfterMs, this.principalBucket.retryAfterMs);
-      this.send(errorResponse(null, new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: ErrorCodes.RATE_LIMITED, retryAfterMs })));
-      return;
+      return this.refuse(text, new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: ErrorCodes.RATE_LIMITED, retryAfterMs }));
     }
     if (text === null) {
       this.send(errorResponse(null, new RpcError(RpcErrorCodes.parseError, 'parse error: binary frames are not JSON-RPC')));
@@ -102,17 +107,45 @@ export class RpcConnection implements Subscriber {
     }
     const parsed = parseMessage(text);
     if (parsed.kind === 'invalid') return this.send(parsed.response);
+    if (parsed.kind === 'batch' && parsed.items.length > this.limits.maxBatch) {
+      return this.send(errorResponse(null, new RpcError(RpcErrorCodes.invalidRequest, `invalid request: a batch holds at most ${this.limits.maxBatch} requests`)));
+    }
+    // A token revoked or a role lowered by another process just now must already count here.
+    await this.accountsCurrent?.();
+    if (this.closed) return;
     if (parsed.kind === 'single') {
       const response = await this.call(parsed.request);
       if (response !== undefined) this.send(response);
       return;
     }
-    if (parsed.items.length > this.limits.maxBatch) {
-      return this.send(errorResponse(null, new RpcError(RpcErrorCodes.invalidRequest, `invalid request: a batch holds at most ${this.limits.maxBatch} requests`)));
-    }
     const responses = await Promise.all(parsed.items.map((item) => ('method' in item ? this.call(item) : item)));
     const answers = responses.filter((r): r is JsonRpcResponse => r !== undefined);
     // A batch of notifications only gets no answer at all.
+    if (answers.length > 0) this.sendText(JSON.stringify(answers));
+  }
+
+  /**
+   * Answers a message that is not run with `error`, under the id of each of its requests, so that
+   * a client with several requests open knows which were refused: a batch gets the error once
+   * per request, in its order; notifications get nothing, as always. Parsing for the ids costs
+   * one JSON.parse of at most api.maxMessageBytes, which the socket has already decoded as text:
+   * a flood stays bounded by what the client can send. A message with no id to name (binary, not
+   * JSON) is answered under `null`.
+   */
+  private refuse(text: string | null, error: RpcError): void {
+    const parsed = text === null ? undefined : parseMessage(text);
+    if (parsed === undefined || parsed.kind === 'invalid') return this.send(errorResponse(parsed?.response.id ?? null, error));
+    if (parsed.kind === 'single') {
+      if (!isNotification(parsed.request)) this.send(errorResponse(parsed.request.id ?? null, error));
+      return;
+    }
+    if (parsed.items.length > this.limits.maxBatch) {
+      return this.send(errorResponse(null, new RpcError(RpcErrorCodes.invalidRequest, `invalid request: a batch holds at most ${this.limits.maxBatch} requests`)));
+    }
+    const answers = parsed.items.flatMap((item) => {
+      if (!('method' in item)) return [item];
+      return isNotification(item) ? [] : [errorResponse(item.id ?? null, error)];
+    });
     if (answers.length > 0) this.sendText(JSON.stringify(answers));
   }
 

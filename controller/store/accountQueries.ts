@@ -3,8 +3,13 @@
  * and token hashes are selected only by getUserByName (for verification); the list and token
  * queries name their columns and leave the hashes out. Arguments arrive validated; KyselyStore
  * translates errors.
+ *
+ * Every change that can take a right away (a role, disabled, a user removed, a token revoked) also
+ * bumps one settings row, ACCOUNTS_VERSION_SETTING, in the same transaction: controllers, which
+ * may not be the process that made the change (the command line works on the store directly), poll
+ * that row to notice at once and check their open connections again (accounts/accountChanges.ts).
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 
 import type { Role, TokenRecord, UserRecord, UserRole } from '../accounts/accountTypes.ts';
 import type { ApiTokensTable, Database, UsersTable } from './schema.ts';
@@ -92,7 +97,40 @@ export async function listUsers(db: Kysely<Database>): Promise<UserRecord[]> {
   return rows.map(toUser);
 }
 
+/** The settings row every account change that can take a right away bumps. */
+export const ACCOUNTS_VERSION_SETTING = 'postern.accountsVersion';
+
+async function bumpAccountsVersion(trx: Transaction<Database>): Promise<void> {
+  // CAST to bigint and back: settings values are text in both dialects.
+  await trx
+    .insertInto('settings')
+    .values({ key: ACCOUNTS_VERSION_SETTING, value: '1' })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: sql<string>`cast(cast(settings.value as bigint) + 1 as text)` }))
+    .execute();
+}
+
+/** Runs a change and the version bump in one transaction: the bump is never seen without it. */
+function withBump<T>(db: Kysely<Database>, change: (trx: Transaction<Database>) => Promise<T>, bumpIf: (result: T) => boolean): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    const result = await change(trx);
+    if (bumpIf(result)) await bumpAccountsVersion(trx);
+    return result;
+  });
+}
+
+/** The accounts version (undefined before the first change): one primary-key read. */
+export async function accountsVersion(db: Kysely<Database>): Promise<string | undefined> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', ACCOUNTS_VERSION_SETTING).executeTakeFirst();
+  return row?.value;
+}
+
 export async function updateUser(db: Kysely<Database>, id: string, changes: UserChanges): Promise<boolean> {
+  // A sign-in stamp or a new password takes no right away: no transaction, no bump.
+  if (changes.role === undefined && changes.disabled === undefined) return updateUserRow(db, id, changes);
+  return withBump(db, (trx) => updateUserRow(trx, id, changes), (updated) => updated);
+}
+
+async function updateUserRow(db: Kysely<Database>, id: string, changes: UserChanges): Promise<boolean> {
   const result = await db
     .updateTable('users')
     .set({
@@ -106,9 +144,12 @@ export async function updateUser(db: Kysely<Database>, id: string, changes: User
   return Number(result.numUpdatedRows) > 0;
 }
 
-export async function removeUser(db: Kysely<Database>, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+export function removeUser(db: Kysely<Database>, id: string): Promise<boolean> {
+  return withBump(
+    db,
+    async (trx) => Number((await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst()).numDeletedRows) > 0,
+    (removed) => removed,
+  );
 }
 
 export async function createToken(db: Kysely<Database>, token: NewToken): Promise<TokenRecord> {
@@ -170,12 +211,18 @@ export async function touchToken(db: Kysely<Database>, id: string, at: number, m
   return Number(result.numUpdatedRows) > 0;
 }
 
-export async function revokeToken(db: Kysely<Database>, id: string, at: number): Promise<boolean> {
-  const result = await db
-    .updateTable('api_tokens')
-    .set({ revoked_at: at })
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+export function revokeToken(db: Kysely<Database>, id: string, at: number): Promise<boolean> {
+  return withBump(
+    db,
+    async (trx) => {
+      const result = await trx
+        .updateTable('api_tokens')
+        .set({ revoked_at: at })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    (revoked) => revoked,
+  );
 }

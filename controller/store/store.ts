@@ -465,4 +465,8 @@ export class KyselyStore implements Store {
   revokeToken(id: string, at: number): Promise<boolean> {
     return this.#run('revokeToken', true, (db) => accounts.revokeToken(db, id, at));
   }
+
+  accountsVersion(): Promise<string | undefined> {
+    return this.#run('accountsVersion', false, (db) => accounts.accountsVersion(db));
+  }
 }

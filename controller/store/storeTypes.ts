@@ -355,4 +355,10 @@ export interface Store {
   touchToken(id: string, at: number, minIntervalMs?: number): Promise<boolean>;
   /** Stamps revokedAt; false when there is no such token or it is revoked already. */
   revokeToken(id: string, at: number): Promise<boolean>;
+  /**
+   * A text that changes whenever a role, a user's disabled flag, a user or a token's revocation
+   * changes, in the same transaction, whichever process made it; undefined before the first such
+   * change. One primary-key read: controllers poll it.
+   */
+  accountsVersion(): Promise<string | undefined>;
 }

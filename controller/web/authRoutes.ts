@@ -82,6 +82,7 @@ async function login(deps: AuthRoutesDependencies, req: IncomingMessage, res: Se
   }
 
   deps.throttle.begin(keys);
+  const generation = deps.sessions.generation;
   let principal: Principal | undefined;
   try {
     principal = await deps.verifyPassword(name, password);
@@ -108,7 +109,7 @@ async function login(deps: AuthRoutesDependencies, req: IncomingMessage, res: Se
   // A session the browser still had is replaced, not kept beside the new one.
   const previous = deps.sessions.find(cookieValue(req, SESSION_COOKIE));
   if (previous) deps.sessions.end(previous, 'logout');
-  const { token } = deps.sessions.create(principal);
+  const { token } = deps.sessions.create(principal, generation);
   log.info({ role: principal.role }, 'signed in');
   await deps.audit.append(authEvent('auth.login', principalActor(principal), principal.id, { name: principal.name, role: principal.role, address }));
   sendJson(res, 200, whoAmI(principal, deps.allowedMethods(principal.role)), { 'set-cookie': sessionCookie(token, deps.secure) });

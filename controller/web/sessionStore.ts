@@ -7,8 +7,10 @@
  * socket, or a page of it still open: a security desk that only watches is in use), `maxMs` after
  * sign-in whatever its use, at sign-out, and
  * when the account is disabled or removed: every session's user is checked again with
- * `reauthenticate` at least every `reauthenticateMs` (a role changed meanwhile is taken over).
- * Listeners hear of each end, so that the sockets of the session are closed at once.
+ * `reauthenticate` at once when an account changes (recheckAll, called for every change noticed
+ * in the store, whichever process made it), and at least every `reauthenticateMs` besides (a role
+ * changed meanwhile is taken over). Listeners hear of each end, so that the sockets of the
+ * session are closed at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Principal } from '../accounts/accountTypes.ts';
@@ -46,7 +48,11 @@ export class SessionStore {
   private readonly changeListeners = new Set<(session: Session) => void>();
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
-  private checking = false;
+  private checking: Promise<void> | undefined;
+  private generationCount = 0;
+  private checkRuns = 0;
+  /** The latest check begun for each session. */
+  private readonly lastCheckRun = new WeakMap<Session, number>();
 
   constructor(private readonly options: SessionStoreOptions) {
     this.clock = options.clock ?? Date.now;
@@ -71,8 +77,12 @@ export class SessionStore {
     return this.sessions.size;
   }
 
-  /** A new session for a principal: the token goes into the cookie and is kept nowhere else. */
-  create(principal: Principal): { token: string; session: Session } {
+  /**
+   * A new session for a principal: the token goes into the cookie and is kept nowhere else.
+   * `since`: the generation read before the principal was checked; when a recheckAll ran since,
+   * the new session is checked again at once, as that recheck could not see it.
+   */
+  create(principal: Principal, since?: number): { token: string; session: Session } {
     const token = randomBytes(32).toString('base64url');
     const now = this.clock();
     const session: Session = { id: hashSessionToken(token), principal, createdAt: now, lastUsedAt: now, checkedAt: now };
@@ -82,6 +92,7 @@ export class SessionStore {
       const oldest = [...this.sessions.values()].sort((a, b) => a.lastUsedAt - b.lastUsedAt).slice(0, this.sessions.size - max);
       for (const s of oldest) this.end(s, 'evicted');
     }
+    if (since !== undefined && since !== this.generationCount) void this.runCheck([session]);
     return { token, session };
   }
 
@@ -147,21 +158,61 @@ export class SessionStore {
     void this.recheck();
   }
 
-  /** Checks each session's account again; a store that cannot answer keeps the session. */
+  /**
+   * Every session's account checked again now, whatever its last check: an account changed
+   * (accounts/accountChanges.ts). A disabled or removed user's sessions end ('revoked') and a new
+   * role applies to the next rpc, before this resolves.
+   */
+  async recheckAll(): Promise<void> {
+    this.generationCount += 1;
+    // A periodic check under way may have read an account before the change: check again after it.
+    while (this.checking !== undefined) await this.checking;
+    await this.runCheck([...this.sessions.values()]);
+  }
+
+  /** Counts recheckAll calls: a sign-in that began under another count may have missed one. */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** Checks the sessions due; a store that cannot answer keeps the session. */
   private async recheck(): Promise<void> {
-    if (this.checking) return;
-    this.checking = true;
+    if (this.checking !== undefined) return;
+    await this.runCheck([...this.sessions.values()].filter((s) => this.clock() - s.checkedAt >= this.reauthenticateMs));
+  }
+
+  private async runCheck(sessions: Session[]): Promise<void> {
+    const run = this.check(sessions);
+    this.checking = run;
     try {
-      const due = [...this.sessions.values()].filter((s) => this.clock() - s.checkedAt >= this.reauthenticateMs);
-      for (const session of due) {
+      await run;
+    } finally {
+      if (this.checking === run) this.checking = undefined;
+    }
+  }
+
+  /** One read per account, shared by its sessions. */
+  private async check(sessions: Session[]): Promise<void> {
+    const reads = new Map<string, Promise<Principal | undefined>>();
+    const failed = new Set<string>();
+    const run = ++this.checkRuns;
+    for (const session of sessions) this.lastCheckRun.set(session, run);
+    await Promise.all(
+      sessions.map(async (session) => {
+        const held = session.principal;
+        const key = `${held.kind}:${held.id}`;
+        let read = reads.get(key);
+        if (read === undefined) reads.set(key, (read = this.options.reauthenticate(held)));
         let principal: Principal | undefined;
         try {
-          principal = await this.options.reauthenticate(session.principal);
+          principal = await read;
         } catch (error) {
-          this.options.onError?.(error);
-          continue;
+          if (!failed.has(key)) this.options.onError?.(error);
+          failed.add(key);
+          return;
         }
-        if (this.sessions.get(session.id) !== session) continue;
+        // A check begun later (after an account change) read newer data: this one must not undo it.
+        if (this.sessions.get(session.id) !== session || this.lastCheckRun.get(session) !== run) return;
         session.checkedAt = this.clock();
         if (principal === undefined) {
           this.end(session, 'revoked');
@@ -169,10 +220,8 @@ export class SessionStore {
           session.principal = principal;
           for (const listener of this.changeListeners) listener(session);
         }
-      }
-    } finally {
-      this.checking = false;
-    }
+      }),
+    );
   }
 }
 

@@ -49,6 +49,11 @@ export interface WebSocketsDependencies {
   maxMessageBytes: number;
   /** A socket whose unsent data passes this is dropped. */
   maxBufferedBytes: number;
+  /**
+   * Resolves once any account change made before the call has been applied to the sessions (see
+   * SessionStore.recheckAll): each rpc waits for it, so that it runs under the account as it is.
+   */
+  accountsCurrent?: () => Promise<void>;
   logger: Logger;
 }
 
@@ -159,6 +164,7 @@ export class WebSockets {
       }
       const [name, params] = args.length > 2 ? args : [args[0], undefined];
       if (typeof name !== 'string' || name === '') return fail(new RpcError(RpcErrorCodes.invalidRequest, 'invalid request: method must be a non-empty string'));
+      await deps.accountsCurrent?.();
       if (deps.sessions.use(session) === undefined) {
         fail(new RpcError(RpcErrorCodes.forbidden, 'the session has ended: sign in again', { code: ErrorCodes.FORBIDDEN }));
         return void socket.disconnect(true);

@@ -6,6 +6,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
+import type { AccountChangeFeed } from '../accounts/accountChanges.ts';
 import type { Principal, Role } from '../accounts/accountTypes.ts';
 import type { AuditEntry } from '../audit/auditTrail.ts';
 import type { ApiConfig, WebConfig } from '../config/configSchema.ts';
@@ -33,6 +34,8 @@ export interface WebUiDependencies {
   events: EventHub;
   verifyPassword(name: string, password: string): Promise<Principal | undefined>;
   reauthenticate(principal: Principal): Promise<Principal | undefined>;
+  /** Account changes of every process on the store: sessions are checked again at each one. */
+  accountChanges?: AccountChangeFeed;
   audit: { append(entry: AuditEntry): Promise<unknown> };
   logger: Logger;
   /** The built pages; default webui/dist/ of the project. */
@@ -47,6 +50,7 @@ export class WebUi {
   readonly sessions: SessionStore;
   private readonly sockets: WebSockets;
   private readonly throttle: LoginThrottle;
+  private unsubscribeChanges: (() => void) | undefined;
 
   constructor(private readonly deps: WebUiDependencies) {
     const { web } = deps;
@@ -68,6 +72,7 @@ export class WebUi {
       rateLimit: deps.api.rateLimit.perConnection,
       maxMessageBytes: deps.api.maxMessageBytes,
       maxBufferedBytes: deps.api.maxBufferedBytes,
+      accountsCurrent: deps.accountChanges ? () => deps.accountChanges!.check() : undefined,
       logger: deps.logger,
     });
   }
@@ -93,11 +98,14 @@ export class WebUi {
   /** Once the API server listens: socket.io on its HTTP server, and the session timer. */
   start(server: HttpServer | HttpsServer): void {
     this.sessions.start();
+    this.unsubscribeChanges ??= this.deps.accountChanges?.onChange(() => this.sessions.recheckAll());
     this.sockets.attach(server);
   }
 
   /** Closes every socket, ends every session, clears every timer. */
   stop(): void {
+    this.unsubscribeChanges?.();
+    this.unsubscribeChanges = undefined;
     this.sockets.stop();
     this.sessions.stop();
   }
