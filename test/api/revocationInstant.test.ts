@@ -42,6 +42,7 @@ const TOKENS: Array<{ name: string; role: Role; scanner?: string }> = [
   { name: 'view-api', role: 'viewer' },
   { name: 'scan-api', role: 'scanner', scanner: 'net-1' },
   { name: 'op-cli', role: 'operator' },
+  { name: 'view-cli', role: 'viewer' },
   { name: 'view-keep', role: 'viewer' },
 ];
 
@@ -51,6 +52,7 @@ const USERS: Array<{ name: string; role: UserRole }> = [
   { name: 'cleo', role: 'operator' }, // disabled by the command line
   { name: 'cari', role: 'admin' }, // lowered to viewer by the command line
   { name: 'remy', role: 'operator' }, // removed by the command line
+  { name: 'ida', role: 'operator' }, // disabled by the command line while her page only listens
   { name: 'ada', role: 'admin' }, // stays: the last enabled admin rule never gets in the way
 ];
 
@@ -228,6 +230,24 @@ function revocationSuite(getSite: () => Site): void {
     await change.done;
     expect(await actorEvents(admin, 'store', 'token:op-cli', since)).toEqual([]);
     admin.close();
+  });
+
+  it('a change by another process reaches connections and sessions that send nothing, within a second', async () => {
+    // No request follows the change here: only the controller's own poll of the store can see it.
+    const site = getSite();
+    const viewer = await connect(site, site.tokens['view-cli']!.token);
+    expect((await viewer.client.request('subscribe', { topics: ['door'] })).result).toBeDefined();
+    const ida = await signIn(site, 'ida');
+    expect((await ida.web.rpc('subscribe', { topics: ['door'] })).result).toBeDefined();
+
+    const revoked = await landed(site, () => cli(site, 'token', 'revoke', site.tokens['view-cli']!.id));
+    expect(await withDeadline(viewer.closed, revoked.at, 'connection closed')).toMatchObject({ code: 1008, reason: 'credentials revoked' });
+    await revoked.done;
+
+    const disabled = await landed(site, () => cli(site, 'user', 'disable', 'ida'));
+    expect(await withDeadline(ida.ended, disabled.at, 'session-ended')).toMatchObject({ reason: 'revoked' });
+    await withDeadline(ida.disconnected, disabled.at, 'disconnect');
+    await disabled.done;
   });
 
   it('users.disable ends the user\'s web session at once, and users.setRole lowers a session\'s role in place', async () => {
