@@ -149,7 +149,7 @@ describe.skipIf(!reachable && !requireAll)(title, () => {
   it('packs the built controller and pages, the docs and deployment files, without sources, tests or source maps', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball], { maxBuffer: 16 * 1024 * 1024 });
     const files = stdout.split('\n').filter(Boolean);
-    for (const needed of ['package/package.json', 'package/dist/controller/bin/postern.js', 'package/dist/drivers/scanners/camera/decodeWorker.js', 'package/webui/dist/index.html', 'package/webui/dist/kiosk.html', 'package/webui/dist/badge.html', 'package/controller/config/demo-site.yaml', 'package/docs/credential-format.md', 'package/docs/deploy/postern.service', 'package/docs/deploy/site.example.yaml']) {
+    for (const needed of ['package/package.json', 'package/dist/controller/bin/postern.js', 'package/dist/drivers/scanners/camera/decodeWorker.js', 'package/webui/dist/index.html', 'package/webui/dist/kiosk.html', 'package/webui/dist/badge.html', 'package/controller/config/demo-site.yaml', 'package/docs/credential-format.md', 'package/docs/deploy/postern.service', 'package/docs/deploy/site.example.yaml', 'package/dist/controller/client/client.js', 'package/dist/controller/client/client.d.ts', 'package/dist/controller/client/methodParams.d.ts']) {
       expect(files, needed).toContain(needed);
     }
     expect(files.filter((f) => f.startsWith('package/test/') || f.endsWith('.map') || f.endsWith('.tsbuildinfo') || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
@@ -203,6 +203,29 @@ describe.skipIf(!reachable && !requireAll)(title, () => {
 
     const result = await callApi(port, token!, 'scanner.frame', { image: (await readFile(path.join(links, png!))).toString('base64') });
     expect(result, output).toMatchObject({ scanner: 'lab-kiosk', code: true, read: true, outcome: { decided: true, verdict: 'grant', door: 'lab' } });
+
+    // The client the package exports, as an application imports it, against the same controller.
+    const viewer = /^pst_[\w-]+$/m.exec(await cli(['token', 'create', '--name', 'app', '--role', 'viewer']))?.[0];
+    const script = path.join(app, 'client.mjs');
+    await writeFile(
+      script,
+      [
+        "import { connect } from 'postern/client';",
+        `const client = await connect('ws://127.0.0.1:${port}/api', { token: process.env.TOKEN });`,
+        "const info = await client.call('system.info');",
+        "const wrong = await client.call('doors.get', { door: 'nope' }).catch((e) => e);",
+        'console.log(JSON.stringify({ site: info.site.id, error: [wrong.name, wrong.code, wrong.posternCode] }));',
+        'await client.close();',
+        '',
+      ].join('\n'),
+    );
+    const answered = (await run(process.execPath, [script], { cwd: app, env: { ...childEnv(), TOKEN: viewer }, timeout: MINUTE })).stdout;
+    expect(JSON.parse(answered)).toEqual({ site: 'installed', error: ['PosternRpcError', -32002, 'POSTERN_ERR_NOT_FOUND'] });
+    // Its types too, for a TypeScript application (the compiler and Node's types are this checkout's).
+    await writeFile(path.join(app, 'typed.ts'), "import { connect } from 'postern/client';\nconst client = await connect('ws://127.0.0.1:1/api', { token: 't' });\nawait client.call('doors.get', { door: 'front' });\n// @ts-expect-error door is required\nawait client.call('doors.get', {});\n");
+    await writeFile(path.join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, typeRoots: [path.join(ROOT, 'node_modules', '@types')], types: ['node'] }, files: ['typed.ts'] }));
+    await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'postern-site', private: true, type: 'module' }) + '\n');
+    await run(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', app], { cwd: app, timeout: MINUTE });
 
     controller.kill('SIGTERM');
     const [exitCode] = (await Promise.race([once(controller, 'exit'), new Promise((_, reject) => setTimeout(() => reject(new Error(`no exit 20 s after SIGTERM:\n${output}`)), 20_000))])) as [number | null];
