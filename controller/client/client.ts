@@ -153,6 +153,8 @@ export class PosternClient extends EventEmitter {
   private readonly byId = new Map<string, ActiveSubscription>();
   /** Notifications of a subscription whose answer has not come yet: a replay arrives before it. */
   private orphans: Array<{ subscription: string; topic: Topic; data: Record<string, unknown> }> = [];
+  /** Subscribes sent and not answered yet. */
+  private subscribing = 0;
   private info: Record<string, { role: string; idempotencyKey: boolean }> = { ...METHOD_INFO };
   private resumeWithAfter = true;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -418,8 +420,19 @@ export class PosternClient extends EventEmitter {
     delete params.after;
     const resumeFrom = subscription.lastAuditSeq;
     if (subscription.params.topics.includes('audit') && resumeFrom !== undefined && this.resumeWithAfter) params.after = resumeFrom;
-    const result = (await this.request('subscribe', params)) as { subscription: string; head?: number };
-    if (subscription.ended) return;
+    this.subscribing++;
+    let result: { subscription: string; head?: number };
+    try {
+      result = (await this.request('subscribe', params)) as { subscription: string; head?: number };
+    } finally {
+      this.subscribing--;
+    }
+    if (subscription.ended) {
+      // Unsubscribed while it was being made: end it on the controller too.
+      this.orphans = this.orphans.filter((o) => o.subscription !== result.subscription);
+      this.request('unsubscribe', { subscription: result.subscription }).catch(() => undefined);
+      return;
+    }
     // An `after` beyond the chain's head: this is not the chain read before (a restored store).
     // Go on from its head, or every event up to the old seq would be taken for a duplicate.
     if (resumeFrom !== undefined && result.head !== undefined && result.head < resumeFrom) subscription.lastAuditSeq = result.head;
@@ -441,7 +454,9 @@ export class PosternClient extends EventEmitter {
       const event = message.params as { subscription: string; topic: Topic; data: Record<string, unknown> };
       const subscription = this.byId.get(event.subscription);
       if (subscription) this.deliver(subscription, event);
-      else if (this.orphans.length < 100_000) this.orphans.push(event);
+      // Kept only while a subscribe is on its way; otherwise it is a late one of a subscription
+      // just ended.
+      else if (this.subscribing > 0 && this.orphans.length < 100_000) this.orphans.push(event);
       return;
     }
     const pending = typeof message.id === 'number' ? this.inFlight.get(message.id) : undefined;

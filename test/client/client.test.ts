@@ -130,6 +130,23 @@ describe('postern/client', () => {
     await expect(client.call('system.info')).rejects.toMatchObject({ code: 'POSTERN_CLIENT_CLOSED' });
   });
 
+  it('ends a subscription on unsubscribe, and it is not made again', async () => {
+    const client = await connect(url, { token: tokens.operator!, ...FAST });
+    try {
+      const doors: PosternEvent[] = [];
+      const sub = await client.subscribe({ topics: ['door'], doors: ['store'] }, (event) => doors.push(event));
+      await client.call('doors.lockdown', { door: 'store', on: true });
+      await until('the lockdown notified', () => doors.some((e) => e.data.state === 'lockdown'));
+      await sub.unsubscribe();
+      const seen = doors.length;
+      await client.call('doors.lockdown', { door: 'store', on: false });
+      await delay(200);
+      expect(doors).toHaveLength(seen);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('rejects connect() at once for a refused token', async () => {
     const refused = await connect(url, { token: 'pst_nonsense', ...FAST }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(PosternConnectionError);
