@@ -23,6 +23,18 @@ export async function invokeMethod(methods: MethodTable, name: string, rawParams
   return definition.handler(params.data, context);
 }
 
+/**
+ * What a request costs against the rate limits (methodTypes.ts, `cost`): at least 1, also for an
+ * unknown method or params that do not parse (those are answered with an error, which costs too).
+ */
+export function requestCost(methods: MethodTable, name: string, rawParams: unknown): number {
+  const definition = Object.hasOwn(methods, name) ? methods[name] : undefined;
+  if (definition?.cost === undefined) return 1;
+  const raw = Array.isArray(rawParams) ? (rawParams.length === 0 ? {} : rawParams[0]) : (rawParams ?? {});
+  const params = definition.params.safeParse(raw);
+  return params.success ? Math.max(1, Math.ceil(definition.cost(params.data))) : 1;
+}
+
 /** Which methods a role may call: the web UI shows only the buttons behind them. */
 export function allowedMethods(methods: MethodTable, role: Role): string[] {
   return Object.entries(methods)

@@ -16,6 +16,11 @@ export interface MethodDefinition<Schema extends z.ZodType = z.ZodType> {
   role: Exclude<Role, 'scanner'> | 'scanner';
   params: Schema;
   handler(params: z.output<Schema>, context: CallContext): unknown;
+  /**
+   * What a call costs against the rate limits, in requests: 1 when absent. Methods whose work
+   * grows with their parameters (rows a query may read) say so, so that limits count work.
+   */
+  cost?(params: z.output<Schema>): number;
 }
 
 export type MethodTable = Record<string, MethodDefinition>;
@@ -23,4 +28,12 @@ export type MethodTable = Record<string, MethodDefinition>;
 /** Keeps each method's handler typed by its own schema. */
 export function method<Schema extends z.ZodType>(definition: MethodDefinition<Schema>): MethodDefinition {
   return definition as unknown as MethodDefinition;
+}
+
+/** Rows a list or query may read per request it costs: 1 + one more per 200 rows. */
+const ROWS_PER_REQUEST = 200;
+
+/** The cost of a list or query answering up to `limit` rows. */
+export function listCost(limit: number): number {
+  return 1 + Math.floor(limit / ROWS_PER_REQUEST);
 }

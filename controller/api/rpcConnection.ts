@@ -16,7 +16,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonRpc.ts';
-import { invokeMethod } from './invokeMethod.ts';
+import { invokeMethod, requestCost } from './invokeMethod.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { ErrorCodes } from '../../machines/shared/errors.ts';
@@ -110,6 +110,13 @@ export class RpcConnection implements Subscriber {
     if (parsed.kind === 'batch' && parsed.items.length > this.limits.maxBatch) {
       return this.send(errorResponse(null, new RpcError(RpcErrorCodes.invalidRequest, `invalid request: a batch holds at most ${this.limits.maxBatch} requests`)));
     }
+    // Limits count work: a batch of N costs N, and a query what it may read. One unit was taken
+    // above, before parsing; the rest now, all or nothing, so a refused message costs one.
+    const extra = this.cost(parsed) - 1;
+    if (extra > 0 && !this.takeBoth(extra)) {
+      const retryAfterMs = Math.max(this.connectionBucket.retryAfterMs, this.principalBucket.retryAfterMs);
+      return this.refuse(text, new RpcError(RpcErrorCodes.rateLimited, `rate limit exceeded: this message costs ${extra + 1} requests (a batch counts each request, a query the rows it may read): slow down or send less at once`, { code: ErrorCodes.RATE_LIMITED, retryAfterMs }));
+    }
     // A token revoked or a role lowered by another process just now must already count here.
     await this.accountsCurrent?.();
     if (this.closed) return;
@@ -147,6 +154,19 @@ export class RpcConnection implements Subscriber {
       return isNotification(item) ? [] : [errorResponse(item.id ?? null, error)];
     });
     if (answers.length > 0) this.sendText(JSON.stringify(answers));
+  }
+
+  private cost(parsed: { kind: 'single'; request: JsonRpcRequest } | { kind: 'batch'; items: Array<JsonRpcRequest | JsonRpcResponse> }): number {
+    const requests = parsed.kind === 'single' ? [parsed.request] : parsed.items.filter((item): item is JsonRpcRequest => 'method' in item);
+    return Math.max(1, requests.reduce((sum, r) => sum + requestCost(this.methods, r.method, r.params), 0));
+  }
+
+  /** Both buckets or neither: a refusal by the second gives the first its tokens back. */
+  private takeBoth(count: number): boolean {
+    if (!this.connectionBucket.take(count)) return false;
+    if (this.principalBucket.take(count)) return true;
+    this.connectionBucket.giveBack(count);
+    return false;
   }
 
   private async call(request: JsonRpcRequest): Promise<JsonRpcResponse | undefined> {

@@ -12,14 +12,19 @@ export class TokenBucket {
     this.last = clock();
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
+  /** Takes `count` tokens, all or none; false when the bucket holds fewer. */
+  take(count = 1): boolean {
     const now = this.clock();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < count) return false;
+    this.tokens -= count;
     return true;
+  }
+
+  /** Gives back tokens taken for work that was then not done. */
+  giveBack(count: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + count);
   }
 
   /** Whether it has refilled completely: forgetting it then loses nothing. */

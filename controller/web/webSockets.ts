@@ -18,7 +18,7 @@ import { principalActor, type Principal } from '../accounts/accountTypes.ts';
 import { ErrorCodes } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { EventHub, LiveEvent, Subscriber } from '../api/eventHub.ts';
-import { invokeMethod } from '../api/invokeMethod.ts';
+import { invokeMethod, requestCost } from '../api/invokeMethod.ts';
 import { RpcError, RpcErrorCodes, toErrorObject } from '../api/jsonRpc.ts';
 import type { MethodTable } from '../api/methodTypes.ts';
 import { TokenBucket } from '../api/tokenBucket.ts';
@@ -159,10 +159,11 @@ export class WebSockets {
       if (typeof ack !== 'function') return; // nobody to answer
       const answer = ack as (reply: unknown) => void;
       const fail = (error: unknown) => answer({ error: toErrorObject(error) });
-      if (!bucket.take()) {
+      const [name, params] = args.length > 2 ? args : [args[0], undefined];
+      // As on the API: limits count work, a query the rows it may read.
+      if (!bucket.take(typeof name === 'string' ? requestCost(deps.methods, name, params) : 1)) {
         return fail(new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: ErrorCodes.RATE_LIMITED, retryAfterMs: bucket.retryAfterMs }));
       }
-      const [name, params] = args.length > 2 ? args : [args[0], undefined];
       if (typeof name !== 'string' || name === '') return fail(new RpcError(RpcErrorCodes.invalidRequest, 'invalid request: method must be a non-empty string'));
       await deps.accountsCurrent?.();
       if (deps.sessions.use(session) === undefined) {

@@ -6,6 +6,7 @@ import { method, type MethodTable } from '../methodTypes.ts';
 import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
 import { newSubjectId } from '../../issuing/issuing.ts';
 import { idempotencyKeyParam } from '../idempotency.ts';
+import { listCost } from '../methodTypes.ts';
 import { invalidParams } from '../jsonRpc.ts';
 
 const subjectId = z.string().regex(/^\d{1,20}$/, 'a decimal id');
@@ -72,7 +73,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
       },
     }),
     'scopes.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => issuing.views.scopes.list() }),
-    'links.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listLinks(params) }),
+    'links.list': method({ role: 'viewer', params: listParams, cost: ({ limit }) => listCost(limit), handler: (params) => issuing.listLinks(params) }),
     'links.get': method({ role: 'viewer', params: z.strictObject({ id: subjectId }), handler: ({ id }) => issuing.getLink(id) }),
     'links.send': method({
       role: 'integrator',
@@ -120,7 +121,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ id: subjectId, name: z.string().min(1).max(200).optional(), scope: z.number().int().positive().optional() }),
       handler: ({ id, ...changes }, { actor }) => issuing.updateCredential(id, changes, actor),
     }),
-    'credentials.list': method({ role: 'viewer', params: listParams, handler: (params) => issuing.listCredentials(params) }),
+    'credentials.list': method({ role: 'viewer', params: listParams, cost: ({ limit }) => listCost(limit), handler: (params) => issuing.listCredentials(params) }),
     'credentials.revoke': method({
       role: 'integrator',
       params: z.strictObject({ id: subjectId, reason: z.string().max(500).optional() }),

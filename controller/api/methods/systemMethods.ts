@@ -1,13 +1,20 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
+import type { NamedAuditEvent } from '../../issuing/holderNames.ts';
 import { chainHead, refuseTooFarBehind, replayAudit } from '../auditReplay.ts';
 import { TOPICS, type Topic } from '../eventHub.ts';
 import type { ApiServices } from '../apiServices.ts';
-import { method, type MethodTable } from '../methodTypes.ts';
+import { listCost, method, type MethodTable } from '../methodTypes.ts';
 import { invalidParams } from '../jsonRpc.ts';
 import { notFound } from './common.ts';
 import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
 
 const MAX_SUBSCRIPTIONS = 16;
+/** Rows audit.query reads at a time, with a turn of the event loop between slices. */
+const AUDIT_SLICE = 200;
+const REPLAY_COST = 10;
+/** The largest audit.query answer, in bytes of JSON (and at most half of api.maxBufferedBytes). */
+const MAX_ANSWER_BYTES = 512 * 1024;
 /** A holder filter matching more links and credentials than this is refused: narrow the name. */
 const MAX_HOLDERS_MATCHED = 500;
 /**
@@ -53,16 +60,41 @@ export function systemMethods(api: ApiServices): MethodTable {
         limit: z.number().int().min(1).max(1000).default(100),
         order: z.enum(['asc', 'desc']).default('asc'),
       }),
+      cost: ({ limit }) => listCost(limit),
       handler: async ({ holder, ...query }) => {
         const subjects = holder === undefined ? undefined : await api.store.holderSubjects(holder, MAX_HOLDERS_MATCHED + 1);
         if (subjects !== undefined && subjects.length > MAX_HOLDERS_MATCHED) {
           throw invalidParams('holder', `more than ${MAX_HOLDERS_MATCHED} links and credentials have "${holder}" in their name; give more of the name`);
         }
-        const found = await api.store.queryAudit({ ...query, subjects, controllerId: query.controllerId ?? api.controllerId });
-        const events = await api.holderNames.name(found);
-        // The next page goes on past the last event, in the order asked for.
+        // Read in slices with a turn of the event loop between them, and only as much as fits the
+        // answer's byte budget: the size is bounded while the answer is made, not checked after.
+        const budget = Math.min(MAX_ANSWER_BYTES, Math.floor(api.config.api.maxBufferedBytes / 2));
+        const events: NamedAuditEvent[] = [];
+        let bytes = 0;
+        let cursor = { afterSeq: query.afterSeq, beforeSeq: query.beforeSeq };
+        let more = true;
+        while (more && events.length < query.limit) {
+          const want = Math.min(AUDIT_SLICE, query.limit - events.length);
+          const slice = await api.holderNames.name(await api.store.queryAudit({ ...query, ...cursor, limit: want, subjects, controllerId: query.controllerId ?? api.controllerId }));
+          for (const event of slice) {
+            const size = JSON.stringify(event).length + 1;
+            if (events.length > 0 && bytes + size > budget) {
+              more = false;
+              break;
+            }
+            events.push(event);
+            bytes += size;
+          }
+          if (slice.length < want) break;
+          const last = events.at(-1)!;
+          cursor = query.order === 'asc' ? { ...cursor, afterSeq: last.seq } : { ...cursor, beforeSeq: last.seq };
+          if (more && events.length < query.limit) await yieldToEventLoop();
+        }
+        // The next page goes on past the last event, in the order asked for; a page cut short by
+        // the byte budget has a next page too.
         const last = events.at(-1);
-        const next = events.length < query.limit || last === undefined ? null : query.order === 'asc' ? { afterSeq: last.seq } : { beforeSeq: last.seq };
+        const full = events.length === query.limit || !more;
+        const next = !full || last === undefined ? null : query.order === 'asc' ? { afterSeq: last.seq } : { beforeSeq: last.seq };
         return { events, next };
       },
     }),
@@ -78,6 +110,8 @@ export function systemMethods(api: ApiServices): MethodTable {
         scanners: z.array(z.string().min(1).max(64)).min(1).max(1024).optional(),
         subjects: z.array(auditSubject).min(1).max(1024).optional(),
       }),
+      // A replay reads the store from `after` on: more work than a live subscription.
+      cost: ({ after }) => (after === undefined ? 1 : REPLAY_COST),
       handler: async (params, { subscriber }) => {
         const { topics, doors, after, verdict, types, scanners, subjects } = params;
         for (const d of doors ?? []) if (api.monitor.door(d) === undefined) notFound('door', d);
