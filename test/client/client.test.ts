@@ -41,7 +41,12 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 async function startLossyProxy(port: number) {
   const sockets = new Set<Socket>();
   let swallow = false;
+  let down = false;
   const server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
     const upstream = tcpConnect(port, '127.0.0.1');
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -64,6 +69,12 @@ async function startLossyProxy(port: number) {
       for (const s of sockets) s.destroy();
       swallow = false;
     },
+    /** Cuts every connection and refuses new ones until restore(). */
+    down() {
+      down = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore: () => (down = false),
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
@@ -189,6 +200,34 @@ describe('postern/client', () => {
       expect(events.some((e) => e.topic === 'door' && e.data.id === 'store' && e.data.state === 'lockdown')).toBe(true);
     } finally {
       await client.close();
+    }
+  });
+
+  it('resumes its audit subscription after the network was down while the controller went on', async () => {
+    const proxy = await startLossyProxy(Number(new URL(url).port));
+    const client = await connect(`ws://127.0.0.1:${proxy.port}/api`, { token: tokens.operator!, ...FAST });
+    const direct = await connect(url, { token: tokens.operator!, ...FAST });
+    try {
+      const audits: number[] = [];
+      const sub = await client.subscribe({ topics: ['audit'] }, (event) => audits.push(event.data.seq as number));
+      const startSeq = sub.lastAuditSeq!;
+      await direct.call('doors.lockdown', { door: 'store', on: true });
+      await until('the first event', () => audits.length > 0);
+      proxy.down();
+      // Appended while the client cannot reach the controller.
+      await direct.call('doors.lockdown', { door: 'store', on: false });
+      await direct.call('doors.lockdown', { door: 'front', on: true });
+      await direct.call('doors.lockdown', { door: 'front', on: false });
+      await delay(200);
+      proxy.restore();
+      const stored = await chainAfter(direct, startSeq);
+      await until('the missed events', () => audits.length >= stored.length);
+      await delay(200);
+      expect(audits).toEqual(await chainAfter(direct, startSeq));
+    } finally {
+      await client.close();
+      await direct.close();
+      await proxy.close();
     }
   });
 
