@@ -11,6 +11,7 @@ import { runFsyncFloor } from './fsyncFloor.ts';
 import { runLargeStore, runLargeStore10m } from './largeStore.ts';
 import { runLockedStore } from './lockedStore.ts';
 import { runUiMeasures } from './uiMeasures.ts';
+import { runViewerFlood } from './viewerFlood.ts';
 import { dropAll } from './lib/postgres.ts';
 
 const benchmarks: Record<string, () => Promise<void>> = {
@@ -22,6 +23,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   // Before api-fanout: run after it in the same process, the page once never showed its sign-in form.
   ui: runUiMeasures,
   'api-fanout': runApiFanout,
+  'viewer-flood': runViewerFlood,
   decode: runDecode,
   cameras: runCameras,
   cli: runCliCommands,

@@ -17,6 +17,7 @@ import type { Logger } from '../logger.ts';
 import type { EventHub } from './eventHub.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { RpcConnection } from './rpcConnection.ts';
+import { LimitPenalties } from './limitPenalties.ts';
 import { TokenBucket } from './tokenBucket.ts';
 
 /** An HTTP route another part of the controller serves on this server (the web UI, the badge). */
@@ -59,6 +60,7 @@ export class ApiServer {
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly penalties = new LimitPenalties();
   private readonly connections = new Set<RpcConnection>();
   private readonly principalBuckets = new Map<string, TokenBucket>();
   private unsubscribeChanges: (() => void) | undefined;
@@ -188,18 +190,22 @@ export class ApiServer {
     // Tokens travel in the Authorization header only: a URL ends up in logs and browser history.
     if (/[?&](token|access_token)=/i.test(req.url ?? '')) return refuse(400, 'Bad Request');
     if (!this.originAllowed(req)) return refuse(403, 'Forbidden');
+    // A client kept out for ignoring the rate limit is refused before its token costs a store read.
+    const token = bearerToken(req);
+    const fingerprint = token === undefined ? undefined : LimitPenalties.fingerprint(token);
+    if (fingerprint !== undefined && this.penalties.waitFor(fingerprint) > 0) return refuse(429, 'Too Many Requests');
     const generation = this.deps.accountChanges?.generation;
     const principal = await this.principalOf(req).catch(() => null);
     if (principal === null) return refuse(503, 'Service Unavailable');
     if (principal === undefined) return refuse(401, 'Unauthorized');
     this.wss!.handleUpgrade(req, socket, head, (ws) => {
-      const connection = this.accept(ws, principal);
+      const connection = this.accept(ws, principal, fingerprint);
       // A change noticed while the token was being checked found no connection to close yet.
       if (this.deps.accountChanges !== undefined && this.deps.accountChanges.generation !== generation) void this.revalidate(connection);
     });
   }
 
-  private accept(ws: WebSocket, principal: Principal): RpcConnection {
+  private accept(ws: WebSocket, principal: Principal, fingerprint: string | undefined): RpcConnection {
     const { config, logger } = this.deps;
     const key = `${principal.kind}:${principal.id}`;
     let principalBucket = this.principalBuckets.get(key);
@@ -223,6 +229,7 @@ export class ApiServer {
         detachScanner?.();
       },
       this.deps.accountChanges ? () => this.deps.accountChanges!.check() : undefined,
+      () => fingerprint !== undefined && this.penalties.strike(fingerprint),
     );
     this.connections.add(connection);
     log.debug('api client connected');

@@ -12,6 +12,7 @@ import type { NetworkScanner } from '../../drivers/scanners/networkScanner.ts';
 import type { OutboundWebhooks } from '../webhooks/outboundWebhooks.ts';
 import type { EventHub } from './eventHub.ts';
 import type { Idempotency } from './idempotency.ts';
+import type { ReadBudget } from './readBudget.ts';
 import type { DemoDoors } from './methods/demoMethods.ts';
 
 /** What the API's methods work with: the running controller's parts, nothing global. */
@@ -23,6 +24,8 @@ export interface ApiServices {
   /** Link emails (links.send, links.eml); absent, those methods say email is not configured. */
   linkEmails?: LinkEmails;
   store: Pick<Store, 'queryAudit' | 'holderSubjects' | 'dialect'>;
+  /** Rows the API's reads may go through per second, all clients together (readBudget.ts). */
+  readBudget: ReadBudget;
   /** Idempotency keys of creates (idempotency.ts). */
   idempotency: Idempotency;
   /** Names of whom audit events are about, for audit.query's answers. */

@@ -25,14 +25,15 @@ export async function invokeMethod(methods: MethodTable, name: string, rawParams
 
 /**
  * What a request costs against the rate limits (methodTypes.ts, `cost`): at least 1, also for an
- * unknown method or params that do not parse (those are answered with an error, which costs too).
+ * unknown method or bad params (those are answered with an error, which costs too).
  */
 export function requestCost(methods: MethodTable, name: string, rawParams: unknown): number {
   const definition = Object.hasOwn(methods, name) ? methods[name] : undefined;
   if (definition?.cost === undefined) return 1;
-  const raw = Array.isArray(rawParams) ? (rawParams.length === 0 ? {} : rawParams[0]) : (rawParams ?? {});
-  const params = definition.params.safeParse(raw);
-  return params.success ? Math.max(1, Math.ceil(definition.cost(params.data))) : 1;
+  const raw: unknown = Array.isArray(rawParams) ? rawParams[0] : rawParams;
+  const params = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const cost = definition.cost(params);
+  return Number.isFinite(cost) ? Math.max(1, Math.ceil(cost)) : 1;
 }
 
 /** Which methods a role may call: the web UI shows only the buttons behind them. */

@@ -18,9 +18,11 @@ export interface MethodDefinition<Schema extends z.ZodType = z.ZodType> {
   handler(params: z.output<Schema>, context: CallContext): unknown;
   /**
    * What a call costs against the rate limits, in requests: 1 when absent. Methods whose work
-   * grows with their parameters (rows a query may read) say so, so that limits count work.
+   * grows with their parameters (rows a query may read) say so, so that limits count work. It
+   * gets the params as sent, before they are checked: it runs for every request of a flood, so
+   * it must cost next to nothing (no schema parse), and the schema refuses bad params later.
    */
-  cost?(params: z.output<Schema>): number;
+  cost?(params: Readonly<Record<string, unknown>>): number;
 }
 
 export type MethodTable = Record<string, MethodDefinition>;
@@ -33,7 +35,8 @@ export function method<Schema extends z.ZodType>(definition: MethodDefinition<Sc
 /** Rows a list or query may read per request it costs: 1 + one more per 200 rows. */
 const ROWS_PER_REQUEST = 200;
 
-/** The cost of a list or query answering up to `limit` rows. */
-export function listCost(limit: number): number {
+/** The cost of a list or query answering up to its `limit` rows (`defaultLimit` when not a number). */
+export function listCost(params: Readonly<Record<string, unknown>>, defaultLimit: number): number {
+  const limit = typeof params.limit === 'number' && Number.isFinite(params.limit) ? Math.min(Math.max(params.limit, 1), 10_000) : defaultLimit;
   return 1 + Math.floor(limit / ROWS_PER_REQUEST);
 }

@@ -15,6 +15,7 @@ import {
   RpcErrorCodes,
   type JsonRpcRequest,
   type JsonRpcResponse,
+  type ParsedMessage,
 } from './jsonRpc.ts';
 import { invokeMethod, requestCost } from './invokeMethod.ts';
 import type { MethodTable } from './methodTypes.ts';
@@ -27,10 +28,16 @@ export interface ConnectionLimits {
   maxBatch: number;
 }
 
+/** Refusals in a row, each sent before the wait the previous one gave, before the client is disconnected. */
+const MAX_REFUSED_IN_ROW = 100;
+
 export class RpcConnection implements Subscriber {
   /** Pong seen since the last ping. */
   alive = true;
   private closed = false;
+  /** Refused messages in a row sent before their retryAfterMs was up. */
+  private refusedInRow = 0;
+  private retryNotBefore = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -47,6 +54,8 @@ export class RpcConnection implements Subscriber {
      * connections (this one may be closed by then, or have a lower role): run before each message.
      */
     private readonly accountsCurrent?: () => Promise<void>,
+    /** Told when the client is disconnected for ignoring the rate limit (ApiServer keeps it out a while). */
+    private readonly onLimitIgnored?: () => void,
   ) {
     socket.on('message', (data, isBinary) => void this.receive(isBinary ? null : data.toString()));
     socket.on('pong', () => (this.alive = true));
@@ -99,7 +108,7 @@ export class RpcConnection implements Subscriber {
     // Limits are checked before anything runs, so a flood costs no method call and no store read.
     if (!this.connectionBucket.take() || !this.principalBucket.take()) {
       const retryAfterMs = Math.max(this.connectionBucket.retryAfterMs, this.principalBucket.retryAfterMs);
-      return this.refuse(text, new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: ErrorCodes.RATE_LIMITED, retryAfterMs }));
+      return this.refuseLimited(text, undefined, new RpcError(RpcErrorCodes.rateLimited, 'rate limit exceeded: slow down', { code: ErrorCodes.RATE_LIMITED, retryAfterMs }));
     }
     if (text === null) {
       this.send(errorResponse(null, new RpcError(RpcErrorCodes.parseError, 'parse error: binary frames are not JSON-RPC')));
@@ -114,8 +123,8 @@ export class RpcConnection implements Subscriber {
     // above, before parsing; the rest now, all or nothing, so a refused message costs one.
     const extra = this.cost(parsed) - 1;
     if (extra > 0 && !this.takeBoth(extra)) {
-      const retryAfterMs = Math.max(this.connectionBucket.retryAfterMs, this.principalBucket.retryAfterMs);
-      return this.refuse(text, new RpcError(RpcErrorCodes.rateLimited, `rate limit exceeded: this message costs ${extra + 1} requests (a batch counts each request, a query the rows it may read): slow down or send less at once`, { code: ErrorCodes.RATE_LIMITED, retryAfterMs }));
+      const retryAfterMs = Math.max(this.connectionBucket.retryAfterMsFor(extra), this.principalBucket.retryAfterMsFor(extra));
+      return this.refuseLimited(text, parsed, new RpcError(RpcErrorCodes.rateLimited, `rate limit exceeded: this message costs ${extra + 1} requests (a batch counts each request, a query the rows it may read): slow down or send less at once`, { code: ErrorCodes.RATE_LIMITED, retryAfterMs }));
     }
     // A token revoked or a role lowered by another process just now must already count here.
     await this.accountsCurrent?.();
@@ -139,8 +148,8 @@ export class RpcConnection implements Subscriber {
    * a flood stays bounded by what the client can send. A message with no id to name (binary, not
    * JSON) is answered under `null`.
    */
-  private refuse(text: string | null, error: RpcError): void {
-    const parsed = text === null ? undefined : parseMessage(text);
+  private refuse(text: string | null, error: RpcError, known?: ParsedMessage): void {
+    const parsed = known ?? (text === null ? undefined : parseMessage(text));
     if (parsed === undefined || parsed.kind === 'invalid') return this.send(errorResponse(parsed?.response.id ?? null, error));
     if (parsed.kind === 'single') {
       if (!isNotification(parsed.request)) this.send(errorResponse(parsed.request.id ?? null, error));
@@ -154,6 +163,25 @@ export class RpcConnection implements Subscriber {
       return isNotification(item) ? [] : [errorResponse(item.id ?? null, error)];
     });
     if (answers.length > 0) this.sendText(JSON.stringify(answers));
+  }
+
+  /**
+   * A refusal by the rate limit. A client that sends again before the retryAfterMs it was given is
+   * not slowed by refusals, which cost the controller a parse each: after MAX_REFUSED_IN_ROW such
+   * messages in a row it is disconnected (1008). A client that waits as told is never dropped,
+   * even when other connections of its token keep the shared bucket empty.
+   */
+  private refuseLimited(text: string | null, parsed: ParsedMessage | undefined, error: RpcError): void {
+    const now = performance.now();
+    this.refusedInRow = now < this.retryNotBefore ? this.refusedInRow + 1 : 0;
+    this.retryNotBefore = now + ((error.data as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 0);
+    if (this.refusedInRow > MAX_REFUSED_IN_ROW) {
+      this.log.warn({ actor: this.actor }, 'client ignores the rate limit: disconnected');
+      this.onLimitIgnored?.();
+      this.close(1008, 'rate limit ignored');
+      return;
+    }
+    this.refuse(text, error, parsed);
   }
 
   private cost(parsed: { kind: 'single'; request: JsonRpcRequest } | { kind: 'batch'; items: Array<JsonRpcRequest | JsonRpcResponse> }): number {

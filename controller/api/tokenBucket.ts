@@ -34,6 +34,11 @@ export class TokenBucket {
 
   /** Milliseconds until one token is back. */
   get retryAfterMs(): number {
-    return Math.max(0, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+    return this.retryAfterMsFor(1);
+  }
+
+  /** Milliseconds until `count` tokens are back (at most the burst: a larger cost never fits). */
+  retryAfterMsFor(count: number): number {
+    return Math.max(0, Math.ceil(((Math.min(count, this.burst) - this.tokens) / this.rate) * 1000));
   }
 }

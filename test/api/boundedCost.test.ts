@@ -54,9 +54,24 @@ describe('limits count work', () => {
   });
 });
 
+describe('a client that ignores the limit', () => {
+  it('is disconnected (1008) after 100 refusals in a row and its token kept out for a while; other tokens are not', async () => {
+    const flooder = await ApiClient.connect(site.url, site.tokens.viewer);
+    const closed = new Promise<[number, string]>((resolve) => flooder.socket.on('close', (code, reason) => resolve([code, reason.toString()])));
+    const heavy = JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'audit.query', params: { limit: 1000 } })));
+    for (let i = 0; i < 150 && flooder.socket.readyState === flooder.socket.OPEN; i++) flooder.sendRaw(heavy);
+    expect(await closed).toEqual([1008, 'rate limit ignored']);
+    // The token is kept out for a while (10 s the first time), without a store read; others are not.
+    await expect(ApiClient.connect(site.url, site.tokens.viewer)).rejects.toThrow(/429/);
+    const other = await ApiClient.connect(site.url, site.tokens.operator);
+    expect(await other.call('doors.get', { door: 'front' })).toMatchObject({ id: 'front' });
+    other.close();
+  });
+});
+
 describe('audit.query answers are bounded in bytes', () => {
   it('stops a page at 512 KiB with a next page that goes on without a gap', async () => {
-    const viewer = await ApiClient.connect(site.url, site.tokens.viewer);
+    const viewer = await ApiClient.connect(site.url, site.tokens.integrator);
     const seen: number[] = [];
     let next: Record<string, number> | null = {};
     let pages = 0;

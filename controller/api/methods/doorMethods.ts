@@ -103,6 +103,7 @@ export function doorMethods(api: ApiServices): MethodTable {
         for (;;) {
           // Small pages with a turn of the event loop between them: a long window of a busy door
           // never holds up the doors' timers or a scan for more than one page's read.
+          await api.readBudget.take(STATS_PAGE);
           const page = await api.store.queryAudit({ controllerId: api.controllerId, door: id, since: start, until: end, afterSeq, limit: STATS_PAGE, order: 'asc' });
           for (const e of page) {
             if (e.type !== 'decision') continue;

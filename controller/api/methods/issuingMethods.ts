@@ -11,10 +11,11 @@ import { invalidParams } from '../jsonRpc.ts';
 
 const subjectId = z.string().regex(/^\d{1,20}$/, 'a decimal id');
 const unixSeconds = z.number().int().min(0).max(0xfffffffe);
+const DEFAULT_LIST_LIMIT = 500;
 /** Lists come in pages, so that no answer outgrows a client's buffer. */
 const listParams = z.strictObject({
   includeRevoked: z.boolean().default(false),
-  limit: z.number().int().min(1).max(1000).default(500),
+  limit: z.number().int().min(1).max(1000).default(DEFAULT_LIST_LIMIT),
   offset: z.number().int().min(0).default(0),
   /** Name text (any letter case), an id, or for links email text. */
   search: z.string().trim().min(1).max(MAX_SEARCH_CHARS).optional(),
@@ -73,7 +74,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
       },
     }),
     'scopes.list': method({ role: 'viewer', params: z.strictObject({}), handler: () => issuing.views.scopes.list() }),
-    'links.list': method({ role: 'viewer', params: listParams, cost: ({ limit }) => listCost(limit), handler: (params) => issuing.listLinks(params) }),
+    'links.list': method({ role: 'viewer', params: listParams, cost: (params) => listCost(params, DEFAULT_LIST_LIMIT), handler: async (params) => (await api.readBudget.take(params.limit), issuing.listLinks(params)) }),
     'links.get': method({ role: 'viewer', params: z.strictObject({ id: subjectId }), handler: ({ id }) => issuing.getLink(id) }),
     'links.send': method({
       role: 'integrator',
@@ -121,7 +122,7 @@ export function issuingMethods(api: ApiServices): MethodTable {
       params: z.strictObject({ id: subjectId, name: z.string().min(1).max(200).optional(), scope: z.number().int().positive().optional() }),
       handler: ({ id, ...changes }, { actor }) => issuing.updateCredential(id, changes, actor),
     }),
-    'credentials.list': method({ role: 'viewer', params: listParams, cost: ({ limit }) => listCost(limit), handler: (params) => issuing.listCredentials(params) }),
+    'credentials.list': method({ role: 'viewer', params: listParams, cost: (params) => listCost(params, DEFAULT_LIST_LIMIT), handler: async (params) => (await api.readBudget.take(params.limit), issuing.listCredentials(params)) }),
     'credentials.revoke': method({
       role: 'integrator',
       params: z.strictObject({ id: subjectId, reason: z.string().max(500).optional() }),

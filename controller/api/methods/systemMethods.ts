@@ -13,6 +13,7 @@ const MAX_SUBSCRIPTIONS = 16;
 /** Rows audit.query reads at a time, with a turn of the event loop between slices. */
 const AUDIT_SLICE = 200;
 const REPLAY_COST = 10;
+const DEFAULT_AUDIT_LIMIT = 100;
 /** The largest audit.query answer, in bytes of JSON (and at most half of api.maxBufferedBytes). */
 const MAX_ANSWER_BYTES = 512 * 1024;
 /** A holder filter matching more links and credentials than this is refused: narrow the name. */
@@ -57,10 +58,10 @@ export function systemMethods(api: ApiServices): MethodTable {
         verdict: z.enum(['grant', 'deny']).optional(),
         afterSeq: z.number().int().nonnegative().optional(),
         beforeSeq: z.number().int().nonnegative().optional(),
-        limit: z.number().int().min(1).max(1000).default(100),
+        limit: z.number().int().min(1).max(1000).default(DEFAULT_AUDIT_LIMIT),
         order: z.enum(['asc', 'desc']).default('asc'),
       }),
-      cost: ({ limit }) => listCost(limit),
+      cost: (params) => listCost(params, DEFAULT_AUDIT_LIMIT),
       handler: async ({ holder, ...query }) => {
         const subjects = holder === undefined ? undefined : await api.store.holderSubjects(holder, MAX_HOLDERS_MATCHED + 1);
         if (subjects !== undefined && subjects.length > MAX_HOLDERS_MATCHED) {
@@ -75,6 +76,7 @@ export function systemMethods(api: ApiServices): MethodTable {
         let more = true;
         while (more && events.length < query.limit) {
           const want = Math.min(AUDIT_SLICE, query.limit - events.length);
+          await api.readBudget.take(want);
           const slice = await api.holderNames.name(await api.store.queryAudit({ ...query, ...cursor, limit: want, subjects, controllerId: query.controllerId ?? api.controllerId }));
           for (const event of slice) {
             const size = JSON.stringify(event).length + 1;
