@@ -24,6 +24,7 @@ export const CLOSE_CODES = [
   { code: 1007, reason: null, meaning: 'a text message that is not valid UTF-8', reconnect: true },
   { code: 1008, reason: 'credentials revoked', meaning: 'the token was revoked (or its user disabled): reconnecting with it is refused (401)', reconnect: false },
   { code: 1008, reason: 'credentials changed', meaning: "the token's role was changed to or from scanner, or to another scanner", reconnect: false },
+  { code: 1008, reason: 'rate limit ignored', meaning: 'the client kept sending while refused for its rate: new connections are refused (429) for a while', reconnect: true },
   { code: 1009, reason: null, meaning: 'a message larger than api.maxMessageBytes', reconnect: true },
 ] as const;
 

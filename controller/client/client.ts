@@ -3,7 +3,7 @@
  * nothing beyond `ws`. It keeps one connection to /api and makes up for its drops:
  *
  * - it reconnects, with exponential backoff and full jitter, and stops only when the controller
- *   refuses the token (401, or close code 1008: a revoked token never comes back);
+ *   refuses the token (401: a revoked token never comes back);
  * - it subscribes again, and an audit subscription resumes with `after` set to the last audit seq
  *   it delivered, so no audit event is lost or delivered twice across a drop or a restart of the
  *   controller (door, scanner and link notifications are not replayed: re-read those on the
@@ -72,7 +72,7 @@ export type ConnectionErrorCode =
   | 'POSTERN_CLIENT_CONNECTION_LOST'
   /** close() was called, or the client gave up (a refused token). */
   | 'POSTERN_CLIENT_CLOSED'
-  /** The controller refused the upgrade (`status`) or closed with 1008 (`closeCode`): the token is no good. */
+  /** The controller refused the upgrade (`status` 400, 401, 403 or 404): the token (or the URL) is no good. */
   | 'POSTERN_CLIENT_REFUSED'
   /** No answer within callTimeoutMs, or no connection within connectTimeoutMs. */
   | 'POSTERN_CLIENT_TIMEOUT';
@@ -348,7 +348,8 @@ export class PosternClient extends EventEmitter {
       this.socket = undefined;
       if (this.closed) return;
       const why = reason.toString();
-      if (code === 1008) refused = new PosternConnectionError('POSTERN_CLIENT_REFUSED', `the controller closed the connection: ${why || 'policy violation'} (1008)`, { closeCode: code, closeReason: why });
+      // A 1008 is not the end by itself: a revoked token is refused at the next upgrade (401), a
+      // client dropped for its rate is let in again after a while (429 until then).
       if (refused) {
         this.shutDown(refused);
         return;

@@ -99,6 +99,8 @@ beforeAll(async () => {
     { name: 'viewer', role: 'viewer' },
     { name: 'operator', role: 'operator' },
     { name: 'integrator', role: 'integrator' },
+    { name: 'admin', role: 'admin' },
+    { name: 'doomed', role: 'viewer' },
   ]);
   await startController();
   url = `ws://127.0.0.1:${port}/api`;
@@ -155,6 +157,22 @@ describe('postern/client', () => {
       expect(doors).toHaveLength(seen);
     } finally {
       await client.close();
+    }
+  });
+
+  it('stops for good once its token is revoked: closed (1008), then refused (401) at the next upgrade', async () => {
+    const client = await connect(url, { token: tokens.doomed!, ...FAST });
+    const admin = await connect(url, { token: tokens.admin!, ...FAST });
+    try {
+      const closed = new Promise<unknown>((resolve) => client.once('closed', resolve));
+      const list = (await admin.call('tokens.list')) as Array<{ id: string; name: string }>;
+      await admin.call('tokens.revoke', { id: list.find((t) => t.name === 'doomed')!.id });
+      expect(await closed).toMatchObject({ code: 'POSTERN_CLIENT_REFUSED', details: { status: 401 } });
+      expect(client.connected).toBe(false);
+      await expect(client.call('system.info')).rejects.toMatchObject({ code: 'POSTERN_CLIENT_REFUSED' });
+    } finally {
+      await client.close();
+      await admin.close();
     }
   });
 
