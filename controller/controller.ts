@@ -413,7 +413,7 @@ export class Controller {
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget: new ReadBudget(), accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget: new ReadBudget(config.api.readRowsPerSecond), accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;

@@ -37,6 +37,8 @@ export interface Principal {
   role: Role;
   /** The scanner id a 'scanner' token may send reads for; null for every other role. */
   scanner: string | null;
+  /** A token limited to these doors (api/doorLimits.ts); absent or null: every door. */
+  doors?: readonly string[] | null;
 }
 
 /** The audit actor of a principal: `token:ci`, `user:ada`. */
@@ -61,6 +63,8 @@ export interface TokenRecord {
   name: string;
   role: Role;
   scanner: string | null;
+  /** The doors it may act on and read; null: every door. */
+  doors: string[] | null;
   createdAt: number;
   createdBy: string | null;
   lastUsedAt: number | null;

@@ -273,7 +273,7 @@ export class Accounts {
    * scanner is the caller's to check); other roles must not have one.
    */
   async createToken(
-    request: { name: string; role: Role; scanner?: string | null },
+    request: { name: string; role: Role; scanner?: string | null; doors?: string[] | null },
     actor: string,
   ): Promise<{ token: string; record: TokenRecord }> {
     const name = checkName(request?.name);
@@ -288,6 +288,13 @@ export class Accounts {
     } else if (scanner !== null) {
       throw invalid('scanner', `only a token with role 'scanner' has a scanner, not one with role '${role}'`);
     }
+    const doors = request.doors ?? null;
+    if (doors !== null) {
+      if (!Array.isArray(doors) || doors.length === 0 || doors.length > 256) throw invalid('doors', 'a token limited to doors names 1 to 256 of them');
+      const bad = doors.find((d) => typeof d !== 'string' || !SCANNER_ID_PATTERN.test(d));
+      if (bad !== undefined) throw invalid('doors', `must be door ids (1-64 characters: a-z, 0-9, - and _), got ${JSON.stringify(bad)}`);
+      if (role === 'admin') throw invalid('doors', 'an admin token cannot be limited to doors: it manages the whole site');
+    }
     checkActor(actor);
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const record = await this.#deps.store.createToken({
@@ -297,10 +304,11 @@ export class Accounts {
       prefix: token.slice(0, TOKEN_PREFIX_LENGTH),
       role,
       scanner,
+      doors: doors === null ? null : [...new Set(doors)],
       createdAt: this.#clock(),
       createdBy: actor,
     });
-    await this.#record(actor, 'token.create', record.id, { name, role, scanner });
+    await this.#record(actor, 'token.create', record.id, { name, role, scanner, ...(doors !== null ? { doors: record.doors } : {}) });
     return { token, record };
   }
 
@@ -314,7 +322,7 @@ export class Accounts {
     const record = await this.#deps.store.getTokenByHash(hashToken(token));
     if (record === undefined || record.revokedAt !== null) return undefined;
     await this.#touch(record);
-    return { kind: 'token', id: record.id, name: record.name, role: record.role, scanner: record.scanner };
+    return { kind: 'token', id: record.id, name: record.name, role: record.role, scanner: record.scanner, ...doorsOf(record) };
   }
 
   /**
@@ -326,7 +334,7 @@ export class Accounts {
     if (principal.kind === 'token') {
       const record = await this.#deps.store.getToken(principal.id);
       if (record === undefined || record.revokedAt !== null) return undefined;
-      return { kind: 'token', id: record.id, name: record.name, role: record.role, scanner: record.scanner };
+      return { kind: 'token', id: record.id, name: record.name, role: record.role, scanner: record.scanner, ...doorsOf(record) };
     }
     const user = await this.#deps.store.getUserByName(principal.name);
     if (user === undefined || user.disabled || user.id !== principal.id) return undefined;
@@ -392,4 +400,9 @@ export class Accounts {
       data,
     });
   }
+}
+
+/** A principal carries `doors` only when its token is limited to some: unlimited ones stay as they were. */
+function doorsOf(record: TokenRecord): { doors?: readonly string[] } {
+  return record.doors === null ? {} : { doors: record.doors };
 }

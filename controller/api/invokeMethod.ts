@@ -5,6 +5,7 @@
 import { roleAtLeast, type Role } from '../accounts/accountTypes.ts';
 import { ErrorCodes } from '../../machines/shared/errors.ts';
 import { invalidParams, RpcError, RpcErrorCodes } from './jsonRpc.ts';
+import { checkDoorLimits, limitListToDoors } from './doorLimits.ts';
 import type { CallContext, MethodDefinition, MethodTable } from './methodTypes.ts';
 
 export async function invokeMethod(methods: MethodTable, name: string, rawParams: unknown, context: CallContext): Promise<unknown> {
@@ -20,7 +21,10 @@ export async function invokeMethod(methods: MethodTable, name: string, rawParams
     const issue = params.error.issues[0]!;
     throw invalidParams(issue.path.length === 0 ? 'params' : issue.path.map(String).join('.'), issue.message);
   }
-  return definition.handler(params.data, context);
+  const doors = context.principal.doors;
+  if (doors === undefined || doors === null) return definition.handler(params.data, context);
+  checkDoorLimits(name, params.data as Record<string, unknown>, doors);
+  return limitListToDoors(name, await definition.handler(params.data, context), doors);
 }
 
 /**

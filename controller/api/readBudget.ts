@@ -1,6 +1,6 @@
 /**
  * How many stored rows the API's reads (audit.query, the lists, door.stats) may go through per
- * second, all clients together. The rate limits bound each token; this bounds their sum, so that
+ * second, all clients together (api.readRowsPerSecond). The rate limits bound each token; this bounds their sum, so that
  * any number of viewers reading at their limits takes at most a small, steady share of the thread
  * that drives the doors. A read waits its turn, slice by slice, rather than being refused, unless
  * the wait would be longer than MAX_WAIT_MS: then it is refused as busy (-32004, with retryAfterMs).
@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes } from '../../machines/shared/errors.ts';
 import { RpcError, RpcErrorCodes } from './jsonRpc.ts';
 
-export const READ_ROWS_PER_SECOND = 5000;
 const MAX_WAIT_MS = 5000;
 
 export class ReadBudget {
@@ -17,7 +16,8 @@ export class ReadBudget {
   #paidUntil = 0;
 
   constructor(
-    private readonly rowsPerSecond = READ_ROWS_PER_SECOND,
+    /** api.readRowsPerSecond of the site file (default 5,000). */
+    private readonly rowsPerSecond: number,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 

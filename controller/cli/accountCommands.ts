@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 
 import { Accounts, NAME_PATTERN } from '../accounts/accounts.ts';
 import { isUserRole, ROLES, type Role, type UserRole } from '../accounts/accountTypes.ts';
-import { requireApiScanner } from '../accounts/tokenScanner.ts';
+import { requireApiScanner, requireSiteDoors } from '../accounts/tokenScanner.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { badgeBaseUrl } from '../badge/enrolment.ts';
 import { opening, requireString, type StoreOptions } from './args.ts';
@@ -122,15 +122,17 @@ export async function listUsers(values: StoreOptions & { json?: boolean }, io: C
   }, opening(values));
 }
 
-export async function createToken(values: StoreOptions & { name?: string; role?: string; scanner?: string }, io: CliEnvironment): Promise<void> {
+export async function createToken(values: StoreOptions & { name?: string; role?: string; scanner?: string; doors?: string }, io: CliEnvironment): Promise<void> {
   const name = requireString(values.name, 'name');
   const tokenRole = requireString(values.role, 'role') as Role;
   await withAccounts(values, io, async (accounts, ctx) => {
     const reader = values.scanner === undefined ? undefined : requireApiScanner(ctx.config, values.scanner);
-    const { token, record } = await accounts.createToken({ name, role: tokenRole, scanner: values.scanner ?? null }, ctx.actor);
+    const doors = values.doors?.split(',').map((d) => d.trim());
+    if (doors !== undefined) requireSiteDoors(ctx.config, doors);
+    const { token, record } = await accounts.createToken({ name, role: tokenRole, scanner: values.scanner ?? null, doors: doors ?? null }, ctx.actor);
     // The token alone on standard output, so that TOKEN=$(postern token create ...) works; the rest on standard error.
     io.stderr.write(
-      `Token ${record.id} (${record.name}), role ${record.role}${record.scanner === null ? '' : `, scanner ${record.scanner}`}:\n`,
+      `Token ${record.id} (${record.name}), role ${record.role}${record.scanner === null ? '' : `, scanner ${record.scanner}`}${record.doors === null ? '' : `, doors ${record.doors.join(', ')} only`}:\n`,
     );
     io.stdout.write(`${token}\n`);
     io.stderr.write('This token is shown once and cannot be read back. Store it somewhere safe now.\n');
@@ -140,8 +142,8 @@ export async function createToken(values: StoreOptions & { name?: string; role?:
 
 export async function listTokens(values: StoreOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
   await withReadContext(values.config, io.env, async (ctx) => {
-    const header = ['ID', 'NAME', 'ROLE', 'SCANNER', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'];
-    writeList(io.stdout, values.json, await ctx.store.listTokens(), header, (t) => [t.id, t.name, t.role, t.scanner ?? '', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]);
+    const header = ['ID', 'NAME', 'ROLE', 'SCANNER', 'DOORS', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'];
+    writeList(io.stdout, values.json, await ctx.store.listTokens(), header, (t) => [t.id, t.name, t.role, t.scanner ?? '', t.doors?.join(',') ?? 'all', `${t.prefix}...`, formatMs(t.createdAt), formatMs(t.lastUsedAt), formatMs(t.revokedAt)]);
   }, opening(values));
 }
 

@@ -217,9 +217,9 @@ const TOKEN: Leaf[] = [
   {
     name: 'create',
     summary: 'makes an API token: prints it alone on standard output, once (and for a kiosk the link to open on its tablet)',
-    usage: '--name NAME --role ROLE [--scanner ID]   (prints the token, once)',
+    usage: '--name NAME --role ROLE [--scanner ID] [--doors a,b]   (prints the token, once)',
     details: `ROLE is one of ${ROLES.join(', ')}; a scanner token names its network or kiosk scanner with --scanner.`,
-    options: [opt('--name <NAME>', 'what it is for'), opt('--role <ROLE>', `one of ${ROLES.join(', ')}`), opt('--scanner <ID>', "with role scanner: the site's network or kiosk scanner it reads for")],
+    options: [opt('--name <NAME>', 'what it is for'), opt('--role <ROLE>', `one of ${ROLES.join(', ')}`), opt('--scanner <ID>', "with role scanner: the site's network or kiosk scanner it reads for"), opt('--doors <a,b>', 'limit it to these doors: it acts on and reads only them (not for admin)')],
     store: true,
     load: () => import('./accountCommands.ts').then((m) => m.createToken),
   },

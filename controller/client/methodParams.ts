@@ -40,7 +40,7 @@ export interface PosternMethodParams {
   "scopes.list": Record<string, never>;
   "subscribe": { "topics": Array<"door" | "scanner" | "link" | "audit">; "doors"?: Array<string>; "after"?: number; "verdict"?: "grant" | "deny"; "types"?: Array<"decision" | "door" | "operator" | "system">; "scanners"?: Array<string>; "subjects"?: Array<string> };
   "system.info": Record<string, never>;
-  "tokens.create": { "name": string; "role": string; "scanner"?: string | null; "idempotencyKey"?: string };
+  "tokens.create": { "name": string; "role": string; "scanner"?: string | null; "doors"?: Array<string> | null; "idempotencyKey"?: string };
   "tokens.list": Record<string, never>;
   "tokens.revoke": { "id": string };
   "unsubscribe": { "subscription": string };

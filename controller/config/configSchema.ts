@@ -58,6 +58,8 @@ const api = z.strictObject({
   rateLimit: z
     .strictObject({ perConnection: rate, perToken: rate })
     .default({ perConnection: { rate: 50, burst: 100 }, perToken: { rate: 200, burst: 400 } }),
+  /** Stored rows the API's reads may go through per second, all clients together (api/readBudget.ts). */
+  readRowsPerSecond: z.number().int().min(100).max(10_000_000).default(5000),
   /** /metrics without a token (for a scraper on a trusted network). */
   publicMetrics: z.boolean().default(false),
 });

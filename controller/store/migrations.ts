@@ -264,11 +264,19 @@ const enrolments: Migration = {
   },
 };
 
+/** API tokens limited to a set of doors (a JSON array of door ids; null: every door). */
+const tokenDoors: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('api_tokens').addColumn('doors', 'text').execute();
+  },
+};
+
 /** Every migration, by name; Kysely applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_accounts': accounts,
   '0003_enrolments': enrolments,
+  '0004_token_doors': tokenDoors,
 };
 
 /** The table Kysely records applied migrations in. */

@@ -113,6 +113,7 @@ export interface ApiTokensTable {
   prefix: string; // the first 8 characters of the token
   role: string; // viewer | operator | integrator | admin | scanner
   scanner: string | null; // the scanner id of a 'scanner' token
+  doors: string | null; // JSON array of the door ids the token is limited to; null: every door
   created_at: number;
   created_by: string | null;
   last_used_at: number | null;

@@ -187,6 +187,8 @@ export interface NewToken {
   prefix: string;
   role: Role;
   scanner: string | null;
+  /** The doors it is limited to; null: every door. */
+  doors: string[] | null;
   createdAt: number;
   createdBy: string | null;
 }

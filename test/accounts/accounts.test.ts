@@ -257,6 +257,7 @@ function accountsSuite(getBackend: () => Backend): void {
         name: 'ci',
         role: 'admin',
         scanner: null,
+        doors: null,
         createdAt: now,
         createdBy: ACTOR,
         lastUsedAt: null,
@@ -327,7 +328,7 @@ function accountsSuite(getBackend: () => Backend): void {
         expect(text).not.toContain(token.slice(8));
         expect(text).not.toContain(hashToken(token));
       }
-      for (const t of tokens) expect(Object.keys(t).sort()).toEqual(['createdAt', 'createdBy', 'id', 'lastUsedAt', 'name', 'prefix', 'revokedAt', 'role', 'scanner']);
+      for (const t of tokens) expect(Object.keys(t).sort()).toEqual(['createdAt', 'createdBy', 'doors', 'id', 'lastUsedAt', 'name', 'prefix', 'revokedAt', 'role', 'scanner']);
     });
 
     it('gives a scanner token its scanner, and only a scanner token', async () => {

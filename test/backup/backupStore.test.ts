@@ -122,7 +122,7 @@ describe('backupStore', () => {
       for (let i = 0; i < 5; i++) {
         const file = path.join(out, `backup-${i}.sqlite`);
         const result = await backupStore({ dataDir, out: file });
-        expect(result).toMatchObject({ file, source: path.join(dataDir, 'postern.sqlite'), schemaVersion: '0003_enrolments' });
+        expect(result).toMatchObject({ file, source: path.join(dataDir, 'postern.sqlite'), schemaVersion: '0004_token_doors' });
         expect(result.bytes).toBe((await stat(file)).size);
         backups.push(file);
         await sleep(100);

@@ -225,7 +225,7 @@ describe('postern token', { timeout: 90_000 }, () => {
 
     const [list, jsonList] = await Promise.all([cli(['token', 'list']), cli(['token', 'list', '--json'])]);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/^ID\s+NAME\s+ROLE\s+SCANNER\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED\n/);
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+ROLE\s+SCANNER\s+DOORS\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED\n/);
     expect(list.stdout).toContain(`${token.slice(0, 8)}...`);
     expect(list.stdout).not.toContain(token.slice(0, 9));
     const json = JSON.parse(jsonList.stdout) as Array<Record<string, unknown>>;

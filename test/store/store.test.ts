@@ -170,7 +170,7 @@ function storeSuite(getBackend: () => Backend): void {
       await again.start();
       expect(await again.getSetting('site.key')).toBe('abc');
       const applied = await fresh.rows('SELECT name FROM postern_migrations ORDER BY name');
-      expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_accounts', '0003_enrolments']);
+      expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_accounts', '0003_enrolments', '0004_token_doors']);
 
       // the write probe leaves nothing behind
       expect(await again.getSetting('postern.writeProbe')).toBeUndefined();

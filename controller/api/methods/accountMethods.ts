@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Role, TokenRecord, UserRecord, UserRole } from '../../accounts/accountTypes.ts';
-import { requireApiScanner } from '../../accounts/tokenScanner.ts';
+import { requireApiScanner, requireSiteDoors } from '../../accounts/tokenScanner.ts';
 import { ErrorCodes, PosternError } from '../../../machines/shared/errors.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { method, type MethodTable } from '../methodTypes.ts';
@@ -23,7 +23,7 @@ function userView(u: UserRecord) {
 }
 
 function tokenView(t: TokenRecord) {
-  return { id: t.id, name: t.name, role: t.role, scanner: t.scanner, prefix: t.prefix, createdAt: t.createdAt, createdBy: t.createdBy, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt };
+  return { id: t.id, name: t.name, role: t.role, scanner: t.scanner, doors: t.doors, prefix: t.prefix, createdAt: t.createdAt, createdBy: t.createdBy, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt };
 }
 
 export function accountMethods(api: ApiServices): MethodTable {
@@ -88,14 +88,22 @@ export function accountMethods(api: ApiServices): MethodTable {
     'tokens.list': method({ role: 'admin', params: z.strictObject({}), handler: async () => (await accounts.listTokens()).map(tokenView) }),
     'tokens.create': method({
       role: 'admin',
-      params: z.strictObject({ name, role, scanner: z.string().max(64).nullable().optional(), idempotencyKey: idempotencyKeyParam }),
+      params: z.strictObject({
+        name,
+        role,
+        scanner: z.string().max(64).nullable().optional(),
+        /** The doors it may act on and read; absent or null: every door. */
+        doors: z.array(z.string().min(1).max(64)).min(1).max(256).nullable().optional(),
+        idempotencyKey: idempotencyKeyParam,
+      }),
       // The token is in this answer and nowhere else: the store keeps only its hash. A retry with
       // the same key therefore cannot get it again: it is told which token was made, to revoke.
-      handler: ({ name, role, scanner, idempotencyKey }, { actor }) =>
-        api.idempotency.run(actor, 'tokens.create', idempotencyKey, { name, role, scanner }, {
+      handler: ({ name, role, scanner, doors, idempotencyKey }, { actor }) =>
+        api.idempotency.run(actor, 'tokens.create', idempotencyKey, { name, role, scanner, doors }, {
           create: async () => {
             if (scanner !== null && scanner !== undefined) requireApiScanner(api.config, scanner);
-            const { token, record } = await accounts.createToken({ name, role: role as Role, scanner: scanner ?? null }, actor);
+            if (doors) requireSiteDoors(api.config, doors);
+            const { token, record } = await accounts.createToken({ name, role: role as Role, scanner: scanner ?? null, doors: doors ?? null }, actor);
             return { result: { token, record: tokenView(record) }, ref: record.id };
           },
           replay: (id) => {
