@@ -8,9 +8,6 @@
  * The clients run in a child process (bench/fanoutClients.ts) so they never share the
  * controller's event loop; on 2 cores that is one core each.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { Accounts } from '../controller/accounts/accounts.ts';
 import { AuditTrail } from '../controller/audit/auditTrail.ts';
 import { validateConfig } from '../controller/config/loadConfig.ts';
@@ -20,10 +17,12 @@ import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
 import type { SimulatedDoorIo } from '../drivers/doorIo/simulatedDoorIo.ts';
 import type { SimulatedScanner } from '../drivers/scanners/simulatedScanner.ts';
+import { ClientProcess } from './lib/clientProcess.ts';
 import { busyWarning, describeEnvironment, describeLoad, environment, watchLoad } from './lib/environment.ts';
 import { BENCH_SCOPE, doorId, scannerId, tempDir, UNLOCK_SECONDS, writeResults } from './lib/site.ts';
 import { ms, rounded, summarize } from './lib/stats.ts';
 
+const CLIENTS = new URL('./fanoutClients.ts', import.meta.url);
 const DOORS = 64;
 const SUBSCRIBERS = 1000;
 const CHANGES = 100;
@@ -101,33 +100,6 @@ async function sequentialScans(controller: Controller, siteKey: Buffer, count: n
 /** What the client process reports; each `type` carries its own fields. */
 type ClientMessage = { type: string; connections?: number; times?: Array<number | null>; latencies?: number[]; errors?: Record<string, number> };
 
-class Clients {
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(): Promise<Clients> {
-    const child = fork(fileURLToPath(new URL('./fanoutClients.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await Clients.next(child, 'started');
-    return new Clients(child);
-  }
-
-  private static async next(child: ChildProcess, type: string): Promise<ClientMessage> {
-    for (;;) {
-      const [message] = (await once(child, 'message')) as [ClientMessage];
-      if (message.type === type) return message;
-    }
-  }
-
-  async ask(command: Record<string, unknown>, answer: string): Promise<ClientMessage> {
-    const reply = Clients.next(this.child, answer);
-    this.child.send(command);
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    this.child.send({ type: 'close' });
-    if (this.child.exitCode === null) await once(this.child, 'exit');
-  }
-}
 
 export async function runApiFanout(): Promise<void> {
   const env = environment();
@@ -141,13 +113,13 @@ export async function runApiFanout(): Promise<void> {
   await controller.start();
   const url = `${controller.apiUrl!.replace(/^http/, 'ws')}/api`;
   const load = watchLoad();
-  let clients: Clients | undefined;
+  let clients: ClientProcess<ClientMessage> | undefined;
   try {
     await sequentialScans(controller, siteKey, WARMUP_SCANS, 1);
     const idle = await sequentialScans(controller, siteKey, SEQUENTIAL_SCANS, 10_000);
     console.log(`idle decision latency: p50 ${ms(summarize(idle).p50)} ms, p99 ${ms(summarize(idle).p99)} ms`);
 
-    clients = await Clients.start();
+    clients = await ClientProcess.start<ClientMessage>(CLIENTS, 'started');
     const connectStarted = now();
     const ready = await clients.ask({ type: 'subscribers', url, token: viewer, count: SUBSCRIBERS }, 'ready');
     console.log(`${ready.connections} clients connected and subscribed in ${((now() - connectStarted) / 1000).toFixed(1)} s`);
@@ -183,7 +155,7 @@ export async function runApiFanout(): Promise<void> {
       ['doors.get', 'doors.get', Array(REQUEST_CONNECTIONS).fill(viewer), Array.from({ length: DOORS }, (_, i) => ({ door: doorId(i) }))],
       ['scanner.read', 'scanner.read', scanners, scanners.map((_, i) => ({ text: linkCode(siteKey, 50_000 + i) }))],
     ] as const) {
-      const requester = await Clients.start();
+      const requester = await ClientProcess.start<ClientMessage>(CLIENTS, 'started');
       const result = await requester.ask({ type: 'requests', url, tokens, method, params, seconds: REQUEST_SECONDS }, 'requests');
       await requester.close();
       const summary = summarize(result.latencies ?? []);

@@ -14,7 +14,7 @@
  * p99 within 1.5× of idle, timers on time, RSS under 300 MB. FLOOD_HOSTILE=1: flooders that send
  * again at once after a refusal instead of waiting its retryAfterMs.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,6 +26,7 @@ import { AuditTrail } from '../controller/audit/auditTrail.ts';
 import { encodeCredential } from '../controller/credentials/credentialCodec.ts';
 import { loadOrCreateSiteKey } from '../controller/issuing/siteKey.ts';
 import { openStore } from '../controller/store/openStore.ts';
+import { ClientProcess } from './lib/clientProcess.ts';
 import { busyWarning, describeEnvironment, describeLoad, environment, watchLoad } from './lib/environment.ts';
 import { BENCH_SCOPE, doorId, tempDir, writeResults } from './lib/site.ts';
 import { LATENCY_HEADERS, latencyRow, mb, rounded, sleep, summarize, table } from './lib/stats.ts';
@@ -192,28 +193,6 @@ interface ClientReply {
   counts?: { batches: number; answered: number; refused: number; events: number; notifications: number; dropped: number };
 }
 
-class FloodClients {
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(): Promise<FloodClients> {
-    const child = fork(fileURLToPath(new URL('./floodClients.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await FloodClients.next(child, 'ready');
-    return new FloodClients(child);
-  }
-
-  private static async next(child: ChildProcess, type: string): Promise<ClientReply> {
-    for (;;) {
-      const [message] = (await once(child, 'message')) as [ClientReply];
-      if (message.type === type) return message;
-    }
-  }
-
-  async ask(command: Record<string, unknown>, answer: string): Promise<ClientReply> {
-    const reply = FloodClients.next(this.child, answer);
-    this.child.send(command);
-    return reply;
-  }
-}
 
 export async function runViewerFlood(): Promise<void> {
   const env = environment();
@@ -241,7 +220,7 @@ export async function runViewerFlood(): Promise<void> {
     const scanners = clients.slice(0, SCAN_CONNECTIONS);
     await scanPhase(scanners, watcher, controller.pid!, siteKey, 1_000_000); // warm-up
     const idle = await scanPhase(scanners, watcher, controller.pid!, siteKey, 2_000_000);
-    const flood = await FloodClients.start();
+    const flood = await ClientProcess.start<ClientReply>(new URL('./floodClients.ts', import.meta.url), 'ready');
     await flood.ask({ type: 'start', url, token: viewer, subscribers: SUBSCRIBERS, flooders: FLOODERS, batch: BATCH, polite: !HOSTILE }, 'started');
     const flooded = await scanPhase(scanners, watcher, controller.pid!, siteKey, 3_000_000);
     const counts = (await flood.ask({ type: 'stop' }, 'stopped')).counts!;
