@@ -122,6 +122,22 @@ describe('docs/api.md against the document', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('names each method in the roles table, in the row of its least role', () => {
+    const rows = new Map<string, string[]>();
+    const start = API_MD.indexOf('\n## Roles\n');
+    const roles = API_MD.slice(start, API_MD.indexOf('\n## ', start + 1));
+    for (const line of roles.split('\n').filter((l) => /^\| `\w+` \|/.test(l))) {
+      const [, role, , mayCall] = line.split('|').map((c) => c.trim());
+      rows.set(role!.replaceAll('`', ''), [...mayCall!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!));
+    }
+    const named = (row: string[] | undefined, method: string) => (row ?? []).some((n) => n === method || (n.endsWith('.*') && method.startsWith(n.slice(0, -1))));
+    const wrong = document.methods.filter((m) => !named(rows.get(m['x-postern-role']), m.name)).map((m) => `${m.name} (${m['x-postern-role']})`);
+    expect(wrong).toEqual([]);
+    const names = new Set(document.methods.map((m) => m.name));
+    const unknown = [...rows.values()].flat().filter((n) => n.includes('.') && !n.endsWith('.*') && !names.has(n));
+    expect(unknown).toEqual([]);
+  });
+
   it('explains every error code and close code', () => {
     const missing: string[] = [];
     for (const e of Object.values(document.components.errors)) {
