@@ -405,15 +405,17 @@ export class Controller {
       audit.onAppend((event) => namedAudit.push(event)),
     );
     // The badge page's exact paths come before any catch-all route of the web UI.
+    // One budget for every read of the API, the HTTP export's included (api/readBudget.ts).
+    const readBudget = new ReadBudget(config.api.readRowsPerSecond);
     const routes: HttpRoute[] = [
       ...badgeRoutes({ config, store, audit, logger: this.logger.child({ component: 'badge' }) }),
-      auditExportRoute({ controllerId: audit.controllerId, store, names: holderNames, authenticate: (token) => accounts.authenticateToken(token), logger: this.logger.child({ component: 'api' }) }),
+      auditExportRoute({ controllerId: audit.controllerId, store, names: holderNames, readBudget, authenticate: (token) => accounts.authenticateToken(token), logger: this.logger.child({ component: 'api' }) }),
     ];
     // The SMTP password file is read here, at start; a missing one stops the controller.
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget: new ReadBudget(config.api.readRowsPerSecond), accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget, accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;

@@ -5,7 +5,8 @@
  * A token in the Authorization header, role viewer or above.
  *
  * The answer streams page by page and waits for the client to read (backpressure), so an export
- * of millions of events costs a page of memory; at most MAX_EXPORTS run at once, site-wide.
+ * of millions of events costs a page of memory; its pages wait their turn in the API's read
+ * budget like any other read; at most MAX_EXPORTS run at once, site-wide.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
@@ -15,6 +16,7 @@ import type { HolderNames } from '../issuing/holderNames.ts';
 import type { AuditQuery, Store } from '../store/storeTypes.ts';
 import type { Logger } from '../../machines/shared/logger.ts';
 import type { HttpRoute } from './apiServer.ts';
+import type { ReadBudget } from './readBudget.ts';
 
 export const AUDIT_EXPORT_PATH = '/audit/export';
 const PAGE = 1000;
@@ -24,6 +26,8 @@ export interface AuditExportDependencies {
   controllerId: string;
   store: Pick<Store, 'queryAudit'>;
   names: HolderNames;
+  /** The API's site-wide read budget: an export is paced like any other read. */
+  readBudget: ReadBudget;
   authenticate(token: string): Promise<Principal | undefined>;
   logger: Logger;
 }
@@ -100,6 +104,7 @@ async function stream(res: ServerResponse, { format, query }: ExportQuery, deps:
   for (;;) {
     let page;
     try {
+      await deps.readBudget.take(PAGE);
       page = await deps.store.queryAudit({ ...query, afterSeq, limit: PAGE });
     } catch (error) {
       // Headers are sent: an export cut short ends without its last line; the client sees a short file.
