@@ -414,7 +414,7 @@ export class Controller {
     // The SMTP password file is read here, at start; a missing one stops the controller.
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
-    const linkEmails = new LinkEmails({ config, store, issuing, audit, mailer });
+    const linkEmails = new LinkEmails({ config, issuing, audit, mailer });
     const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget, accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;

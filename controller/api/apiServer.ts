@@ -301,8 +301,7 @@ export class ApiServer {
  * stays out of URLs and logs).
  */
 function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (header !== undefined) return /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header)?.[1];
+  if (req.headers.authorization !== undefined) return headerBearerToken(req);
   const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
   if (!protocols.includes(API_SUBPROTOCOL)) return undefined;
   for (const protocol of protocols) {
@@ -310,6 +309,11 @@ function bearerToken(req: IncomingMessage): string | undefined {
     if (match !== null) return match[1];
   }
   return undefined;
+}
+
+/** The token of an `Authorization: Bearer <token>` header: how plain HTTP requests (/metrics, /audit/export) bring it. */
+export function headerBearerToken(req: IncomingMessage): string | undefined {
+  return /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
 }
 
 /** Why the server could not listen, as CONFIG_INVALID naming the setting to change. */

@@ -15,7 +15,7 @@ import { AUDIT_CSV_HEADER, auditCsvLine } from '../audit/auditCsv.ts';
 import type { HolderNames } from '../issuing/holderNames.ts';
 import type { AuditQuery, Store } from '../store/storeTypes.ts';
 import type { Logger } from '../../machines/shared/logger.ts';
-import type { HttpRoute } from './apiServer.ts';
+import { headerBearerToken, type HttpRoute } from './apiServer.ts';
 import type { ReadBudget } from './readBudget.ts';
 
 export const AUDIT_EXPORT_PATH = '/audit/export';
@@ -40,7 +40,7 @@ export function auditExportRoute(deps: AuditExportDependencies): HttpRoute {
       const reply = (status: number, text: string): void => void res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${text}\n`);
       if (req.method !== 'GET') return reply(405, 'method not allowed: GET');
       // The token in the header only: a URL ends up in logs and browser history.
-      const token = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
+      const token = headerBearerToken(req);
       if (token === undefined) return reply(401, 'unauthorized: send Authorization: Bearer <token>');
       const principal = await deps.authenticate(token).catch(() => null);
       if (principal === null) return reply(503, 'store unavailable: cannot check the token');

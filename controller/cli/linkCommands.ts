@@ -107,7 +107,7 @@ export async function emailLink(values: StoreOptions & { id: string; to?: string
 
 async function linkEmails(ctx: AdminContext): Promise<LinkEmails> {
   const [{ LinkEmails }, { LinkMailer }] = await Promise.all([import('../email/linkEmails.ts'), import('../email/linkMailer.ts')]);
-  return new LinkEmails({ config: ctx.config, store: ctx.store, issuing: ctx.issuing, audit: ctx.audit, mailer: new LinkMailer(ctx.config.email) });
+  return new LinkEmails({ config: ctx.config, issuing: ctx.issuing, audit: ctx.audit, mailer: new LinkMailer(ctx.config.email) });
 }
 
 export async function listLinks(values: StoreOptions & { all?: boolean; json?: boolean; search?: string }, io: CliEnvironment): Promise<void> {

@@ -8,6 +8,7 @@
  * names that URL's secret too, so one partner's secret is never used to sign for another.
  */
 import { z } from 'zod';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 
 /** The longest a decision waits for a webhook, whatever the site file says. */
 export const MAX_DELEGATION_TIMEOUT_MS = 5000;
@@ -25,6 +26,18 @@ export const secret = z
 export const secretEnv = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be the name of an environment variable');
 
 const timeoutMs = z.number().int().min(100).max(MAX_DELEGATION_TIMEOUT_MS);
+
+/**
+ * The secret a `secretEnv` setting names, read from the environment at start; CONFIG_INVALID,
+ * naming `where`, when it is unset or shorter than a secret may be. Never repeats the value.
+ */
+export function secretFromEnv(name: string, where: string, env: NodeJS.ProcessEnv): string {
+  const value = env[name];
+  if (value === undefined || value.length < MIN_DELEGATION_SECRET_CHARS) {
+    throw new PosternError(ErrorCodes.CONFIG_INVALID, `${where}: environment variable ${name} ${value === undefined ? 'is not set' : `must hold at least ${MIN_DELEGATION_SECRET_CHARS} characters`}`);
+  }
+  return value;
+}
 
 export function exactlyOneSecret(block: { secret?: string; secretEnv?: string }, ctx: z.RefinementCtx): void {
   if (block.secret !== undefined && block.secretEnv !== undefined) {

@@ -3,7 +3,7 @@
  * once per scanner at start (the most specific block winning, see delegationSchema.ts), with each
  * secret read from the file or from its environment variable.
  */
-import { delegationFor, MIN_DELEGATION_SECRET_CHARS } from '../config/delegationSchema.ts';
+import { delegationFor, secretFromEnv } from '../config/delegationSchema.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 
@@ -33,17 +33,7 @@ export class DelegationRouter {
       if (settings === 'no-url') throw new PosternError(ErrorCodes.CONFIG_INVALID, `scanners.${scanner.id}.delegation: no url`);
       let secret: string;
       if ('value' in settings.secret) secret = settings.secret.value;
-      else {
-        const name = settings.secret.env;
-        const value = env[name];
-        if (value === undefined || value.length < MIN_DELEGATION_SECRET_CHARS) {
-          throw new PosternError(
-            ErrorCodes.CONFIG_INVALID,
-            `delegation (${settings.from} level, scanner ${scanner.id}): environment variable ${name} ${value === undefined ? 'is not set' : `must hold at least ${MIN_DELEGATION_SECRET_CHARS} characters`}`,
-          );
-        }
-        secret = value;
-      }
+      else secret = secretFromEnv(settings.secret.env, `delegation (${settings.from} level, scanner ${scanner.id})`, env);
       const key = `${settings.url}\n${settings.timeoutMs}\n${secret}`;
       let target = shared.get(key);
       if (target === undefined) {

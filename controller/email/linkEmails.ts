@@ -5,16 +5,15 @@
  */
 import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
-import { ScopeDirectory } from '../credentials/scopeDirectory.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Issuing } from '../issuing/issuing.ts';
-import type { LinkRecord, Store } from '../store/storeTypes.ts';
+import type { LinkView } from '../issuing/holderViews.ts';
+import type { LinkRecord } from '../store/storeTypes.ts';
 import { composeLinkEmail, type LinkEmailDoor, type LinkEmailMessage } from './linkEmail.ts';
 import type { LinkMailer } from './linkMailer.ts';
 
 export interface LinkEmailsDependencies {
   config: SiteConfig;
-  store: Pick<Store, 'listDoorSets'>;
   issuing: Pick<Issuing, 'getLink' | 'linkCode'>;
   audit: Pick<AuditTrail, 'append'>;
   mailer: LinkMailer;
@@ -30,11 +29,9 @@ export interface ComposedLinkEmail {
 const ADDRESS = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
 
 export class LinkEmails {
-  private readonly scopes: ScopeDirectory;
   private readonly clock: () => number;
 
   constructor(private readonly deps: LinkEmailsDependencies) {
-    this.scopes = new ScopeDirectory(deps.config.scopes, deps.store);
     this.clock = deps.clock ?? Date.now;
   }
 
@@ -52,7 +49,7 @@ export class LinkEmails {
    * Link `id` and its recipient, refused for the link's own faults (unknown, revoked, expired) or a
    * bad address: what the caller can fix about this link, said before anything about the site.
    */
-  async addressed(id: string, to?: string | null): Promise<{ link: LinkRecord; to: string | null }> {
+  async addressed(id: string, to?: string | null): Promise<{ link: LinkView; to: string | null }> {
     const link = requireEmailable(await this.deps.issuing.getLink(id), this.clock());
     const recipient = to?.trim() || link.email;
     if (recipient && !ADDRESS.test(recipient)) {
@@ -86,19 +83,17 @@ export class LinkEmails {
     return { eml, to: composed.to };
   }
 
-  /** The doors a scope opens, in the site file's order, with their names. */
-  async doorsOf(scope: number): Promise<LinkEmailDoor[]> {
-    const ids = await this.scopes.doorsOf(scope);
-    if (ids === undefined) return [];
-    return this.deps.config.doors.filter((d) => ids.has(d.id)).map((d) => ({ id: d.id, name: d.name }));
+  /** The doors a link opens (its view lists them, in the site file's order), with their names. */
+  private doorsOf(link: LinkView): LinkEmailDoor[] {
+    return this.deps.config.doors.filter((d) => link.doors.includes(d.id)).map((d) => ({ id: d.id, name: d.name }));
   }
 
-  private async composed(link: LinkRecord, to: string | null): Promise<ComposedLinkEmail> {
+  private async composed(link: LinkView, to: string | null): Promise<ComposedLinkEmail> {
     const message = await composeLinkEmail({
       site: this.deps.config.site,
       link,
       code: this.deps.issuing.linkCode(link),
-      doors: await this.doorsOf(link.scope),
+      doors: this.doorsOf(link),
       from: this.deps.mailer.from,
       to,
     });
@@ -111,7 +106,7 @@ export class LinkEmails {
 }
 
 /** `link`, unless its email would open no door: revoked, or expired at `nowMs`. */
-export function requireEmailable(link: LinkRecord, nowMs: number): LinkRecord {
+export function requireEmailable<T extends LinkRecord>(link: T, nowMs: number): T {
   if (link.revokedAt !== null) throw new PosternError(ErrorCodes.CONFLICT, `link ${link.id} is revoked: its email would not open any door`);
   if (link.notAfter <= Math.floor(nowMs / 1000)) throw new PosternError(ErrorCodes.CONFLICT, `link ${link.id} has expired: its email would not open any door`);
   return link;

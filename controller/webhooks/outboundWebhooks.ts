@@ -3,7 +3,7 @@
  * trail, with their delivery state for the API and the metrics.
  */
 import type { SiteConfig } from '../config/configSchema.ts';
-import { MIN_DELEGATION_SECRET_CHARS } from '../config/delegationSchema.ts';
+import { secretFromEnv } from '../config/delegationSchema.ts';
 import { WebhookClient } from '../delegation/webhookClient.ts';
 import type { HolderNames } from '../issuing/holderNames.ts';
 import type { Store } from '../store/storeTypes.ts';
@@ -111,11 +111,5 @@ export class OutboundWebhooks {
 }
 
 function secretOf(config: SiteConfig['webhooks'][number], index: number, env: NodeJS.ProcessEnv): Buffer {
-  if (config.secret !== undefined) return Buffer.from(config.secret, 'utf8');
-  const name = config.secretEnv!;
-  const value = env[name];
-  if (value === undefined || value.length < MIN_DELEGATION_SECRET_CHARS) {
-    throw new PosternError(ErrorCodes.CONFIG_INVALID, `webhooks.${index}.secretEnv: environment variable ${name} ${value === undefined ? 'is not set' : `must hold at least ${MIN_DELEGATION_SECRET_CHARS} characters`}`);
-  }
-  return Buffer.from(value, 'utf8');
+  return Buffer.from(config.secret ?? secretFromEnv(config.secretEnv!, `webhooks.${index}.secretEnv`, env), 'utf8');
 }
