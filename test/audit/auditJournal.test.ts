@@ -127,14 +127,16 @@ describe('AuditTrail with a journal', () => {
   });
 
   it('a run that dies with events only in the journal: the next start drains them into the store exactly once, then continues the chain', async () => {
-    const first = trail();
+    // The first run's own way to the store, which its "kill -9" cuts for good: a trail that is
+    // never stopped would otherwise go on retrying and race the next start's drain.
+    const firstWay = new SwitchableStore(store);
+    const first = trail({ store: firstWay });
     await first.start();
     await first.record({ type: 'system', reason: 'stored' }).durable;
-    switchable.down = true;
+    firstWay.down = true;
     for (const reason of ['a', 'b', 'c']) await expect(first.record({ type: 'decision', reason }).durable).resolves.toBe('journal');
     // "kill -9": the trail is never stopped; its journal and the store are what is left.
     trails.splice(trails.indexOf(first), 1);
-    switchable.down = false;
     // Power cut in the middle of a journal write: a torn last line, whose append never resolved.
     await appendFile(journalFile, '{"controllerId":"site-j","seq":5,"trunc');
 
