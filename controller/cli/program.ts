@@ -34,6 +34,8 @@ interface Leaf {
 }
 
 const USER_ROLES = ROLES.filter((r) => r !== 'scanner').join(', ');
+/** controller/tls/siteCertificate.ts DEFAULT_SERVER_DAYS, repeated here so that help loads no crypto. */
+const DEFAULT_TLS_DAYS = 397;
 const TIME = 'TIME is ISO 8601 (2026-12-01T09:00Z), unix seconds, or +30m / +8h / +7d from now.';
 
 const opt = (flags: string, description: string) => () => new Option(flags, description);
@@ -320,6 +322,39 @@ const SCOPE: Leaf[] = [
   },
 ];
 
+/** --host, once for each name (or a comma-separated list): commander keeps only the last otherwise. */
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+const TLS: Leaf[] = [
+  {
+    name: 'create',
+    summary: "makes the site certificate for HTTPS (api.tls), signed by the site's own CA, which each tablet trusts once",
+    usage: '[--host NAME|IP ...] [--days N] [--dir DIR] [--force] [--new-ca] [--no-defaults]',
+    details: [
+      'Browsers give the kiosk page the camera only over HTTPS (or on localhost).',
+      "The certificate is for the --host names and, unless --no-defaults, this machine's host name, localhost and network addresses.",
+      "Files go into the data directory's tls folder, keys with mode 0600; it prints the api.tls lines for the site file and how to install the CA on Android and iPadOS.",
+      'An existing certificate is replaced only with --force; the CA is kept (tablets that trust it need nothing new) unless --new-ca.',
+    ].join('\n'),
+    options: [
+      () => new Option('--host <NAME|IP>', 'a host name or IP address tablets use for the controller; repeat it, or a,b').argParser(collect),
+      opt('--days <N>', `how long the certificate is valid (default ${DEFAULT_TLS_DAYS}, at most 825)`),
+      opt('--dir <DIR>', "where to write the files (default: the data directory's tls folder)"),
+      opt('--force', 'replace the certificate and its key if they exist'),
+      opt('--new-ca', 'make a new CA too (with --force if there is one): every tablet must then trust the new one'),
+      opt('--no-defaults', "only the --host names, not this machine's own"),
+    ],
+    load: () => import('./tlsCommands.ts').then((m) => m.createTls),
+  },
+  {
+    name: 'show',
+    summary: "shows the site's CA and certificate: names, validity, SHA-256 fingerprints, and whether api.tls names them",
+    usage: '[--dir DIR]',
+    options: [opt('--dir <DIR>', "where the files are (default: the data directory's tls folder)")],
+    load: () => import('./tlsCommands.ts').then((m) => m.showTls),
+  },
+];
+
 const GROUPS: Array<{ name: string; summary: string; details?: string; leaves: Leaf[] }> = [
   { name: 'link', summary: 'access links: codes for visitors, printed or emailed', details: TIME, leaves: LINK },
   { name: 'credential', summary: 'rotating credentials: badges on phones whose code changes every 15 s', leaves: CREDENTIAL },
@@ -328,6 +363,7 @@ const GROUPS: Array<{ name: string; summary: string; details?: string; leaves: L
   { name: 'audit', summary: 'the audit trail: tail, export, head and verify its hash chains', leaves: AUDIT },
   { name: 'user', summary: 'users of the web UI and the API', details: `ROLE is one of ${USER_ROLES}.`, leaves: USER },
   { name: 'token', summary: 'API tokens', leaves: TOKEN },
+  { name: 'tls', summary: 'the site certificate for HTTPS, which kiosk tablets need for their camera', leaves: TLS },
   { name: 'demo', summary: "the demo's simulated doors: force one open, hold one open, close it, to see the alarms", details: DEMO_DETAILS, leaves: DEMO },
 ];
 
