@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { cameraScannerOptions } from './scanners/camera/cameraConfig.ts';
+import { POS_LAYOUTS } from './scanners/hid/posReports.ts';
 
 /** A door's `io`: the driver that drives its lock and reads its contacts. */
 export const doorIoConfig = z.discriminatedUnion('driver', [
@@ -44,8 +45,13 @@ export const hidScannerOptions = z
     layout: z.enum(['us', 'uk', 'de', 'fr']).default('us'),
     /** The key the scanner ends each code with (keyboard mode). */
     suffix: z.enum(['enter', 'tab']).default('enter'),
-    /** A read with no key for this long before its suffix is dropped (keyboard mode). */
+    /**
+     * Keyboard mode: a read with no key for this long before its suffix is dropped. POS mode: a code
+     * split over several reports whose next report does not come within this long is dropped.
+     */
     interCharTimeoutMs: z.number().int().min(1).max(10_000).default(50),
+    /** POS mode: how the scanner lays out its reports (drivers/scanners/hid/posReports.ts). */
+    posLayout: z.enum(POS_LAYOUTS).default('plain'),
   })
   .refine((o) => o.path !== undefined || (o.vendorId !== undefined && o.productId !== undefined), {
     message: 'give vendorId and productId, or path',

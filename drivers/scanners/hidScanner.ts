@@ -6,15 +6,18 @@
  *   (hid/keyboardReports.ts, hid/keyboardLayouts.ts). A read is the characters typed before the
  *   suffix; if no key comes for interCharTimeoutMs before the suffix, the partial read is dropped
  *   (reported through onDrop), never passed on half-typed.
- * - pos: the scanner is a HID POS Bar Code Scanner and sends each code in one report
- *   (hid/posReports.ts).
+ * - pos: the scanner is a HID POS Bar Code Scanner and sends each code as a Scanned Data Report,
+ *   in the layout its vendor uses (hid/posReports.ts); a code longer than one report comes as
+ *   several, joined until the last (hid/posReassembler.ts). If the next report of a code does not
+ *   come within interCharTimeoutMs, the part held is dropped (reported through onDrop).
  *
  * node-hid is imported when connecting, so a site without HID scanners starts where the native
  * library (libusb / hidraw support) is absent.
  */
 import type { KeyboardLayoutName } from './hid/keyboardLayouts.ts';
 import { KeyboardReportDecoder } from './hid/keyboardReports.ts';
-import { decodePosReport } from './hid/posReports.ts';
+import { PosReassembler } from './hid/posReassembler.ts';
+import type { PosLayoutName } from './hid/posReports.ts';
 import { MAX_READ_CHARS, ScannerDriverBase } from './scannerDriver.ts';
 
 /** What the driver needs of an open device: node-hid's HID / HIDAsync fit it. */
@@ -33,15 +36,20 @@ export interface HidScannerOptions {
   mode: 'keyboard' | 'pos';
   layout: KeyboardLayoutName;
   suffix: 'enter' | 'tab';
+  /** Keyboard mode: between two keys of a read. POS mode: between two reports of a split code. */
   interCharTimeoutMs: number;
+  /** POS mode: where the fields are in the scanner's reports. */
+  posLayout: PosLayoutName;
 }
 
 export type HidDeviceFactory = (options: HidScannerOptions) => Promise<HidDevice> | HidDevice;
 
-/** Why a read was not passed on; `chars` is how many characters had been typed. */
+/** Why a read was not passed on; `chars` is how many characters had been typed or received. */
 export interface HidDrop {
   reason: string;
   chars: number;
+  /** POS mode: the AIM identifier (or vendor symbology id) the reports carried. */
+  symbology?: string;
 }
 
 export class HidScanner extends ScannerDriverBase {
@@ -50,6 +58,7 @@ export class HidScanner extends ScannerDriverBase {
   private generation = 0;
   private connecting = false;
   private readonly keyboard: KeyboardReportDecoder;
+  private readonly pos: PosReassembler;
   private pending = '';
   private timer: NodeJS.Timeout | null = null;
 
@@ -60,6 +69,7 @@ export class HidScanner extends ScannerDriverBase {
   ) {
     super();
     this.keyboard = new KeyboardReportDecoder(options.layout);
+    this.pos = new PosReassembler(options.posLayout);
   }
 
   connect(): void {
@@ -112,12 +122,12 @@ export class HidScanner extends ScannerDriverBase {
     this.clearTimer();
     this.pending = '';
     this.keyboard.reset();
+    this.pos.abandon();
   }
 
   private take(data: Buffer): void {
     if (this.options.mode === 'pos') {
-      const text = decodePosReport(data);
-      if (text.length > 0) this.emitRead(text);
+      this.takePosReport(data);
       return;
     }
     for (const press of this.keyboard.decode(data)) {
@@ -134,6 +144,17 @@ export class HidScanner extends ScannerDriverBase {
     }
   }
 
+  private takePosReport(report: Buffer): void {
+    const outcome = this.pos.take(report);
+    if (outcome.kind === 'held') {
+      this.armTimer();
+    } else if (outcome.kind === 'read') {
+      this.clearTimer();
+      if (outcome.text.length > 0) this.emitRead(outcome.text);
+    }
+    // A report of another kind neither ends nor extends a code being reassembled.
+  }
+
   private armTimer(): void {
     if (this.timer !== null) {
       this.timer.refresh();
@@ -141,11 +162,24 @@ export class HidScanner extends ScannerDriverBase {
     }
     this.timer = setTimeout(() => {
       this.timer = null;
-      const chars = this.pending.length;
-      this.pending = '';
-      if (chars > 0) this.onDrop({ reason: `no ${this.options.suffix} within ${this.options.interCharTimeoutMs} ms of the last key`, chars });
+      this.dropUnfinished();
     }, this.options.interCharTimeoutMs);
     this.timer.unref?.();
+  }
+
+  private dropUnfinished(): void {
+    const ms = this.options.interCharTimeoutMs;
+    if (this.options.mode === 'pos') {
+      const code = this.pos.abandon();
+      if (code === null) return;
+      const drop: HidDrop = { reason: `no last HID POS report within ${ms} ms of the previous one`, chars: code.chars };
+      if (code.symbology !== undefined) drop.symbology = code.symbology;
+      this.onDrop(drop);
+      return;
+    }
+    const chars = this.pending.length;
+    this.pending = '';
+    if (chars > 0) this.onDrop({ reason: `no ${this.options.suffix} within ${ms} ms of the last key`, chars });
   }
 
   private clearTimer(): void {

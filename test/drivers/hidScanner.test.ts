@@ -75,7 +75,7 @@ class FakeDevice extends EventEmitter implements HidDevice {
   }
 }
 
-const base: HidScannerOptions = { vendorId: 0x0c2e, productId: 0x0b61, mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 50 };
+const base: HidScannerOptions = { vendorId: 0x0c2e, productId: 0x0b61, mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 50, posLayout: 'plain' };
 
 async function start(options: Partial<HidScannerOptions> = {}) {
   const devices: FakeDevice[] = [];
@@ -211,8 +211,8 @@ describe('USB HID scanner, keyboard mode', () => {
 
 describe('USB HID scanner, HID POS mode', () => {
   /** Report id 2, length, data, zero padding to 64 bytes. */
-  const posReport = (data: string, length = data.length): number[] => {
-    const bytes = [0x02, length, ...Buffer.from(data, 'latin1')];
+  const posReport = (data: string, length = Buffer.byteLength(data)): number[] => {
+    const bytes = [0x02, length, ...Buffer.from(data, 'utf8')];
     return [...bytes, ...Array(Math.max(0, 64 - bytes.length)).fill(0)];
   };
 
@@ -222,10 +222,10 @@ describe('USB HID scanner, HID POS mode', () => {
     expect(reads()).toEqual([P1, 'ABC', 'TOOLONG' + '\0'.repeat(55)]);
   });
 
-  it('passes arbitrary bytes on as latin1 characters', async () => {
+  it('decodes the data as UTF-8, and bytes that are not UTF-8 as U+FFFD', async () => {
     const { device, reads } = await start({ mode: 'pos' });
-    device.send([0x02, 3, 0xff, 0x00, 0xc3]);
-    expect(reads()).toEqual(['\u00ff\u0000\u00c3']);
+    device.send([0x02, 3, 0xff, 0x00, 0xc3], posReport('Tür 3'));
+    expect(reads()).toEqual(['\ufffd\u0000\ufffd', 'Tür 3']);
   });
 });
 
@@ -276,7 +276,9 @@ describe('HID scanner config', () => {
 
   it('fills in defaults and needs vendorId+productId or path', () => {
     const ok = configSchema.parse(site({ vendorId: 0x0c2e, productId: 0x0b61 }));
-    expect(ok.scanners[0]).toMatchObject({ driver: 'hid', options: { mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 50 } });
+    expect(ok.scanners[0]).toMatchObject({ driver: 'hid', options: { mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 50, posLayout: 'plain' } });
+    expect(configSchema.parse(site({ path: '/dev/hidraw0', mode: 'pos', posLayout: 'honeywell' })).scanners[0]).toMatchObject({ options: { posLayout: 'honeywell' } });
+    expect(configSchema.safeParse(site({ path: '/dev/hidraw0', mode: 'pos', posLayout: 'zebra' })).success).toBe(false);
     expect(configSchema.safeParse(site({ path: '/dev/hidraw0', mode: 'pos' })).success).toBe(true);
     const bad = configSchema.safeParse(site({ vendorId: 0x0c2e }));
     expect(bad.success).toBe(false);

@@ -1,8 +1,9 @@
 /**
  * Properties of the HID scanner input (drivers/scanners/hid/keyboardReports.ts, posReports.ts,
- * keyboardLayouts.ts, and the HidScanner that puts them together): arbitrary reports never throw
- * and never make a read longer than MAX_READ_CHARS; text typed as boot keyboard reports on a layout
- * reads back as that text; HID POS reports round trip.
+ * posReassembler.ts, keyboardLayouts.ts, and the HidScanner that puts them together): arbitrary
+ * reports never throw and never make a read longer than MAX_READ_CHARS; text typed as boot keyboard
+ * reports on a layout reads back as that text; HID POS reports round trip, and any text split over
+ * the reports of a vendor layout at any byte reassembles exactly.
  */
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
@@ -11,7 +12,8 @@ import { decodeCredential, encodeCredential, type CredentialFields } from '../..
 import { HidScanner, type HidDevice, type HidScannerOptions } from '../../drivers/scanners/hidScanner.ts';
 import { KEYBOARD_LAYOUTS, type KeyboardLayoutName } from '../../drivers/scanners/hid/keyboardLayouts.ts';
 import { KeyboardReportDecoder, type KeyPress } from '../../drivers/scanners/hid/keyboardReports.ts';
-import { decodePosReport } from '../../drivers/scanners/hid/posReports.ts';
+import { PosReassembler } from '../../drivers/scanners/hid/posReassembler.ts';
+import { parsePosReport, POS_LAYOUTS, type PosLayoutName } from '../../drivers/scanners/hid/posReports.ts';
 import { MAX_READ_CHARS, type ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
 import { params } from './propertyRuns.ts';
 
@@ -52,7 +54,7 @@ async function scannerOn(options: Partial<HidScannerOptions>) {
   const events: ScannerDriverEvent[] = [];
   const drops: number[] = [];
   const scanner = new HidScanner(
-    { path: '/dev/hidraw-test', mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 10_000, ...options },
+    { path: '/dev/hidraw-test', mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 10_000, posLayout: 'plain', ...options },
     () => device,
     (drop) => drops.push(drop.chars),
   );
@@ -284,20 +286,22 @@ describe('HID keyboard layouts against the real keyboards', () => {
   });
 });
 
+/** What the scanner passes on for a code's bytes: UTF-8, without a trailing CR/LF, cut at MAX_READ_CHARS. */
+const expectedText = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8').replace(/[\r\n]+$/, '').slice(0, MAX_READ_CHARS);
+
 describe('HID POS report properties', () => {
-  it('round trips data of any bytes through a Scanned Data Report (report id, length, data, padding)', () => {
+  it('round trips data of any bytes through a plain Scanned Data Report (report id, length, data, padding)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 255 }), fc.uint8Array({ maxLength: 64 }), (id, data, padding) => {
-        const text = decodePosReport(Uint8Array.from([id, data.length, ...data, ...padding]));
-        const latin1 = Buffer.from(data).toString('latin1');
-        expect(text).toBe(latin1.replace(/[\r\n]+$/, ''));
-        if (!/[\r\n]$/.test(latin1)) expect(Buffer.from(text, 'latin1')).toEqual(Buffer.from(data));
+        const report = Uint8Array.from([id, data.length, ...data, ...padding]);
+        expect(parsePosReport('plain', report)).toEqual({ data, symbology: undefined, continued: false });
+        expect(new PosReassembler('plain').take(report)).toEqual({ kind: 'read', text: expectedText(data), symbology: undefined });
       }),
       params(1000),
     );
   });
 
-  it('never throws on any report, clamps a length past its end, and a POS scanner passes on every non-empty read, bounded', async () => {
+  it('never throws on any report, clamps a length past its end, and a plain POS scanner passes on every non-empty read, bounded', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), async (reports) => {
         const scanner = await scannerOn({ mode: 'pos' });
@@ -305,12 +309,115 @@ describe('HID POS report properties', () => {
         const reads = scanner.reads();
         scanner.stop();
         const expected = reports
-          .map((r) => (r.length < 2 ? '' : Buffer.from(r.subarray(2, 2 + Math.min(r[1]!, r.length - 2))).toString('latin1').replace(/[\r\n]+$/, '')))
+          .map((r) => (r.length < 2 ? '' : expectedText(r.subarray(2, 2 + Math.min(r[1]!, r.length - 2)))))
           .filter((t) => t.length > 0);
         expect(reads).toEqual(expected);
         for (const read of reads) expect(read.length).toBeLessThanOrEqual(MAX_READ_CHARS);
       }),
       params(400),
+    );
+  });
+});
+
+/**
+ * The vendor layouts written out again from their documents (see posReports.ts for the sources),
+ * apart from the decoder: one 64-byte report for a part of a code.
+ */
+function vendorReport(layout: 'honeywell' | 'newland', part: Uint8Array, continued: boolean, aim: string): Uint8Array {
+  const report = new Uint8Array(64);
+  report[0] = 0x02;
+  report[1] = part.length;
+  if (layout === 'honeywell') {
+    report.set(Buffer.from(aim, 'latin1'), 2);
+    report.set(part, 5);
+    report[61] = 0x73; // Honeywell code id 's'
+  } else {
+    report.set(part, 2);
+  }
+  report[63] = continued ? 0x01 : 0x00;
+  return report;
+}
+
+/** Reports that are not Scanned Data Reports of the vendor layouts: other ids, or too short. */
+const strayArb = fc.oneof(
+  fc.tuple(fc.integer({ min: 0, max: 255 }).filter((id) => id !== 0x02), fc.uint8Array({ minLength: 63, maxLength: 63 })).map(([id, rest]) => Uint8Array.from([id, ...rest])),
+  fc.uint8Array({ maxLength: 63 }),
+);
+
+/** A text's UTF-8 bytes cut at arbitrary points (through characters too) into parts of at most 56 bytes. */
+function splitBytes(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  let i = 0;
+  do {
+    const size = i < sizes.length ? sizes[i]! : 56;
+    parts.push(bytes.subarray(at, at + size));
+    at += size;
+    i++;
+  } while (at < bytes.length);
+  return parts;
+}
+
+describe('HID POS vendor layout properties', () => {
+  for (const layout of ['honeywell', 'newland'] as const) {
+    it(`reassembles any text split at any bytes over ${layout} reports, with stray reports in between, exactly`, async () => {
+      const case_ = fc.record({
+        text: fc.string({ unit: 'binary', maxLength: 200 }),
+        sizes: fc.array(fc.integer({ min: 0, max: 56 }), { maxLength: 30 }),
+        strays: fc.array(fc.tuple(fc.nat(40), strayArb), { maxLength: 5 }),
+        aim: fc.constantFrom(']Q1', ']Q0', ']d2', ']C0'),
+      });
+      await fc.assert(
+        fc.asyncProperty(case_, async ({ text, sizes, strays, aim }) => {
+          const bytes = Buffer.from(text, 'utf8');
+          const parts = splitBytes(bytes, sizes);
+          const reports: Uint8Array[] = parts.map((part, i) => vendorReport(layout, part, i < parts.length - 1, aim));
+          for (const [at, stray] of strays) reports.splice(Math.min(at, reports.length - 1), 0, stray);
+
+          const reassembler = new PosReassembler(layout);
+          const outcomes = reports.map((r) => reassembler.take(r));
+          const read = outcomes.filter((o) => o.kind === 'read');
+          expect(read).toEqual([{ kind: 'read', text: expectedText(bytes), symbology: layout === 'honeywell' ? aim : undefined }]);
+          // The text itself comes back, whatever characters the cuts went through.
+          if (!/[\r\n]$/.test(text)) expect(read[0]).toMatchObject({ text });
+          expect(outcomes.at(-1)!.kind).toBe('read');
+          expect(reassembler.pending).toBe(false);
+
+          const scanner = await scannerOn({ mode: 'pos', posLayout: layout });
+          scanner.send(reports);
+          const reads = scanner.reads();
+          scanner.stop();
+          expect(reads).toEqual(expectedText(bytes).length > 0 ? [expectedText(bytes)] : []);
+          expect(scanner.drops).toEqual([]);
+        }),
+        params(500),
+      );
+    });
+  }
+
+  it('never throws on any reports in any layout, and never passes on a read longer than MAX_READ_CHARS', async () => {
+    const reportArb = fc.oneof(
+      fc.uint8Array({ maxLength: 80 }),
+      fc.tuple(fc.integer({ min: 0, max: 56 }), fc.uint8Array({ minLength: 61, maxLength: 61 }), fc.boolean()).map(([length, rest, more]) => Uint8Array.from([0x02, length, ...rest.subarray(0, 60), more ? 0x01 : 0x00])),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<PosLayoutName>(...POS_LAYOUTS), fc.array(reportArb, { maxLength: 40 }), fc.nat(400), async (posLayout, reports, floodCount) => {
+        const scanner = await scannerOn({ mode: 'pos', posLayout });
+        const flood = new Uint8Array(64).fill(0x41);
+        flood[0] = 0x02;
+        flood[1] = 56;
+        flood[63] = 0x01;
+        scanner.send(reports);
+        scanner.send(Array<Uint8Array>(floodCount).fill(flood));
+        scanner.send(reports);
+        const reads = scanner.reads();
+        scanner.stop();
+        for (const read of reads) {
+          expect(read.length).toBeGreaterThan(0);
+          expect(read.length).toBeLessThanOrEqual(MAX_READ_CHARS);
+        }
+      }),
+      params(200),
     );
   });
 });
