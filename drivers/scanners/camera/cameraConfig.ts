@@ -16,13 +16,15 @@ export const cameraScannerOptions = z
   .strictObject({
     /** A V4L2 camera, e.g. /dev/video0. */
     device: z.string().min(1).optional(),
+    /** The format asked of a V4L2 camera; auto: MJPEG if it lists it, else YUYV, else any raw format. */
+    inputFormat: z.enum(['auto', 'mjpeg', 'yuyv422']).default('auto'),
     /** Instead of a device: any file or stream ffmpeg reads (a path, rtsp://, http://). */
     url: z.string().min(1).optional(),
-    /** Replays a file from the start when it ends. */
+    /** Replays a file from the start when it ends; without it a file is played once. */
     loop: z.boolean().default(false),
     /** Reads a file at its own frame rate, as a camera would deliver it. */
     realtime: z.boolean().default(true),
-    /** The frame size asked of the camera; a file or stream is scaled to it. */
+    /** The frame size asked of the camera; another size is scaled to fit inside it, keeping its aspect ratio. */
     width: z.number().int().min(16).max(3840).default(640),
     height: z.number().int().min(16).max(2160).default(480),
     fps: z.number().int().min(1).max(60).default(15),
@@ -50,6 +52,8 @@ export function defaultDecodeWorkers(): number {
 export const decoderSchema = z.strictObject({
   /** Worker threads decoding camera and kiosk frames (default: the cores but one, 1 to 4). */
   workers: z.number().int().min(1).max(16).optional(),
+  /** A worker still decoding one frame after this long is stopped and replaced. */
+  decodeTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
 });
 
 export type DecoderConfig = z.output<typeof decoderSchema>;

@@ -3,7 +3,9 @@
  * channel holding at most one frame in a worker and one waiting: a newer frame replaces the
  * waiting one (counted as dropped), so a camera faster than its decoder always has its newest
  * frame decoded next, and nothing queues up behind a slow frame. Channels take turns for free
- * workers, so one busy camera cannot starve another.
+ * workers, so one busy camera cannot starve another. A worker that dies, or that is stuck on one
+ * frame for longer than the decode timeout, is replaced: its frame is answered with an error, and
+ * the channels go on with the next worker free.
  */
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
@@ -60,6 +62,8 @@ interface Job {
 interface PoolWorker {
   worker: Worker;
   job: Job | null;
+  /** Runs while a job is in the worker: when it fires the worker is stuck. */
+  timer: NodeJS.Timeout | null;
 }
 
 class Channel implements DecodeChannel {
@@ -97,9 +101,18 @@ class Channel implements DecodeChannel {
 
 export interface DecoderPoolOptions {
   workers: number;
-  /** A worker that died is replaced; this hears why. */
+  /** A worker still decoding one frame after this long is stopped and replaced (default 5 s). */
+  decodeTimeoutMs?: number;
+  /** A worker that died or was stuck is replaced; this hears why. */
   onWorkerError?: (error: Error) => void;
 }
+
+/** Normal frames decode in tens of milliseconds, a 4K frame on a small board in well under a second. */
+export const DEFAULT_DECODE_TIMEOUT_MS = 5000;
+export const WORKER_STOPPED_ERROR = 'the decode worker stopped; it is being replaced';
+/** A replacement that does not start is tried again after this, doubling up to RESPAWN_MAX_MS. */
+const RESPAWN_FIRST_MS = 500;
+const RESPAWN_MAX_MS = 30_000;
 
 export class DecoderPool {
   private readonly workers: PoolWorker[] = [];
@@ -107,6 +120,9 @@ export class DecoderPool {
   private readonly turns: Channel[] = [];
   private nextId = 1;
   private running = false;
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
+  /** Workers replaced since start(): died, or stopped when stuck. */
+  replaced = 0;
 
   constructor(private readonly options: DecoderPoolOptions) {}
 
@@ -127,8 +143,11 @@ export class DecoderPool {
 
   async stop(): Promise<void> {
     this.running = false;
+    for (const timer of this.respawnTimers) clearTimeout(timer);
+    this.respawnTimers.clear();
     for (const channel of this.turns.splice(0)) channel.close();
     for (const slot of this.workers) {
+      this.clearTimer(slot);
       slot.job?.channel.close();
       slot.job?.settled?.(null);
       slot.job = null;
@@ -162,10 +181,49 @@ export class DecoderPool {
       const data = transferable(job.frame.data);
       const request: DecodeRequest = job.frame.kind === 'gray' ? { id, kind: 'gray', width: job.frame.width, height: job.frame.height, data } : { id, kind: 'image', data };
       slot.worker.postMessage(request, [data]);
+      const timeoutMs = this.options.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS;
+      slot.timer = setTimeout(() => {
+        slot.timer = null;
+        const reason = `decoding one frame took over ${timeoutMs} ms: the decode worker was stopped and is being replaced`;
+        this.options.onWorkerError?.(new Error(reason));
+        this.replace(slot, reason);
+      }, timeoutMs);
     }
   }
 
+  /**
+   * Takes a worker out of the pool at once (no frame goes to it any more), answers its frame with
+   * `reason`, ends the thread and starts another in its place.
+   */
+  private replace(slot: PoolWorker, reason: string): void {
+    const index = this.workers.indexOf(slot);
+    if (index === -1) return; // already replaced, or the pool stopped
+    this.workers.splice(index, 1);
+    this.replaced++;
+    this.finish(slot, { texts: [], decodeMs: 0, error: reason });
+    void slot.worker.terminate();
+    if (this.running) this.respawn(0);
+  }
+
+  private respawn(attempt: number): void {
+    this.spawn().catch((error: Error) => {
+      this.options.onWorkerError?.(error);
+      if (!this.running) return;
+      const timer = setTimeout(() => {
+        this.respawnTimers.delete(timer);
+        if (this.running) this.respawn(attempt + 1);
+      }, Math.min(RESPAWN_FIRST_MS * 2 ** attempt, RESPAWN_MAX_MS));
+      this.respawnTimers.add(timer);
+    });
+  }
+
+  private clearTimer(slot: PoolWorker): void {
+    if (slot.timer !== null) clearTimeout(slot.timer);
+    slot.timer = null;
+  }
+
   private finish(slot: PoolWorker, response: Omit<DecodeResponse, 'id'>): void {
+    this.clearTimer(slot);
     const job = slot.job;
     slot.job = null;
     if (job !== null) {
@@ -184,7 +242,7 @@ export class DecoderPool {
   private spawn(): Promise<void> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, loader: TS_LOADER } });
-      const slot: PoolWorker = { worker, job: null };
+      const slot: PoolWorker = { worker, job: null, timer: null };
       let ready = false;
       const timer = setTimeout(() => fail(new Error(`no answer in ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
       const fail = (error: Error) => {
@@ -197,6 +255,11 @@ export class DecoderPool {
           if (!message.ready) return fail(new Error(message.error ?? 'unknown error'));
           ready = true;
           clearTimeout(timer);
+          if (!this.running) {
+            // A replacement that came up after the pool stopped.
+            void worker.terminate();
+            return resolve();
+          }
           this.workers.push(slot);
           resolve();
           this.dispatch();
@@ -204,17 +267,17 @@ export class DecoderPool {
         }
         this.finish(slot, message);
       });
+      // An uncaught error in the worker comes as 'error', and its end as 'exit' right after.
+      let crash: Error | null = null;
       worker.on('error', (error) => {
         if (!ready) return fail(error);
-        this.options.onWorkerError?.(error);
+        crash = error;
       });
-      worker.on('exit', () => {
+      worker.on('exit', (code) => {
         if (!ready) return fail(new Error('the worker exited'));
-        const index = this.workers.indexOf(slot);
-        if (index === -1) return; // stopped
-        this.workers.splice(index, 1);
-        this.finish(slot, { texts: [], decodeMs: 0, error: 'the decode worker stopped; it is being replaced' });
-        if (this.running) this.spawn().catch((error: Error) => this.options.onWorkerError?.(error));
+        if (!this.workers.includes(slot)) return; // replaced on purpose, or the pool stopped
+        this.options.onWorkerError?.(crash ?? new Error(`the decode worker exited with code ${code}`));
+        this.replace(slot, WORKER_STOPPED_ERROR);
       });
     });
   }

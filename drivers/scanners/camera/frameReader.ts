@@ -24,6 +24,9 @@ export class FrameReader {
   private lastTextAt = 0;
   /** The result whose text was passed on last: lets a frame's submitter know it caused a read. */
   private passedOn: DecodeResult | null = null;
+  /** Frames submitted and not yet settled (in a worker, or waiting for one). */
+  private pending = 0;
+  private readonly drained: Array<() => void> = [];
   // Since the last health report:
   private periodStart: number;
   private periodFrames = 0;
@@ -43,9 +46,27 @@ export class FrameReader {
   submit(frame: Frame, settled?: (outcome: { text: string | null; passedOn: boolean; result: DecodeResult | null }) => void): void {
     this.frames++;
     this.periodFrames++;
+    this.pending++;
     this.channel.submit(frame, (result) => {
       const text = result?.texts[0] ?? null;
       settled?.({ text, passedOn: text !== null && this.passedOn === result, result });
+      if (--this.pending === 0) for (const resolve of this.drained.splice(0)) resolve();
+    });
+  }
+
+  /**
+   * Resolves once the frames already handed over are decoded (or dropped for a newer one), or after
+   * `timeoutMs` at most: a source that ended need not lose the frames it sent last.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drained.push(done);
     });
   }
 
@@ -78,6 +99,7 @@ export class FrameReader {
 
   close(): void {
     this.channel.close();
+    for (const resolve of this.drained.splice(0)) resolve();
   }
 
   private decoded(result: DecodeResult): void {
