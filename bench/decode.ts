@@ -15,16 +15,20 @@
  *     includes moving the frame to the worker and the answer back (the time inside the worker is
  *     reported beside it)
  *   - in thread: decodeGrayFrame(), the same zxing-wasm call the worker makes, grey → RGBA included
+ *   - in thread, tryInvert off: the same call without the inverted pass (which runs when the plain
+ *     pass finds nothing): the ratio of the two on frames without a code is what reading
+ *     light-on-dark codes costs the controller
  *   - jsQR(rgba, w, h): the RGBA copy it needs is made beforehand, outside the timing; both the
  *     default inversionAttempts ('attemptBoth', which also reads the inverted image when nothing
- *     is found) and 'dontInvert' (what the controller does: tryInvert false)
+ *     is found) and 'dontInvert'
  *   - @zxing/library: QRCodeReader, TRY_HARDER, POSSIBLE_FORMATS [QR_CODE], HybridBinarizer over an
  *     RGBLuminanceSource made from the grey bytes (no copy)
  *
  * Decode share: 30 images of each kind at 640x480 (clean, rotation, perspective, blur, noise, low
- * contrast, glare; bench/lib/distortions.ts), each decoded once by each decoder; a decode counts
- * when the text is exactly the code's. The pool runs the same decodeGrayFrame as the in-thread
- * call, so its share is the in-thread share.
+ * contrast, glare, inverted: a phone in dark mode, light modules on a dark screen;
+ * bench/lib/distortions.ts), each decoded once by each decoder; a decode counts when the text is
+ * exactly the code's. The pool runs the same decodeGrayFrame as the in-thread call, so its share
+ * is the in-thread share.
  */
 import { encodeCredential } from '../controller/credentials/credentialCodec.ts';
 import { DISTORTION_KINDS, distortedImages, levelsOf, type DistortedImage, type DistortionKind } from './lib/distortions.ts';
@@ -172,7 +176,7 @@ async function decodeShares(decoders: BenchDecoder[], images: DistortedImage[]):
 
 const pct = (decoded: number, total: number) => (total === 0 ? '-' : `${decoded}/${total} (${Math.round((decoded / total) * 100)} %)`);
 const quotient = (a: number, b: number) => Math.round((a / b) * 100) / 100;
-const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}×` : '-');
+const ratio = (a: number, b: number, digits = 1) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(digits)}×` : '-');
 
 export async function runDecode(): Promise<void> {
   const name = 'decode';
@@ -191,10 +195,12 @@ export async function runDecode(): Promise<void> {
 
   const pool = await wasmPool();
   const inThread = await wasmInThread();
+  const inThreadNoInvert = await wasmInThread({ tryInvert: false });
   const jsQrPlain = jsQrDecoder('dontInvert');
   const jsQrDefault = jsQrDecoder('attemptBoth');
   const zxingLibrary = zxingLibraryDecoder();
-  const decoders = [pool, inThread, jsQrPlain, jsQrDefault, zxingLibrary];
+  const decoders = [pool, inThread, inThreadNoInvert, jsQrPlain, jsQrDefault, zxingLibrary];
+  const shareDecoders = [inThread, inThreadNoInvert, jsQrPlain, jsQrDefault, zxingLibrary];
   let timing: CellResult[];
   let shares: ShareResult[];
   try {
@@ -204,7 +210,7 @@ export async function runDecode(): Promise<void> {
     console.log(`timing: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     started = performance.now();
     // The pool decodes with the same call as in thread: its share is that one's.
-    shares = await decodeShares([inThread, jsQrPlain, jsQrDefault, zxingLibrary], images);
+    shares = await decodeShares(shareDecoders, images);
     console.log(`decode shares: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await pool.close?.();
@@ -263,8 +269,35 @@ export async function runDecode(): Promise<void> {
     ]),
   ));
 
+  // --- what reading light-on-dark codes costs: the controller's decoder with and without tryInvert
+  const invertCost = sizes.flatMap((size) =>
+    [true, false].map((withCode) => {
+      const on = cell(inThread, size, withCode);
+      const off = cell(inThreadNoInvert, size, withCode);
+      return {
+        size,
+        withCode,
+        on: { p50: on.time.p50, p95: on.time.p95, mean: on.time.mean },
+        off: { p50: off.time.p50, p95: off.time.p95, mean: off.time.mean },
+        onOverOff: { p50: quotient(on.time.p50, off.time.p50), p95: quotient(on.time.p95, off.time.p95), mean: quotient(on.time.mean, off.time.mean) },
+      };
+    }),
+  );
+  console.log('\n' + table(
+    ['frames (zxing-wasm in thread)', 'tryInvert on p50', 'off p50', 'on p95', 'off p95', 'on ÷ off p50', 'on ÷ off p95', 'on ÷ off mean'],
+    invertCost.map((c) => [
+      `${c.size}, ${c.withCode ? 'code' : 'no code'}`,
+      ms(c.on.p50),
+      ms(c.off.p50),
+      ms(c.on.p95),
+      ms(c.off.p95),
+      ratio(c.on.p50, c.off.p50, 2),
+      ratio(c.on.p95, c.off.p95, 2),
+      ratio(c.on.mean, c.off.mean, 2),
+    ]),
+  ));
+
   // --- decode shares
-  const shareDecoders = [inThread, jsQrPlain, jsQrDefault, zxingLibrary];
   const share = (decoder: BenchDecoder, kind?: DistortionKind, distortedOnly = false) => {
     const rows = shares.filter((s) => s.decoder === decoder.name && (kind === undefined ? !distortedOnly || s.kind !== 'clean' : s.kind === kind));
     return { decoded: rows.reduce((a, s) => a + s.decoded, 0), images: rows.reduce((a, s) => a + s.images, 0), wrong: rows.reduce((a, s) => a + s.wrong, 0) };
@@ -272,7 +305,8 @@ export async function runDecode(): Promise<void> {
   const shareRows: string[][] = DISTORTION_KINDS.map((kind) => [kind, ...shareDecoders.map((d) => pct(share(d, kind).decoded, share(d, kind).images))]);
   shareRows.push(['distorted (all but clean)', ...shareDecoders.map((d) => pct(share(d, undefined, true).decoded, share(d, undefined, true).images))]);
   shareRows.push(['total', ...shareDecoders.map((d) => pct(share(d).decoded, share(d).images))]);
-  console.log('\n' + table(['640x480 images', 'zxing-wasm (pool, in thread)', 'jsQR dontInvert', 'jsQR attemptBoth', '@zxing/library'], shareRows));
+  const shareColumns = ['zxing-wasm (pool, in thread)', 'zxing-wasm tryInvert off', 'jsQR dontInvert', 'jsQR attemptBoth', '@zxing/library'];
+  console.log('\n' + table(['640x480 images', ...shareColumns], shareRows));
 
   const levelRows: string[][] = [];
   for (const kind of DISTORTION_KINDS) {
@@ -284,7 +318,7 @@ export async function runDecode(): Promise<void> {
       })]);
     }
   }
-  console.log('\n' + table(['strength', 'zxing-wasm', 'jsQR dontInvert', 'jsQR attemptBoth', '@zxing/library'], levelRows));
+  console.log('\n' + table(['strength', ...shareColumns], levelRows));
 
   const timeOnImages = shareDecoders.map((d) => {
     const rows = shares.filter((s) => s.decoder === d.name);
@@ -298,6 +332,7 @@ export async function runDecode(): Promise<void> {
   // --- targets
   const slowest = Math.min(...comparisons.map((c) => c.jsQrOverPool.p50));
   const wasmShare = share(inThread);
+  const invertedShare = Object.fromEntries(shareDecoders.map((d) => [d.name, share(d, 'inverted')]));
   const jsBestShare = Math.max(share(jsQrPlain).decoded, share(jsQrDefault).decoded);
   const speedMet = slowest >= TARGET_SPEEDUP;
   const shareMet = wasmShare.decoded >= jsBestShare;
@@ -306,6 +341,8 @@ export async function runDecode(): Promise<void> {
       `${speedMet ? 'MET' : 'NOT MET'} (lowest ${slowest.toFixed(1)}×)`,
   );
   console.log(`target: decode share equal or better than jsQR: ${shareMet ? 'MET' : 'NOT MET'} (${wasmShare.decoded} vs ${jsBestShare} of ${wasmShare.images})`);
+  const noCodeCost = invertCost.filter((c) => !c.withCode).map((c) => `${c.size} ${ratio(c.on.p50, c.off.p50, 2)} p50, ${ratio(c.on.p95, c.off.p95, 2)} p95`).join('; ');
+  console.log(`tryInvert: time on frames without a code, on ÷ off: ${noCodeCost}; inverted images read: ${invertedShare[inThread.name]!.decoded}/${invertedShare[inThread.name]!.images} on, ${invertedShare[inThreadNoInvert.name]!.decoded}/${invertedShare[inThreadNoInvert.name]!.images} off`);
 
   const file = await writeResults(name, {
     benchmark: name,
@@ -328,6 +365,7 @@ export async function runDecode(): Promise<void> {
     targets: { speedup: TARGET_SPEEDUP, speedMet, lowestSpeedupP50: Math.round(slowest * 100) / 100, shareMet },
     timing,
     comparisons,
+    tryInvert: { cost: invertCost, invertedShare },
     shares,
   });
   console.log(`results: ${file}`);

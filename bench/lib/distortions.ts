@@ -5,7 +5,7 @@
  */
 import { heldPose, renderScene, rng, type GrayFrame, type Look, type Pose } from './qrScene.ts';
 
-export const DISTORTION_KINDS = ['clean', 'rotation', 'perspective', 'blur', 'noise', 'low-contrast', 'glare'] as const;
+export const DISTORTION_KINDS = ['clean', 'rotation', 'perspective', 'blur', 'noise', 'low-contrast', 'glare', 'inverted'] as const;
 export type DistortionKind = (typeof DISTORTION_KINDS)[number];
 
 export interface DistortedImage {
@@ -52,6 +52,15 @@ const VARIANTS: Record<DistortionKind, Variant[]> = {
     level: `radius ${Math.round(fraction * 100)} % of code`,
     look: (r) => ({ glare: { u: 33 * (0.2 + r() * 0.6), v: 33 * (0.2 + r() * 0.6), radiusModules: 33 * fraction, amplitude: 230 } }),
   })),
+  // A phone in dark mode: light modules on a near-black screen (the bezel is as dark), from a
+  // bright white code to a dimmed grey one; otherwise held as the clean images are.
+  inverted: [
+    [230, 20],
+    [215, 35],
+    [190, 30],
+    [160, 40],
+    [130, 45],
+  ].map(([light, dark]) => ({ level: `${light} on ${dark}`, look: () => ({ inverted: true, light, dark }) })),
 };
 
 export function levelsOf(kind: DistortionKind): string[] {

@@ -1,8 +1,8 @@
 /**
  * The QR decoders the decode benchmark compares, each behind the same call: the controller's own
- * (zxing-wasm, in this thread and through the worker pool), jsQR and @zxing/library. Every call
- * is timed around the decoder's own work only; what a decoder needs made beforehand (jsQR's RGBA
- * copy) is made outside the timing and said so.
+ * (zxing-wasm, in this thread and through the worker pool, and in this thread without tryInvert),
+ * jsQR and @zxing/library. Every call is timed around the decoder's own work only; what a decoder
+ * needs made beforehand (jsQR's RGBA copy) is made outside the timing and said so.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { BarcodeFormat, BinaryBitmap, DecodeHintType, HybridBinarizer, QRCodeRea
 import jsQRModule from 'jsqr';
 
 import { DecoderPool, type DecodeChannel, type DecodeResult } from '../../drivers/scanners/camera/decoderPool.ts';
-import { decodeGrayFrame, prepareQrReader, type GrayFrame } from '../../drivers/scanners/camera/qrReader.ts';
+import { decodeGrayFrame, prepareQrReader, QR_READER_OPTIONS, type GrayFrame } from '../../drivers/scanners/camera/qrReader.ts';
 
 // jsqr is a CommonJS bundle typed as an ES module: its function is module.exports and also .default.
 const jsQR = jsQRModule.default;
@@ -30,14 +30,19 @@ export interface BenchDecoder {
   close?(): Promise<void>;
 }
 
-/** decodeGrayFrame called in this thread: the decoder alone, as a worker runs it (its grey → RGBA fill included). */
-export async function wasmInThread(): Promise<BenchDecoder> {
+/**
+ * decodeGrayFrame called in this thread: the decoder alone, as a worker runs it (its grey → RGBA
+ * fill included). With `tryInvert: false`, the same call without the inverted pass the controller
+ * makes when the plain one finds nothing: what reading light-on-dark codes costs.
+ */
+export async function wasmInThread(settings: { tryInvert?: boolean } = {}): Promise<BenchDecoder> {
   await prepareQrReader();
+  const options = settings.tryInvert === false ? { ...QR_READER_OPTIONS, tryInvert: false } : QR_READER_OPTIONS;
   return {
-    name: 'zxing-wasm, in thread',
+    name: settings.tryInvert === false ? 'zxing-wasm, in thread, tryInvert off' : 'zxing-wasm, in thread',
     async decode(frame) {
       const t0 = performance.now();
-      const texts = await decodeGrayFrame(frame);
+      const texts = await decodeGrayFrame(frame, options);
       return { text: texts[0] ?? null, ms: performance.now() - t0 };
     },
   };

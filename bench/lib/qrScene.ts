@@ -4,7 +4,8 @@
  * the camera showing a QR code (error correction M, as the controller prints them) on a bright
  * screen with a dark bezel. The phone is placed by a pose (position, size, roll, tilt about either
  * axis through a pinhole camera), so rotation and perspective come from the same renderer; blur,
- * noise, low contrast and glare are applied to the rendered pixels.
+ * noise, low contrast and glare are applied to the rendered pixels. A phone in dark mode shows the
+ * code inverted: light modules on a dark screen.
  */
 import QRCode from 'qrcode';
 
@@ -57,6 +58,11 @@ export interface Look {
   noiseSigma: number;
   /** A bright radial blob added to the frame (clipped at 255), centre in code modules. */
   glare?: { u: number; v: number; radiusModules: number; amplitude: number };
+  /**
+   * Light on dark, as a phone in dark mode (or a watch face) shows a code: the modules take the
+   * `light` grey and the screen around them the `dark` one.
+   */
+  inverted?: boolean;
 }
 
 export const DEFAULT_LOOK: Look = { dark: 35, light: 215, blurSigma: 0.6, noiseSigma: 3 };
@@ -265,6 +271,8 @@ export function renderScene(options: SceneOptions): GrayFrame {
     const y0 = Math.max(0, Math.floor(Math.min(...ys)));
     const y1 = Math.min(height - 1, Math.ceil(Math.max(...ys)));
     const [a, b, c, d, e, f, g, h, i] = toCode as [number, number, number, number, number, number, number, number, number];
+    const moduleGrey = look.inverted ? look.light : look.dark;
+    const screenGrey = look.inverted ? look.dark : look.light;
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         let acc = 0;
@@ -279,8 +287,8 @@ export function renderScene(options: SceneOptions): GrayFrame {
             if (u < -SCREEN.left - BEZEL || u >= size + SCREEN.right + BEZEL || v < -SCREEN.top - BEZEL || v >= size + SCREEN.bottom + BEZEL) continue;
             phone++;
             if (u < -SCREEN.left || u >= size + SCREEN.right || v < -SCREEN.top || v >= size + SCREEN.bottom) acc += BEZEL_GREY;
-            else if (u >= 0 && u < size && v >= 0 && v < size && modules[Math.floor(v) * size + Math.floor(u)] === 1) acc += look.dark;
-            else acc += look.light;
+            else if (u >= 0 && u < size && v >= 0 && v < size && modules[Math.floor(v) * size + Math.floor(u)] === 1) acc += moduleGrey;
+            else acc += screenGrey;
           }
         }
         if (phone === 0) continue;

@@ -4,7 +4,13 @@
  *
  * Lines are split here rather than with readline so that a line of any length is cut at
  * MAX_READ_CHARS while it arrives, instead of being buffered whole.
+ *
+ * Bytes are read as UTF-8, as a terminal (and a scanner's USB keyboard through it) sends them: a
+ * code with "é" or "🎫" arrives as the camera would read it. A StringDecoder keeps a character
+ * whose bytes are split between two chunks whole; bytes that are no UTF-8 become U+FFFD, which
+ * no Postern code holds, so such a read is never taken for a valid code.
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { MAX_READ_CHARS, ScannerDriverBase } from './scannerDriver.ts';
 
@@ -12,7 +18,9 @@ export class TerminalScanner extends ScannerDriverBase {
   private pending = '';
   private overflowed = false;
   private attached = false;
-  private readonly onData = (chunk: Buffer | string): void => this.take(chunk.toString('latin1'));
+  private decoder = new StringDecoder('utf8');
+  // A stream with an encoding set already gives strings; anything else gives bytes.
+  private readonly onData = (chunk: Buffer | string): void => this.take(typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
   private readonly onEnd = (): void => {
     this.detach();
     this.emit({ type: 'disconnected', reason: 'standard input closed' });
@@ -52,9 +60,9 @@ export class TerminalScanner extends ScannerDriverBase {
     this.input.off('end', this.onEnd);
     this.pending = '';
     this.overflowed = false;
+    this.decoder = new StringDecoder('utf8');
   }
 
-  /** Bytes are taken as latin1 so that invalid UTF-8 arrives as characters verify will deny. */
   private take(text: string): void {
     let start = 0;
     for (let i = 0; i < text.length; i++) {

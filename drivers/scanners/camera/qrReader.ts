@@ -14,8 +14,28 @@ export interface GrayFrame {
   data: Uint8Array;
 }
 
-// QR only: each extra format costs time on every frame, and a door only reads QR.
-const QR_ONLY: ReaderOptions = { formats: ['QRCode'], tryHarder: true, tryRotate: true, tryInvert: false, maxNumberOfSymbols: 1 };
+/**
+ * How the controller reads every camera and kiosk frame.
+ *
+ * - QR only: each extra format costs time on every frame, and a door only reads QR.
+ * - tryInvert: a code shown light on dark (a watch face, a phone in dark mode) is read too. The
+ *   inverted pass runs when the plain one finds nothing, so any cost falls on frames without a
+ *   code; on real photos it was not measurable (the decode benchmark measures both ways).
+ * - textMode 'Plain': the code's bytes as text, as a HID scanner types them. zxing's default
+ *   ('HRI') rewrites control characters as "<GS>", "<HT>", "<EOT>" and GS1 data as "(01)...", so
+ *   a partner's ticket with such bytes would reach its webhook as other text than it printed.
+ * - characterSet left to zxing: an ECI in the code says its encoding; without one zxing takes
+ *   valid UTF-8 as UTF-8 (what phones and most generators write) and guesses otherwise. ASCII,
+ *   control characters included, is the same in every guess.
+ */
+export const QR_READER_OPTIONS: Readonly<ReaderOptions> = Object.freeze<ReaderOptions>({
+  formats: ['QRCode'],
+  tryHarder: true,
+  tryRotate: true,
+  tryInvert: true,
+  textMode: 'Plain',
+  maxNumberOfSymbols: 1,
+});
 
 let prepared: Promise<unknown> | undefined;
 
@@ -46,17 +66,21 @@ function grayToRgba(frame: GrayFrame): Uint8ClampedArray {
   return new Uint8ClampedArray(rgba.buffer, 0, pixels * 4);
 }
 
-/** Texts of the QR codes in a grey frame (at most one: a door reads one code at a time). */
-export async function decodeGrayFrame(frame: GrayFrame): Promise<string[]> {
+/**
+ * Texts of the QR codes in a grey frame (at most one: a door reads one code at a time).
+ * `options` is for the decode benchmark, which measures the controller's reader with one setting
+ * changed; the controller always reads with QR_READER_OPTIONS.
+ */
+export async function decodeGrayFrame(frame: GrayFrame, options: Readonly<ReaderOptions> = QR_READER_OPTIONS): Promise<string[]> {
   if (frame.data.length !== frame.width * frame.height) throw new RangeError(`frame holds ${frame.data.length} bytes, not ${frame.width}x${frame.height}`);
   await prepareQrReader();
-  const results = await readBarcodes({ data: grayToRgba(frame), width: frame.width, height: frame.height, colorSpace: 'srgb' } as unknown as Parameters<typeof readBarcodes>[0], QR_ONLY);
+  const results = await readBarcodes({ data: grayToRgba(frame), width: frame.width, height: frame.height, colorSpace: 'srgb' } as unknown as Parameters<typeof readBarcodes>[0], options);
   return results.filter((r) => r.isValid).map((r) => r.text);
 }
 
 /** Texts of the QR codes in an encoded image (JPEG, PNG, as a kiosk page sends them). */
 export async function decodeImageFile(bytes: Uint8Array): Promise<string[]> {
   await prepareQrReader();
-  const results = await readBarcodes(bytes, QR_ONLY);
+  const results = await readBarcodes(bytes, QR_READER_OPTIONS);
   return results.filter((r) => r.isValid).map((r) => r.text);
 }
