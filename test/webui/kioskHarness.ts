@@ -97,3 +97,46 @@ export async function openKiosk(kiosk: KioskSite, options: KioskPageOptions = {}
   if (options.token) await expect.poll(() => new URL(page.url()).hash, { timeout: 10_000 }).toBe('');
   return { page, context };
 }
+
+/**
+ * The camera tests (kioskCamera.test.ts) need Chromium but no video: they run where it is, and
+ * fail without it when CI requires all.
+ */
+export const kioskCameraRuns = haveChromium || requireAll;
+
+/** The camera suite's title, saying why it is skipped when it is. */
+export function kioskCameraSuite(name: string): string {
+  return kioskCameraRuns ? name : `${name}: skipped: Chromium not installed`;
+}
+
+export interface KioskServer {
+  site: ApiSite;
+  /** Each kiosk's scanner token, by scanner id. */
+  tokens: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** A site with `kiosks` and a token for each, without a browser: each test launches the Chromium it needs. */
+export async function startKioskServer(kiosks: KioskSpec[]): Promise<KioskServer> {
+  if (!haveChromium) throw new Error('POSTERN_TEST_REQUIRE_ALL=1 but Chromium is missing');
+  ensureUiBuilt();
+  const site = await startApiSite((input) => {
+    input.scanners = [...(input.scanners ?? []), ...kiosks.map(({ id, door }) => ({ id, door, driver: 'kiosk' as const, debounceMs: 3000 }))];
+    input.decoder = { workers: 1 };
+  });
+  try {
+    const tokens = (await makeTokens(
+      site.dataDir,
+      kiosks.map(({ id }) => ({ name: id, role: 'scanner' as const, scanner: id })),
+    )) as Record<string, string>;
+    return { site, tokens, stop: () => site.stop() };
+  } catch (error) {
+    await site.stop();
+    throw error;
+  }
+}
+
+/** Headless Chromium with `args` (camera flags, host resolver rules) beside the usual ones. */
+export function launchKioskBrowser(args: string[]): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args] });
+}

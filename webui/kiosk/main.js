@@ -157,8 +157,73 @@ function showAnswer(answer) {
   else show(`reasons.${outcome.reason}`, 'deny');
 }
 
+/** While the camera is missing or busy, the page asks for it again this often: a kiosk has no one to reload it. */
+const CAMERA_RETRY_MS = 5000;
+
+/**
+ * The message key for why the browser gave no camera: each says what to do about it (the detail
+ * line, for whoever sets the kiosk up). Names as the Media Capture spec has them, and Chrome's
+ * older ones.
+ */
+function cameraProblem(error) {
+  switch (error?.name) {
+    case 'NotAllowedError':
+    case 'PermissionDeniedError':
+      return 'cameraDenied';
+    case 'NotFoundError':
+    case 'DevicesNotFoundError':
+    case 'OverconstrainedError':
+      return 'cameraMissing';
+    case 'NotReadableError':
+    case 'TrackStartError':
+      return 'cameraBusy';
+    default:
+      return 'noCamera';
+  }
+}
+
+/**
+ * The camera, once the browser gives it. A missing or busy camera is asked for again every
+ * CAMERA_RETRY_MS; a refused one when the camera's permission changes (the page reloads); null
+ * for anything else, which the page shows and leaves.
+ */
+async function openCamera() {
+  for (;;) {
+    try {
+      return await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    } catch (error) {
+      const key = cameraProblem(error);
+      show(key, 'problem', `${key}Detail`, { error: error?.message || error?.name || String(error) });
+      if (key === 'cameraDenied') reloadWhenAllowed();
+      if (key !== 'cameraMissing' && key !== 'cameraBusy') return null;
+      await new Promise((resolve) => setTimeout(resolve, CAMERA_RETRY_MS));
+    }
+  }
+}
+
+/** Once someone allows the camera in the site settings, the page starts again by itself. */
+function reloadWhenAllowed() {
+  navigator.permissions?.query({ name: 'camera' }).then(
+    (status) => {
+      status.onchange = () => {
+        if (status.state !== 'denied') location.reload();
+      };
+    },
+    // A browser that cannot be asked about the camera's permission: the detail says to reload.
+    () => undefined,
+  );
+}
+
 async function main() {
   localise();
+  // Browsers give the camera only to a secure context: HTTPS, or localhost. Opened over http://
+  // from another machine, the page says so before anything else, and keeps no token in this
+  // origin's storage (the https:// page has storage of its own and needs the link again).
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    if (location.hash) history.replaceState(null, '', location.pathname);
+    show('insecure', 'problem', 'insecureDetail', { url: `https://${location.host}${location.pathname}#token=…` });
+    return;
+  }
   const token = takeToken();
   if (!token) {
     show('notSetUp', 'problem', 'notSetUpDetail');
@@ -169,12 +234,10 @@ async function main() {
     localStorage.removeItem(STORAGE_KEY);
     location.reload();
   });
-  try {
-    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
-  } catch (error) {
-    show('noCamera', 'problem', 'noCameraDetail', { error: error.message });
-    return;
-  }
+  const camera = await openCamera();
+  if (camera === null) return;
+  video.srcObject = camera;
+  show('starting');
   let running = false;
   const api = connect(token, () => {
     idle();
