@@ -270,7 +270,11 @@ export class Controller {
     this.decoderPool ??= (async () => {
       const { DecoderPool } = await import('../drivers/scanners/camera/decoderPool.ts');
       const log = this.logger.child({ component: 'decoder' });
-      const pool = new DecoderPool({ workers: this.config.decoder.workers ?? defaultDecodeWorkers(), onWorkerError: (err) => log.error({ err }, 'QR decode worker failed; replacing it') });
+      const pool = new DecoderPool({
+        workers: this.config.decoder.workers ?? defaultDecodeWorkers(),
+        decodeTimeoutMs: this.config.decoder.decodeTimeoutMs,
+        onWorkerError: (err) => log.error({ err }, 'QR decode worker failed; replacing it'),
+      });
       await pool.start();
       log.info({ workers: pool.size }, 'QR decode workers ready');
       return pool;
