@@ -61,14 +61,16 @@ export async function createTls(values: TlsCreateOptions, io: CliEnvironment): P
   const dir = tlsDir(config, values.dir);
   const files = filesIn(dir);
   const found = await existingFiles(dir);
-  if (!values.force) {
-    if (values.newCa && found.caCert) {
-      throw new PosternError(ErrorCodes.CONFLICT, `${files.caCert} exists: --new-ca --force replaces the CA (every tablet must then trust the new one), or leave out --new-ca to keep it`);
-    }
-    const there = [files.cert, files.key].filter((_, i) => (i === 0 ? found.cert : found.key));
-    if (there.length > 0) {
-      throw new PosternError(ErrorCodes.CONFLICT, `${there.join(' and ')} exist${there.length === 1 ? 's' : ''}: --force replaces the certificate (the CA is kept, so tablets that trust it need nothing new)`);
-    }
+  // A new CA only when there is none, or with --new-ca: a CA key is never replaced unasked.
+  if (!values.newCa && found.caKey && !found.caCert) {
+    throw new PosternError(ErrorCodes.CONFLICT, `${files.caKey} exists without ${files.caCert}: put the CA certificate back to keep the CA, or --new-ca --force makes a new one (every tablet must then trust it)`);
+  }
+  if (values.newCa && !values.force && (found.caCert || found.caKey)) {
+    throw new PosternError(ErrorCodes.CONFLICT, `${found.caCert ? files.caCert : files.caKey} exists: --new-ca --force replaces the CA (every tablet must then trust the new one), or leave out --new-ca to keep it`);
+  }
+  if (!values.force && (found.cert || found.key)) {
+    const there = [found.cert ? files.cert : '', found.key ? files.key : ''].filter(Boolean);
+    throw new PosternError(ErrorCodes.CONFLICT, `${there.join(' and ')} exist${there.length === 1 ? 's' : ''}: --force replaces the certificate (the CA is kept, so tablets that trust it need nothing new)`);
   }
   let result;
   try {

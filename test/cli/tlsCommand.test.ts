@@ -6,7 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -157,7 +157,7 @@ describe('postern tls create', () => {
     expect(await modeOf(path.join(out, 'ca-key.pem'))).toBe(0o600);
   });
 
-  it('refuses a CA whose key is not its own', async () => {
+  it('refuses a CA whose key is not its own, and never replaces a CA key unasked', async () => {
     const a = path.join(dir, 'mixed-a');
     const b = path.join(dir, 'mixed-b');
     expect((await cli('tls', 'create', '--host', 'a.test', '--no-defaults', '--dir', a)).code).toBe(0);
@@ -166,6 +166,16 @@ describe('postern tls create', () => {
     const result = await cli('tls', 'create', '--host', 'a.test', '--no-defaults', '--dir', a, '--force');
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${path.join(a, 'ca-key.pem')} is not the key of ${path.join(a, 'ca.crt')}`);
+    // A CA key whose certificate is gone is not replaced by a new CA's without --force.
+    await rm(path.join(b, 'ca.crt'));
+    const keyBefore = await readFile(path.join(b, 'ca-key.pem'), 'utf8');
+    const orphan = await cli('tls', 'create', '--host', 'b.test', '--no-defaults', '--dir', b, '--force');
+    expect(orphan.code).toBe(1);
+    expect(orphan.stderr).toContain(`${path.join(b, 'ca-key.pem')} exists without ${path.join(b, 'ca.crt')}: put the CA certificate back`);
+    const newCaUnforced = await cli('tls', 'create', '--host', 'b.test', '--no-defaults', '--dir', b, '--new-ca');
+    expect(newCaUnforced.code).toBe(1);
+    expect(newCaUnforced.stderr).toContain(`${path.join(b, 'ca-key.pem')} exists: --new-ca --force replaces the CA`);
+    expect(await readFile(path.join(b, 'ca-key.pem'), 'utf8')).toBe(keyBefore);
   });
 
   it('refuses a --host that is no host name or IP address, and a bad --days, with exit 2 and what is wrong', async () => {
