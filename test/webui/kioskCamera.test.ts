@@ -3,10 +3,10 @@
  * to do: opened over http:// from another machine (no secure context: HTTPS is needed, at which
  * address), the camera refused (the site settings), no camera at all, a camera in use by another
  * app (the page tries again by itself). Real Chromium each time: an insecure origin through
- * --host-resolver-rules, a refusal without the flag that grants the camera, no camera without the
- * fake device; only "in use" is made by the page's getUserMedia failing once, as it does when
- * another app holds the camera (a headless browser has no such app). And every one of these
- * notices fits the kiosk's screens without scrolling, in big letters.
+ * --host-resolver-rules, a refusal without the flag that grants the camera, no camera from a fake
+ * capture system with no device; only "in use" is made by the page's getUserMedia failing once,
+ * as it does while another app holds the camera (a headless browser has no such app). And every
+ * one of these notices fits the kiosk's screens without scrolling, in big letters.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,8 +182,8 @@ describe.skipIf(!kioskCameraRuns)(kioskCameraSuite('the kiosk says what is missi
   });
 
   it('no camera: says none was found, and that the page tries again', async () => {
-    // The camera is granted, but there is none (no fake device, and no /dev/video here).
-    const browser = await launch(ALLOW_CAMERA);
+    // The camera is granted, but there is none: a fake capture system with no device, whatever the machine has.
+    const browser = await launch(['--use-fake-device-for-media-stream=device-count=0', ...ALLOW_CAMERA]);
     const { page, context } = await open(browser, `http://127.0.0.1:${port}/kiosk#token=${token}`);
     try {
       const notice = await noticeOf(page, 'cameraMissing');
