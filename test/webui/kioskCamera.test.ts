@@ -221,6 +221,31 @@ describe.skipIf(!kioskCameraRuns)(kioskCameraSuite('the kiosk says what is missi
     }
   });
 
+  it('any other refusal: says the camera is not available, with the browser\'s reason, and does not ask again', async () => {
+    const browser = await launch([...FAKE_CAMERA, ...ALLOW_CAMERA]);
+    const context = await browser.newContext({ viewport: SCREENS[0], locale: 'en-US' });
+    // As when a permissions policy forbids the camera to the page.
+    await context.addInitScript(() => {
+      const media = (globalThis as any).navigator.mediaDevices;
+      (globalThis as any).cameraCalls = 0;
+      media.getUserMedia = () => {
+        (globalThis as any).cameraCalls++;
+        return Promise.reject(new DOMException('Access to the feature "camera" is disallowed by permissions policy', 'SecurityError'));
+      };
+    });
+    const page = await context.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${port}/kiosk#token=${token}`);
+      const notice = await noticeOf(page, 'noCamera');
+      expect(notice.text).toBe('The camera is not available');
+      expect(notice.detail).toBe('The browser gave no camera to this page: Access to the feature "camera" is disallowed by permissions policy. Reload the page to try again.');
+      await page.waitForTimeout(6000);
+      expect(await page.evaluate(() => (globalThis as any).cameraCalls)).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('fits each of these notices on every screen, in big letters, in English and German', async () => {
     const browser = await launch([...FAKE_CAMERA, ...ALLOW_CAMERA]);
     const url = `https://${TABLET_HOST}:${port}/kiosk#token=…`;

@@ -188,6 +188,11 @@ function cameraProblem(error) {
  * for anything else, which the page shows and leaves.
  */
 async function openCamera() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    // A secure page in a browser (or an app's web view) that offers web pages no camera at all.
+    show('noCamera', 'problem', 'noCameraDetail', { error: 'this browser offers no camera to web pages' });
+    return null;
+  }
   for (;;) {
     try {
       return await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
@@ -219,7 +224,8 @@ async function main() {
   // Browsers give the camera only to a secure context: HTTPS, or localhost. Opened over http://
   // from another machine, the page says so before anything else, and keeps no token in this
   // origin's storage (the https:// page has storage of its own and needs the link again).
-  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+  // (A browser too old to say whether it is one counts as secure on https: only.)
+  if (window.isSecureContext === false || (window.isSecureContext === undefined && location.protocol !== 'https:')) {
     if (location.hash) history.replaceState(null, '', location.pathname);
     show('insecure', 'problem', 'insecureDetail', { url: `https://${location.host}${location.pathname}#token=…` });
     return;
