@@ -50,7 +50,10 @@ export const hidScannerOptions = z
      * split over several reports whose next report does not come within this long is dropped.
      */
     interCharTimeoutMs: z.number().int().min(1).max(10_000).default(50),
-    /** POS mode: how the scanner lays out its reports (drivers/scanners/hid/posReports.ts). */
+    /**
+     * POS mode: how the scanner lays out its reports (drivers/scanners/hid/posReports.ts), or
+     * `descriptor`: as the scanner's own HID report descriptor says (hid/reportDescriptor.ts).
+     */
     posLayout: z.enum(POS_LAYOUTS).default('plain'),
   })
   .refine((o) => o.path !== undefined || (o.vendorId !== undefined && o.productId !== undefined), {

@@ -9,15 +9,21 @@
  * - pos: the scanner is a HID POS Bar Code Scanner and sends each code as a Scanned Data Report,
  *   in the layout its vendor uses (hid/posReports.ts); a code longer than one report comes as
  *   several, joined until the last (hid/posReassembler.ts). If the next report of a code does not
- *   come within interCharTimeoutMs, the part held is dropped (reported through onDrop).
+ *   come within interCharTimeoutMs, the part held is dropped (reported through onDrop). With
+ *   posLayout `descriptor` the field positions come from the scanner's HID report descriptor, read
+ *   from sysfs for the hidraw node opened (hid/reportDescriptor.ts) on every connect, since another
+ *   scanner may have been plugged in meanwhile.
  *
  * node-hid is imported when connecting, so a site without HID scanners starts where the native
  * library (libusb / hidraw support) is absent.
  */
+import { readFile, realpath } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { KeyboardLayoutName } from './hid/keyboardLayouts.ts';
 import { KeyboardReportDecoder } from './hid/keyboardReports.ts';
 import { PosReassembler } from './hid/posReassembler.ts';
 import type { PosLayoutName } from './hid/posReports.ts';
+import { findScannedDataFields } from './hid/reportDescriptor.ts';
 import { MAX_READ_CHARS, ScannerDriverBase } from './scannerDriver.ts';
 
 /** What the driver needs of an open device: node-hid's HID / HIDAsync fit it. */
@@ -26,7 +32,12 @@ export interface HidDevice {
   on(event: 'error', listener: (error: unknown) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
   close(): unknown;
+  /** The hidraw node opened, when the opener knows it (openNodeHidDevice does): where posLayout `descriptor` reads the report descriptor. */
+  readonly hidrawPath?: string;
 }
+
+/** The report descriptor of a hidraw node, as its bytes. */
+export type ReportDescriptorReader = (hidrawPath: string) => Promise<Uint8Array> | Uint8Array;
 
 export interface HidScannerOptions {
   vendorId?: number;
@@ -58,7 +69,8 @@ export class HidScanner extends ScannerDriverBase {
   private generation = 0;
   private connecting = false;
   private readonly keyboard: KeyboardReportDecoder;
-  private readonly pos: PosReassembler;
+  /** Null until the report descriptor has given the layout (posLayout `descriptor`). */
+  private pos: PosReassembler | null;
   private pending = '';
   private timer: NodeJS.Timeout | null = null;
 
@@ -66,10 +78,15 @@ export class HidScanner extends ScannerDriverBase {
     private readonly options: HidScannerOptions,
     private readonly openDevice: HidDeviceFactory = openNodeHidDevice,
     private readonly onDrop: (drop: HidDrop) => void = () => {},
+    private readonly readDescriptor: ReportDescriptorReader = readSysfsReportDescriptor,
   ) {
     super();
     this.keyboard = new KeyboardReportDecoder(options.layout);
-    this.pos = new PosReassembler(options.posLayout);
+    this.pos = options.posLayout === 'descriptor' ? null : new PosReassembler(options.posLayout);
+  }
+
+  private get usesDescriptor(): boolean {
+    return this.options.mode === 'pos' && this.options.posLayout === 'descriptor';
   }
 
   connect(): void {
@@ -91,6 +108,20 @@ export class HidScanner extends ScannerDriverBase {
         closeQuietly(device);
         return;
       }
+      if (this.usesDescriptor) {
+        const layout = await this.layoutFromDescriptor(device);
+        if (generation !== this.generation) {
+          closeQuietly(device);
+          return;
+        }
+        if (typeof layout === 'string') {
+          this.connecting = false;
+          closeQuietly(device);
+          this.emit({ type: 'disconnected', reason: `HID scanner ${describe(this.options)}: ${layout}` });
+          return;
+        }
+        this.pos = layout;
+      }
       this.connecting = false;
       this.device = device;
       device.on('data', (data) => {
@@ -100,6 +131,25 @@ export class HidScanner extends ScannerDriverBase {
       device.on('close', () => this.lost(generation, 'device closed'));
       this.emit({ type: 'connected' });
     })();
+  }
+
+  /** The reassembler for the scanner's own layout, or why there is none (an installer's next step included). */
+  private async layoutFromDescriptor(device: HidDevice): Promise<PosReassembler | string> {
+    const fallback = 'set posLayout to honeywell, newland or plain to match the scanner instead';
+    const path = this.options.path ?? device.hidrawPath;
+    if (path === undefined) return `cannot tell which hidraw node was opened, so its report descriptor cannot be read: give path (e.g. /dev/hidraw3), or ${fallback}`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.readDescriptor(path);
+    } catch (error) {
+      return `cannot read the report descriptor of ${path}: ${message(error)}; ${fallback}`;
+    }
+    try {
+      return new PosReassembler(findScannedDataFields(bytes));
+    } catch (error) {
+      // Only ReportDescriptorError is expected; anything else is reported the same way rather than thrown into the event loop.
+      return `the report descriptor of ${path} gives no usable HID POS Scanned Data Report: ${message(error)}; ${fallback}`;
+    }
   }
 
   disconnect(): void {
@@ -122,7 +172,7 @@ export class HidScanner extends ScannerDriverBase {
     this.clearTimer();
     this.pending = '';
     this.keyboard.reset();
-    this.pos.abandon();
+    this.pos?.abandon();
   }
 
   private take(data: Buffer): void {
@@ -145,6 +195,7 @@ export class HidScanner extends ScannerDriverBase {
   }
 
   private takePosReport(report: Buffer): void {
+    if (this.pos === null) return;
     const outcome = this.pos.take(report);
     if (outcome.kind === 'held') {
       this.armTimer();
@@ -170,7 +221,7 @@ export class HidScanner extends ScannerDriverBase {
   private dropUnfinished(): void {
     const ms = this.options.interCharTimeoutMs;
     if (this.options.mode === 'pos') {
-      const code = this.pos.abandon();
+      const code = this.pos?.abandon() ?? null;
       if (code === null) return;
       const drop: HidDrop = { reason: `no last HID POS report within ${ms} ms of the previous one`, chars: code.chars };
       if (code.symbology !== undefined) drop.symbology = code.symbology;
@@ -218,7 +269,7 @@ const BAR_CODE_SCANNER = 0x8c;
  */
 export async function openNodeHidDevice(options: HidScannerOptions): Promise<HidDevice> {
   const hid = await import('node-hid');
-  if (options.path !== undefined) return hid.HIDAsync.open(options.path);
+  if (options.path !== undefined) return Object.assign(await hid.HIDAsync.open(options.path), { hidrawPath: options.path });
   const { vendorId, productId } = options;
   if (vendorId === undefined || productId === undefined) throw new Error('needs vendorId and productId, or path');
   const candidates = (await hid.devicesAsync(vendorId, productId)).filter(
@@ -228,5 +279,17 @@ export async function openNodeHidDevice(options: HidScannerOptions): Promise<Hid
     options.mode === 'pos' ? d.usagePage === BAR_CODE_SCANNER : d.usagePage === GENERIC_DESKTOP && d.usage === KEYBOARD_USAGE;
   const device = candidates.find(wanted) ?? candidates[0];
   if (device === undefined) throw new Error('no such device is plugged in');
-  return hid.HIDAsync.open(device.path!);
+  // On Linux (hidraw backend) the path is the /dev/hidrawN node, whose report descriptor sysfs has.
+  return Object.assign(await hid.HIDAsync.open(device.path!), { hidrawPath: device.path! });
+}
+
+/**
+ * Reads the report descriptor the kernel keeps for a hidraw node,
+ * /sys/class/hidraw/hidrawN/device/report_descriptor (readable by any user). A udev symlink to the
+ * node is followed first. node-hid has no call for the descriptor.
+ */
+export async function readSysfsReportDescriptor(hidrawPath: string): Promise<Uint8Array> {
+  const node = basename(await realpath(hidrawPath));
+  if (!/^hidraw\d+$/.test(node)) throw new Error(`${hidrawPath} is not a hidraw node (/dev/hidrawN); node-hid may be using its libusb backend`);
+  return readFile(`/sys/class/hidraw/${node}/device/report_descriptor`);
 }

@@ -3,7 +3,8 @@
  * posReassembler.ts, keyboardLayouts.ts, and the HidScanner that puts them together): arbitrary
  * reports never throw and never make a read longer than MAX_READ_CHARS; text typed as boot keyboard
  * reports on a layout reads back as that text; HID POS reports round trip, and any text split over
- * the reports of a vendor layout at any byte reassembles exactly.
+ * the reports of a vendor layout at any byte reassembles exactly; any report descriptor bytes either
+ * give a layout or a ReportDescriptorError (reportDescriptor.ts), never another throw.
  */
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
@@ -12,8 +13,10 @@ import { decodeCredential, encodeCredential, type CredentialFields } from '../..
 import { HidScanner, type HidDevice, type HidScannerOptions } from '../../drivers/scanners/hidScanner.ts';
 import { KEYBOARD_LAYOUTS, type KeyboardLayoutName } from '../../drivers/scanners/hid/keyboardLayouts.ts';
 import { KeyboardReportDecoder, type KeyPress } from '../../drivers/scanners/hid/keyboardReports.ts';
+import { parseDescriptorReport } from '../../drivers/scanners/hid/descriptorReports.ts';
 import { PosReassembler } from '../../drivers/scanners/hid/posReassembler.ts';
 import { parsePosReport, POS_LAYOUTS, type PosLayoutName } from '../../drivers/scanners/hid/posReports.ts';
+import { findScannedDataFields, MAX_DESCRIPTOR_BYTES, ReportDescriptorError } from '../../drivers/scanners/hid/reportDescriptor.ts';
 import { MAX_READ_CHARS, type ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
 import { params } from './propertyRuns.ts';
 
@@ -46,6 +49,20 @@ class FakeDevice extends EventEmitter implements HidDevice {
   close(): void {}
 }
 
+/**
+ * The report descriptor of Honeywell's USB HID POS interface (firmware usb2hidpos.cpp,
+ * `usb_report_descrA`; written out item by item, with its source, in
+ * test/drivers/hidPosDescriptor.test.ts). Its Scanned Data Report is the honeywell layout.
+ */
+const HONEYWELL_HID_POS = Uint8Array.from(
+  Buffer.from(
+    '058c0902a1010912a1028502150026ff00750895010501093b81029503058c09fb09fc09fd8102953809fe8202010666' +
+    'ff9502090409008102058c25017501950809ff8102c00914a102850415002501750195080900095f0960090009000985' +
+    '09869186c00666ff750826ff000903a10285fe95010903b28201c00901a10285fd950109219102953e0922928201c0c0',
+    'hex',
+  ),
+);
+
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A HidScanner on a fake device, connected; `send` feeds reports, `reads` is what it passed on. */
@@ -57,6 +74,7 @@ async function scannerOn(options: Partial<HidScannerOptions>) {
     { path: '/dev/hidraw-test', mode: 'keyboard', layout: 'us', suffix: 'enter', interCharTimeoutMs: 10_000, posLayout: 'plain', ...options },
     () => device,
     (drop) => drops.push(drop.chars),
+    () => HONEYWELL_HID_POS,
   );
   scanner.onEvent((e) => events.push(e));
   scanner.connect();
@@ -359,7 +377,8 @@ function splitBytes(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
 }
 
 describe('HID POS vendor layout properties', () => {
-  for (const layout of ['honeywell', 'newland'] as const) {
+  // `descriptor` reads the reports of Honeywell's HID POS report descriptor, which are honeywell reports.
+  for (const layout of ['honeywell', 'newland', 'descriptor'] as const) {
     it(`reassembles any text split at any bytes over ${layout} reports, with stray reports in between, exactly`, async () => {
       const case_ = fc.record({
         text: fc.string({ unit: 'binary', maxLength: 200 }),
@@ -371,13 +390,14 @@ describe('HID POS vendor layout properties', () => {
         fc.asyncProperty(case_, async ({ text, sizes, strays, aim }) => {
           const bytes = Buffer.from(text, 'utf8');
           const parts = splitBytes(bytes, sizes);
-          const reports: Uint8Array[] = parts.map((part, i) => vendorReport(layout, part, i < parts.length - 1, aim));
+          const vendor = layout === 'descriptor' ? 'honeywell' : layout;
+          const reports: Uint8Array[] = parts.map((part, i) => vendorReport(vendor, part, i < parts.length - 1, aim));
           for (const [at, stray] of strays) reports.splice(Math.min(at, reports.length - 1), 0, stray);
 
-          const reassembler = new PosReassembler(layout);
+          const reassembler = new PosReassembler(layout === 'descriptor' ? findScannedDataFields(HONEYWELL_HID_POS) : layout);
           const outcomes = reports.map((r) => reassembler.take(r));
           const read = outcomes.filter((o) => o.kind === 'read');
-          expect(read).toEqual([{ kind: 'read', text: expectedText(bytes), symbology: layout === 'honeywell' ? aim : undefined }]);
+          expect(read).toEqual([{ kind: 'read', text: expectedText(bytes), symbology: vendor === 'honeywell' ? aim : undefined }]);
           // The text itself comes back, whatever characters the cuts went through.
           if (!/[\r\n]$/.test(text)) expect(read[0]).toMatchObject({ text });
           expect(outcomes.at(-1)!.kind).toBe('read');
@@ -418,6 +438,68 @@ describe('HID POS vendor layout properties', () => {
         }
       }),
       params(200),
+    );
+  });
+});
+
+/** Short items as a descriptor is made of: any prefix, with the data its size code says (often the barcode usages). */
+const itemArb = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 0, max: 255 }).filter((p) => p !== 0xfe), fc.uint8Array({ minLength: 4, maxLength: 4 })).map(([prefix, data]) => [prefix, ...data.subarray(0, [0, 1, 2, 4][prefix & 3]!)]) },
+  { weight: 3, arbitrary: fc.constantFrom([0x05, 0x8c], [0x05, 0x01], [0x09, 0xfe], [0x09, 0xff], [0x09, 0xfb], [0x09, 0x3b], [0x19, 0xfb], [0x29, 0xff], [0x75, 0x08], [0x75, 0x01], [0x95, 0x38], [0x85, 0x02], [0x81, 0x02], [0x82, 0x02, 0x01], [0x81, 0x03], [0xa1, 0x01], [0xc0], [0xa4], [0xb4]) },
+  fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 8 })).map(([size, data]) => [0xfe, size, 0x10, ...data]),
+);
+
+/** Descriptors as a broken or hostile device may give them: random bytes, random items, and Honeywell's cut, mutated or grown. */
+const descriptorArb = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }),
+  fc.uint8Array({ minLength: MAX_DESCRIPTOR_BYTES - 2, maxLength: MAX_DESCRIPTOR_BYTES + 2 }),
+  fc.array(itemArb, { maxLength: 120 }).map((items) => Uint8Array.from(items.flat())),
+  fc.tuple(fc.nat(HONEYWELL_HID_POS.length), fc.array(fc.tuple(fc.nat(HONEYWELL_HID_POS.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.array(itemArb, { maxLength: 10 })).map(([cut, flips, extra]) => {
+    const bytes = Uint8Array.from([...HONEYWELL_HID_POS.subarray(0, cut), ...extra.flat(), ...HONEYWELL_HID_POS.subarray(cut)]);
+    for (const [at, value] of flips) bytes[at % bytes.length] = value;
+    return bytes;
+  }),
+);
+
+describe('HID report descriptor properties', () => {
+  it("reads any report with the layout of Honeywell's HID POS descriptor exactly as the honeywell layout reads it", () => {
+    const fields = findScannedDataFields(HONEYWELL_HID_POS);
+    const reportArb = fc.oneof(
+      fc.uint8Array({ maxLength: 80 }),
+      fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ minLength: 63, maxLength: 70 })).map(([length, rest]) => Uint8Array.from([0x02, length, ...rest])),
+      fc.tuple(fc.constantFrom(']Q1', ']d2', '\0\0\0'), fc.uint8Array({ maxLength: 56 }), fc.boolean()).map(([aim, data, more]) => vendorReport('honeywell', data, more, aim)),
+    );
+    fc.assert(
+      fc.property(reportArb, (report) => {
+        expect(parseDescriptorReport(fields, report)).toEqual(parsePosReport('honeywell', report));
+      }),
+      params(1000),
+    );
+  });
+
+  it('gives a layout or a ReportDescriptorError for any bytes, and any report read with that layout never throws and stays within its data field', () => {
+    fc.assert(
+      fc.property(descriptorArb, fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 8 }), (descriptor, reports) => {
+        let fields;
+        try {
+          fields = findScannedDataFields(descriptor);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ReportDescriptorError);
+          expect((error as Error).message.length).toBeGreaterThan(0);
+          return;
+        }
+        expect(descriptor.length).toBeLessThanOrEqual(MAX_DESCRIPTOR_BYTES);
+        expect(fields.data.offset % 8).toBe(0);
+        const reassembler = new PosReassembler(fields);
+        for (const report of reports) {
+          const withId = fields.reportId === undefined ? report : Uint8Array.from([fields.reportId, ...report]);
+          const part = parseDescriptorReport(fields, withId);
+          if (part !== null) expect(part.data.length).toBeLessThanOrEqual(fields.data.count);
+          const outcome = reassembler.take(withId);
+          if (outcome.kind === 'read') expect(outcome.text.length).toBeLessThanOrEqual(MAX_READ_CHARS);
+        }
+      }),
+      params(2000),
     );
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Joins the reports of a HID POS scanner into whole codes (the layouts are in posReports.ts).
+ * Joins the reports of a HID POS scanner into whole codes (the layouts are in posReports.ts and,
+ * for `descriptor`, descriptorReports.ts).
  *
  * A code longer than one report's data field comes as several reports, every one but the last
  * with its "continued" flag set: their bytes are joined until the last and decoded once, as UTF-8
@@ -13,7 +14,12 @@
  * given up with `abandon()`, never passed on half.
  */
 import { MAX_READ_CHARS } from '../scannerDriver.ts';
-import { parsePosReport, type PosLayoutName } from './posReports.ts';
+import { parseDescriptorReport } from './descriptorReports.ts';
+import { parsePosReport, type FixedPosLayoutName, type PosReportPart } from './posReports.ts';
+import type { ScannedDataFields } from './reportDescriptor.ts';
+
+/** A vendor layout by name, or the field positions a scanner's report descriptor gave. */
+export type PosLayout = FixedPosLayoutName | ScannedDataFields;
 
 export type PosOutcome =
   /** Not a Scanned Data Report of the layout: nothing changed. */
@@ -37,7 +43,7 @@ export class PosReassembler {
   private symbology: string | undefined;
   private partial = false;
 
-  constructor(private readonly layout: PosLayoutName) {}
+  constructor(private readonly layout: PosLayout) {}
 
   /** True while a code has begun and its last report has not come. */
   get pending(): boolean {
@@ -45,7 +51,7 @@ export class PosReassembler {
   }
 
   take(report: Uint8Array): PosOutcome {
-    const part = parsePosReport(this.layout, report);
+    const part: PosReportPart | null = typeof this.layout === 'string' ? parsePosReport(this.layout, report) : parseDescriptorReport(this.layout, report);
     if (part === null) return { kind: 'ignored' };
     if (!this.partial) this.symbology = part.symbology;
     this.keep(part.data);

@@ -33,6 +33,9 @@
  *     byte 62      Newland symbology id number, or 0x00 when that is not sent
  *     byte 63      bit 0: decoded data continued in the next report
  *
+ * descriptor: no fixed offsets; the field positions come from the scanner's own HID report
+ *   descriptor (reportDescriptor.ts finds them, descriptorReports.ts reads a report with them).
+ *
  * There is no `auto`: the bytes cannot tell the layouts apart. A Honeywell report's byte 2 is ']',
  * but so may be the first data byte of a plain or a Newland report, and a plain report may be 64
  * bytes with report id 2 too.
@@ -40,8 +43,10 @@
  * A report the layout does not expect (another report id, or too short to hold the continuation
  * flag) is not a Scanned Data Report: it is ignored, and a code being reassembled goes on.
  */
-export const POS_LAYOUTS = ['plain', 'honeywell', 'newland'] as const;
+export const FIXED_POS_LAYOUTS = ['plain', 'honeywell', 'newland'] as const;
+export const POS_LAYOUTS = [...FIXED_POS_LAYOUTS, 'descriptor'] as const;
 
+export type FixedPosLayoutName = (typeof FIXED_POS_LAYOUTS)[number];
 export type PosLayoutName = (typeof POS_LAYOUTS)[number];
 
 /** One report's share of a code. */
@@ -60,7 +65,7 @@ const CONTINUED_BYTE = 63;
 const AIM_FLAG = 0x5d; // ']'
 
 /** The report's part of a code, or null when the report is not a Scanned Data Report of this layout. */
-export function parsePosReport(layout: PosLayoutName, report: Uint8Array): PosReportPart | null {
+export function parsePosReport(layout: FixedPosLayoutName, report: Uint8Array): PosReportPart | null {
   if (layout === 'plain') {
     if (report.length < 2) return null;
     const length = Math.min(report[1]!, report.length - 2);
@@ -77,7 +82,7 @@ export function parsePosReport(layout: PosLayoutName, report: Uint8Array): PosRe
 }
 
 /** ']' and two printable ASCII characters (ISO/IEC 15424), or undefined for anything else. */
-function aimIdentifier(bytes: Uint8Array): string | undefined {
+export function aimIdentifier(bytes: Uint8Array): string | undefined {
   const printable = (b: number): boolean => b > 0x20 && b < 0x7f;
   if (bytes[0] !== AIM_FLAG || !printable(bytes[1]!) || !printable(bytes[2]!)) return undefined;
   return String.fromCharCode(...bytes);
