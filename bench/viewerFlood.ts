@@ -10,7 +10,7 @@
  * Measured: scan → answer of each scan's `scanner.read` (the verdict comes after the relay, so this
  * is scan → relay plus one loopback round trip), how late each relock fires (the door's `since`
  * when its relay goes off − when it went on − 0.2 s, both on the controller's clock, from a door
- * subscription), and the controller process's RSS (VmRSS, every 100 ms). Targets (issue 13):
+ * subscription), the controller process's RSS (VmRSS, every 100 ms) and its CPU time per phase. Targets (issue 13):
  * p99 within 1.5× of idle, timers on time, RSS under 300 MB. FLOOD_HOSTILE=1: flooders that send
  * again at once after a refusal instead of waiting its retryAfterMs.
  */
@@ -139,6 +139,16 @@ interface Phase {
   refused: number;
   timerLateness: number[];
   rssMax: number;
+  /** The controller's CPU time during the phase ÷ the phase's wall time (1 = one core busy). */
+  controllerCores: number;
+}
+
+/** CPU seconds the process has used, user and system (/proc/<pid>/stat, in clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name in parentheses may hold spaces: fields are counted after its closing one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssOf(pid: number): number {
@@ -164,6 +174,8 @@ async function scanPhase(scanners: Client[], watcher: Client, pid: number, siteK
   const firstEvent = watcher.doorEvents.length;
   let rssMax = 0;
   const rss = setInterval(() => (rssMax = Math.max(rssMax, rssOf(pid))), 100);
+  const cpuStart = cpuSecondsOf(pid);
+  const wallStart = performance.now();
   const t = Math.floor(Date.now() / 1000);
   const interval = 1000 / SCANS_PER_SECOND;
   const start = performance.now();
@@ -185,7 +197,8 @@ async function scanPhase(scanners: Client[], watcher: Client, pid: number, siteK
   await Promise.all(pending);
   await sleep(UNLOCK_SECONDS * 1000 + 500);
   clearInterval(rss);
-  return { scans, refused, timerLateness: lateness(watcher.doorEvents, firstEvent), rssMax };
+  const controllerCores = (cpuSecondsOf(pid) - cpuStart) / ((performance.now() - wallStart) / 1000);
+  return { scans, refused, timerLateness: lateness(watcher.doorEvents, firstEvent), rssMax, controllerCores };
 }
 
 interface ClientReply {
@@ -229,6 +242,7 @@ export async function runViewerFlood(): Promise<void> {
     console.log(table(LATENCY_HEADERS, [latencyRow('scan → answer, idle', summarize(idle.scans)), latencyRow('scan → answer, flood', summarize(flooded.scans)), latencyRow('relock lateness, idle', summarize(idle.timerLateness)), latencyRow('relock lateness, flood', summarize(flooded.timerLateness))]));
     const ratio = summarize(flooded.scans).p99 / summarize(idle.scans).p99;
     console.log(`controller RSS max: idle ${mb(idle.rssMax)}, flood ${mb(flooded.rssMax)} (target < 300 MB)`);
+    console.log(`controller CPU: idle ${idle.controllerCores.toFixed(2)} cores, flood ${flooded.controllerCores.toFixed(2)} cores`);
     console.log(`scans not granted: idle ${idle.refused}, flood ${flooded.refused}`);
     console.log(`flood: ${counts.answered} queries answered (${counts.events} events), ${counts.refused} refused; ${counts.notifications} notifications to subscribers; ${counts.dropped} connections closed`);
     console.log(`scan p99 flood / idle: ${ratio.toFixed(2)}× (target ≤ 1.5×)`);
@@ -238,8 +252,8 @@ export async function runViewerFlood(): Promise<void> {
       measuredAt: new Date().toISOString(),
       environment: env,
       config: { hostile: HOSTILE, doors: DOORS, unlockSeconds: UNLOCK_SECONDS, scansPerSecond: SCANS_PER_SECOND, phaseSeconds: PHASE_SECONDS, flooders: FLOODERS, batch: BATCH, subscribers: SUBSCRIBERS, auditEvents: AUDIT_EVENTS },
-      idle: { scan: rounded(summarize(idle.scans)), timerLateness: rounded(summarize(idle.timerLateness)), rssMax: idle.rssMax, notGranted: idle.refused },
-      flood: { scan: rounded(summarize(flooded.scans)), timerLateness: rounded(summarize(flooded.timerLateness)), rssMax: flooded.rssMax, notGranted: flooded.refused, clients: counts },
+      idle: { scan: rounded(summarize(idle.scans)), timerLateness: rounded(summarize(idle.timerLateness)), rssMax: idle.rssMax, controllerCores: idle.controllerCores, notGranted: idle.refused },
+      flood: { scan: rounded(summarize(flooded.scans)), timerLateness: rounded(summarize(flooded.timerLateness)), rssMax: flooded.rssMax, controllerCores: flooded.controllerCores, notGranted: flooded.refused, clients: counts },
       p99Ratio: Math.round(ratio * 100) / 100,
       met: { ratio: ratio <= 1.5, rss: flooded.rssMax < 300 * 1024 * 1024 },
       load: machine,
