@@ -7,16 +7,17 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import { doorMachine, type DoorEvent, type RecordEvent, type RecordGrantInput } from '../machines/doorMachine.ts';
-import { scannerMachine, type Conclusion, type DecideInput, type Decided, type DropParams, type ScannerEvent } from '../machines/scannerMachine.ts';
+import { scannerMachine, type Conclusion, type DecideInput, type Decided, type DropParams } from '../machines/scannerMachine.ts';
 import { siteMachine } from '../machines/siteMachine.ts';
 import { createDoorIo, createScannerDriver } from '../drivers/createDrivers.ts';
-import type { DoorIo, DoorIoEvent } from '../drivers/doorIo/doorIo.ts';
+import type { DoorIo } from '../drivers/doorIo/doorIo.ts';
 import { SimulatedDoorIo } from '../drivers/doorIo/simulatedDoorIo.ts';
 import { NetworkScanner } from '../drivers/scanners/networkScanner.ts';
-import type { ScannerDriver, ScannerDriverEvent } from '../drivers/scanners/scannerDriver.ts';
+import type { ScannerDriver } from '../drivers/scanners/scannerDriver.ts';
 import type { DecoderPool } from '../drivers/scanners/camera/decoderPool.ts';
 import { defaultDecodeWorkers } from '../drivers/scanners/camera/cameraConfig.ts';
 import { Accounts } from './accounts/accounts.ts';
+import { doorEvent, scannerEvent } from './driverEvents.ts';
 import { BadgeEnrolments } from './badge/enrolment.ts';
 import { ApiServer, type HttpRoute } from './api/apiServer.ts';
 import { EventHub } from './api/eventHub.ts';
@@ -505,31 +506,5 @@ export class Controller {
     this.doorIos.clear();
     await running.audit.stop();
     await running.store.stop();
-  }
-}
-
-function doorEvent(event: DoorIoEvent): DoorEvent {
-  switch (event.type) {
-    case 'sensor':
-      return event.open ? { type: 'DOOR.OPENED' } : { type: 'DOOR.CLOSED' };
-    case 'rex':
-      return { type: 'REX' };
-    case 'fault':
-      return { type: 'IO.FAULT', reason: event.reason };
-    case 'ok':
-      return { type: 'IO.OK' };
-  }
-}
-
-function scannerEvent(event: ScannerDriverEvent): ScannerEvent {
-  switch (event.type) {
-    case 'read':
-      return { type: 'DRIVER.READ', text: event.text, ref: event.ref };
-    case 'connected':
-      return { type: 'DRIVER.CONNECTED' };
-    case 'disconnected':
-      return { type: 'DRIVER.DISCONNECTED', reason: event.reason };
-    case 'health':
-      return { type: 'DRIVER.HEALTH', health: event.health };
   }
 }

@@ -15,42 +15,17 @@ import { Controller } from '../../controller/controller.ts';
 import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { DecoderPool } from '../../drivers/scanners/camera/decoderPool.ts';
 import { ffmpegArguments, FIRST_FRAME_TIMEOUT_MS } from '../../drivers/scanners/camera/ffmpegFrameSource.ts';
-import { CameraScanner, FILE_ENDED_REASON, type CameraScannerOptions } from '../../drivers/scanners/cameraScanner.ts';
+import { CameraScanner, FILE_ENDED_REASON } from '../../drivers/scanners/cameraScanner.ts';
 import type { ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
-import { FFMPEG, ffmpegSuite, makeQrVideo, skipWithoutFfmpeg } from '../support/qrVideo.ts';
+import { cameraOptions, disconnected, eventsOf, readsOf, reasonOf } from '../support/cameraEvents.ts';
+import { ffmpegSuite, makeQrVideo, skipWithoutFfmpeg } from '../support/qrVideo.ts';
 import { tempDir, testSite } from '../support/testSite.ts';
 import { vectors } from '../support/vectors.ts';
 
 /** A P1 code from the shared test vectors: any valid text will do for the driver. */
 const CODE = vectors.vectors[0]!.code;
 
-function cameraOptions(overrides: Partial<CameraScannerOptions>): CameraScannerOptions {
-  return { ffmpegPath: FFMPEG, input: { url: '/nonexistent', loop: false, realtime: true }, width: 640, height: 480, fps: 15, downscale: 1, stallTimeoutMs: 5000, debounceMs: 1000, ...overrides };
-}
-
-/** Collects a driver's events until `until` says stop (or the timeout passes). */
-async function eventsOf(driver: CameraScanner, until: (events: ScannerDriverEvent[]) => boolean, timeoutMs = 20_000): Promise<ScannerDriverEvent[]> {
-  const events: ScannerDriverEvent[] = [];
-  const done = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    driver.onEvent((event) => {
-      events.push(event);
-      if (until(events)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  driver.connect();
-  await done;
-  driver.disconnect();
-  return events;
-}
-
-const disconnected = (events: ScannerDriverEvent[]) => events.some((e) => e.type === 'disconnected');
-const reasonOf = (events: ScannerDriverEvent[]) => events.find((e): e is Extract<ScannerDriverEvent, { type: 'disconnected' }> => e.type === 'disconnected')?.reason;
-const readsOf = (events: ScannerDriverEvent[]) => events.filter((e) => e.type === 'read').map((e) => (e as { text: string }).text);
 
 describe('ffmpeg arguments', () => {
   it('asks a V4L2 camera for its size and rate, and crops and shrinks in ffmpeg', () => {

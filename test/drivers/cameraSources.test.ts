@@ -13,12 +13,14 @@ import { execFile } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActor } from 'xstate';
+import { scannerEvent } from '../../controller/driverEvents.ts';
 import { DecoderPool, WORKER_STOPPED_ERROR } from '../../drivers/scanners/camera/decoderPool.ts';
 import { FfmpegFrameSource, type FfmpegFrameSourceOptions } from '../../drivers/scanners/camera/ffmpegFrameSource.ts';
-import { CameraScanner, FILE_ENDED_REASON, playsOnce, type CameraScannerOptions } from '../../drivers/scanners/cameraScanner.ts';
+import { CameraScanner, FILE_ENDED_REASON, playsOnce } from '../../drivers/scanners/cameraScanner.ts';
 import type { ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
 import type { DriverHealth } from '../../machines/shared/driverHealth.ts';
-import { scannerLinkState, scannerMachine, type ScannerEvent } from '../../machines/scannerMachine.ts';
+import { scannerLinkState, scannerMachine } from '../../machines/scannerMachine.ts';
+import { cameraOptions, disconnected, eventsOf, readsOf, reasonOf } from '../support/cameraEvents.ts';
 import { FFMPEG, ffmpegSuite, makeQrVideo, skipWithoutFfmpeg } from '../support/qrVideo.ts';
 import { tempDir } from '../support/testSite.ts';
 import { vectors } from '../support/vectors.ts';
@@ -26,46 +28,8 @@ import { vectors } from '../support/vectors.ts';
 const run = promisify(execFile);
 const CODE = vectors.vectors[0]!.code;
 
-function cameraOptions(overrides: Partial<CameraScannerOptions>): CameraScannerOptions {
-  return { ffmpegPath: FFMPEG, input: { url: '/nonexistent', loop: false, realtime: true }, width: 640, height: 480, fps: 15, downscale: 1, stallTimeoutMs: 5000, debounceMs: 1000, ...overrides };
-}
-
-/** Collects a driver's events until `until` says stop (or the timeout passes). */
-async function eventsOf(driver: CameraScanner, until: (events: ScannerDriverEvent[]) => boolean, timeoutMs = 20_000): Promise<ScannerDriverEvent[]> {
-  const events: ScannerDriverEvent[] = [];
-  const done = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    driver.onEvent((event) => {
-      events.push(event);
-      if (until(events)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  driver.connect();
-  await done;
-  driver.disconnect();
-  return events;
-}
-
-const disconnected = (events: ScannerDriverEvent[]) => events.some((e) => e.type === 'disconnected');
-const reasonOf = (events: ScannerDriverEvent[]) => events.find((e): e is Extract<ScannerDriverEvent, { type: 'disconnected' }> => e.type === 'disconnected')?.reason;
-const readsOf = (events: ScannerDriverEvent[]) => events.filter((e) => e.type === 'read').map((e) => (e as { text: string }).text);
 const healthOf = (events: ScannerDriverEvent[]) => events.filter((e): e is Extract<ScannerDriverEvent, { type: 'health' }> => e.type === 'health').map((e) => e.health);
 
-function driverEvent(event: ScannerDriverEvent): ScannerEvent {
-  switch (event.type) {
-    case 'read':
-      return { type: 'DRIVER.READ', text: event.text, ref: event.ref };
-    case 'connected':
-      return { type: 'DRIVER.CONNECTED' };
-    case 'disconnected':
-      return { type: 'DRIVER.DISCONNECTED', reason: event.reason };
-    case 'health':
-      return { type: 'DRIVER.HEALTH', health: event.health };
-  }
-}
 
 describe('which sources play once', () => {
   it('is a file without loop, not a stream or a camera', () => {
@@ -222,7 +186,7 @@ exec '${FFMPEG}' -hide_banner -nostdin -loglevel error -re -i '${clip}' "$@"
       const reads: string[] = [];
       scanner.onEvent((event) => {
         if (event.type === 'read') reads.push(event.text);
-        actor.send(driverEvent(event));
+        actor.send(scannerEvent(event));
       });
       actor.start();
       try {

@@ -15,7 +15,7 @@ import { CameraScanner } from '../../drivers/scanners/cameraScanner.ts';
 import { KioskScanner, type FrameAnswer } from '../../drivers/scanners/kioskScanner.ts';
 import type { ScannerDriver, ScannerDriverEvent } from '../../drivers/scanners/scannerDriver.ts';
 import { partner, SECRET, startDelegationSite, startWebhookServer, type DelegationSite, type WebhookServer } from '../delegation/delegationHarness.ts';
-import { grayFramePng, gs1QrPng, makeDarkModeQrVideo, qrGrayFrame } from '../support/qrFrames.ts';
+import { grayFramePng, gs1QrPng, qrGrayFrame } from '../support/qrFrames.ts';
 import { FFMPEG, ffmpegSuite, makeQrVideo, skipWithoutFfmpeg } from '../support/qrVideo.ts';
 import { tempDir } from '../support/testSite.ts';
 import { vectors } from '../support/vectors.ts';
@@ -143,7 +143,7 @@ describe.skipIf(skipWithoutFfmpeg)(ffmpegSuite('the camera scanner over ffmpeg (
   }
 
   it('reads a phone in dark mode: the code light on a dark screen', async () => {
-    const video = await makeDarkModeQrVideo(dir, 'dark-mode', CODE, { leadIn: 0.4, shown: 1.6 });
+    const video = await makeQrVideo(dir, 'dark-mode', CODE, { leadIn: 0.4, shown: 1.6, darkMode: true });
     expect(await readsOfVideo(video)).toEqual([CODE]);
   }, 60_000);
 

@@ -1,21 +1,15 @@
 /**
  * QR codes as a camera or a kiosk page sees them, made in the test: a grey frame with a phone
  * showing a code, dark on light as printed or light on dark as a phone in dark mode or a watch face
- * shows it; the same as a PNG; a GS1 QR code (FNC1 mode) made with zxing's own writer; and a video
- * of a dark-mode phone for the camera scanner over ffmpeg.
+ * shows it; the same as a PNG; and a GS1 QR code (FNC1 mode) made with zxing's own writer. (A
+ * video of a dark-mode phone: makeQrVideo's darkMode in qrVideo.ts.)
  */
-import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import { prepareZXingModule, writeBarcode } from 'zxing-wasm/writer';
 import type { GrayFrame } from '../../drivers/scanners/camera/qrReader.ts';
-import { FFMPEG, type QrVideoOptions } from './qrVideo.ts';
-
-const run = promisify(execFile);
 
 export interface QrFrameOptions {
   width?: number;
@@ -87,30 +81,4 @@ export async function gs1QrPng(elementString: string, inverted = false): Promise
   const written = await writeBarcode(elementString, { format: 'QRCode', options: 'gs1', scale: 6, invert: inverted });
   if (written.error || written.image === null) throw new Error(`no GS1 QR code for ${elementString}: ${written.error}`);
   return Buffer.from(await written.image.arrayBuffer());
-}
-
-/**
- * Like makeQrVideo (test/support/qrVideo.ts), with the phone in dark mode: the code's light
- * modules on a near-black screen in a dark bezel, slightly turned, after an empty lead-in.
- */
-export async function makeDarkModeQrVideo(dir: string, name: string, text: string, options: QrVideoOptions = {}): Promise<string> {
-  const { width = 640, height = 480, fps = 15, leadIn = 0.5, shown = 3, codeSize = 200, format = 'mp4' } = options;
-  const png = join(dir, `${name}.png`);
-  await writeFile(png, await QRCode.toBuffer(text, { errorCorrectionLevel: 'M', margin: 2, width: codeSize, color: { dark: '#e6e6e6ff', light: '#161616ff' } }));
-  const file = join(dir, `${name}.${format}`);
-  const total = leadIn + shown;
-  const x = Math.round((width - codeSize) / 2);
-  const y = Math.round((height - codeSize) / 2);
-  const filter = [
-    `[1]pad=w=iw+24:h=ih+60:x=12:y=30:color=0x161616,pad=w=iw+6:h=ih+6:x=3:y=3:color=0x0c0c0c,rotate=0.08:c=0x707070:ow=rotw(0.08):oh=roth(0.08)[phone]`,
-    `[0][phone]overlay=x=${x - 15}:y=${y - 33}:enable='gte(t,${leadIn})',noise=alls=6:allf=t,format=yuv420p[v]`,
-  ].join(';');
-  const codec = format === 'mp4' ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18'] : format === 'mjpeg' ? ['-c:v', 'mjpeg', '-q:v', '3', '-f', 'mjpeg'] : ['-f', 'yuv4mpegpipe'];
-  await run(FFMPEG, [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `color=c=0x707070:s=${width}x${height}:r=${fps}:d=${total}`,
-    '-loop', '1', '-framerate', String(fps), '-t', String(total), '-i', png,
-    '-filter_complex', filter, '-map', '[v]', '-r', String(fps), ...codec, file,
-  ]);
-  return file;
 }

@@ -44,6 +44,8 @@ export interface QrVideoOptions {
   codeSize?: number;
   /** mp4 (H.264), y4m (raw, as Chromium's fake camera reads) or mjpeg. */
   format?: 'mp4' | 'y4m' | 'mjpeg';
+  /** The phone in dark mode: the code's light modules on a near-black screen in a dark bezel. */
+  darkMode?: boolean;
 }
 
 /**
@@ -51,16 +53,20 @@ export interface QrVideoOptions {
  * slightly turned, after an empty lead-in. Returns the file's path.
  */
 export async function makeQrVideo(dir: string, name: string, text: string, options: QrVideoOptions = {}): Promise<string> {
-  const { width = 640, height = 480, fps = 15, leadIn = 0.5, shown = 3, codeSize = 200, format = 'mp4' } = options;
+  const { width = 640, height = 480, fps = 15, leadIn = 0.5, shown = 3, codeSize = 200, format = 'mp4', darkMode = false } = options;
   const png = join(dir, `${name}.png`);
-  await writeFile(png, await QRCode.toBuffer(text, { errorCorrectionLevel: 'M', margin: 2, width: codeSize }));
+  const color = darkMode ? { dark: '#e6e6e6ff', light: '#161616ff' } : undefined;
+  await writeFile(png, await QRCode.toBuffer(text, { errorCorrectionLevel: 'M', margin: 2, width: codeSize, ...(color ? { color } : {}) }));
   const file = join(dir, `${name}.${format}`);
   const total = leadIn + shown;
   const x = Math.round((width - codeSize) / 2);
   const y = Math.round((height - codeSize) / 2);
+  // The phone: its screen's border (the code's quiet zone continues into it), then a bezel.
+  const phone = darkMode ? 'pad=w=iw+24:h=ih+60:x=12:y=30:color=0x161616,pad=w=iw+6:h=ih+6:x=3:y=3:color=0x0c0c0c' : 'pad=w=iw+24:h=ih+60:x=12:y=30:color=0x202020';
+  const offset = darkMode ? { x: 15, y: 33 } : { x: 12, y: 30 };
   const filter = [
-    `[1]pad=w=iw+24:h=ih+60:x=12:y=30:color=0x202020,rotate=0.08:c=0x707070:ow=rotw(0.08):oh=roth(0.08)[phone]`,
-    `[0][phone]overlay=x=${x - 12}:y=${y - 30}:enable='gte(t,${leadIn})',noise=alls=6:allf=t,format=yuv420p[v]`,
+    `[1]${phone},rotate=0.08:c=0x707070:ow=rotw(0.08):oh=roth(0.08)[phone]`,
+    `[0][phone]overlay=x=${x - offset.x}:y=${y - offset.y}:enable='gte(t,${leadIn})',noise=alls=6:allf=t,format=yuv420p[v]`,
   ].join(';');
   const codec = format === 'mp4' ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18'] : format === 'mjpeg' ? ['-c:v', 'mjpeg', '-q:v', '3', '-f', 'mjpeg'] : ['-f', 'yuv4mpegpipe'];
   await run(FFMPEG, [
