@@ -14,7 +14,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -231,4 +231,21 @@ describe.skipIf(!reachable && !requireAll)(title, () => {
     const [exitCode] = (await Promise.race([once(controller, 'exit'), new Promise((_, reject) => setTimeout(() => reject(new Error(`no exit 20 s after SIGTERM:\n${output}`)), 20_000))])) as [number | null];
     expect(exitCode, output).toBe(0);
   }, 5 * MINUTE);
+
+  it('makes a site certificate for a kiosk tablet with postern tls, and shows it', async () => {
+    const postern = path.join(app, 'node_modules', '.bin', 'postern');
+    const site = path.join(work, 'tls-site');
+    await mkdir(site);
+    const siteFile = path.join(site, 'site.yaml');
+    await writeFile(siteFile, ['site: { id: tls, name: TLS site }', 'dataDir: ./data', 'doors:', '  - { id: lab, name: Lab, io: { driver: simulated } }', 'scanners: []', ''].join('\n'));
+    const tls = path.join(site, 'tls');
+    const cli = async (args: string[]) => (await run(postern, [...args, '--config', siteFile], { cwd: site, env: childEnv(), timeout: MINUTE })).stdout;
+    const created = await cli(['tls', 'create', '--dir', tls, '--no-defaults', '--host', 'kiosk.test', '--host', '192.0.2.7']);
+    expect(created).toContain('kiosk.test');
+    expect((await stat(path.join(tls, 'key.pem'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(tls, 'ca-key.pem'))).mode & 0o777).toBe(0o600);
+    const shown = await cli(['tls', 'show', '--dir', tls]);
+    expect(shown).toMatch(/kiosk\.test/);
+    expect(shown).toMatch(/([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+  }, 2 * MINUTE);
 });
