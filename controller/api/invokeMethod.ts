@@ -23,7 +23,7 @@ export async function invokeMethod(methods: MethodTable, name: string, rawParams
   }
   const doors = context.principal.doors;
   if (doors === undefined || doors === null) return definition.handler(params.data, context);
-  checkDoorLimits(name, params.data as Record<string, unknown>, doors);
+  checkDoorLimits(name, params.data as Record<string, unknown>, doors, definition.doorsOf?.(params.data) ?? []);
   return limitListToDoors(name, await definition.handler(params.data, context), doors);
 }
 

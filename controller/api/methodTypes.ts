@@ -23,6 +23,11 @@ export interface MethodDefinition<Schema extends z.ZodType = z.ZodType> {
    * it must cost next to nothing (no schema parse), and the schema refuses bad params later.
    */
   cost?(params: Readonly<Record<string, unknown>>): number;
+  /**
+   * Doors the call acts on or reads that its `door`/`doors` params do not name (the door of the
+   * scanner it reads for), for the checks of door-limited tokens (doorLimits.ts).
+   */
+  doorsOf?(params: z.output<Schema>): readonly string[];
 }
 
 export type MethodTable = Record<string, MethodDefinition>;

@@ -3,7 +3,8 @@
  * browser's camera and sends each as a JPEG or PNG over the API with `scanner.frame`; they are
  * decoded in the shared decoder pool like a webcam's. The page waits for each answer before it
  * sends the next frame, so it always sends the camera's newest picture. A kiosk is a network
- * scanner too: its connection state follows its sockets, and it may also send text reads.
+ * scanner too: its connection state follows its sockets. Text reads are refused (scanner.read): what
+ * a kiosk reads is what its tablet's camera saw.
  */
 import type { DecoderPool } from './camera/decoderPool.ts';
 import { FrameReader } from './camera/frameReader.ts';

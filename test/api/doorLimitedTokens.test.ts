@@ -11,7 +11,10 @@ let admin: ApiClient;
 let lab: ApiClient;
 
 beforeAll(async () => {
-  site = await startApiSite();
+  // A network scanner at another door than the token's: reads there are not the token's to make.
+  site = await startApiSite((input) => {
+    input.scanners = [...(input.scanners ?? []), { id: 'net-front', door: 'front', driver: 'network', debounceMs: 0 }];
+  });
   admin = await ApiClient.connect(site.url, site.tokens.admin);
   const made = await admin.call('tokens.create', { name: 'lab-desk', role: 'integrator', doors: ['lab'] });
   expect(made.record).toMatchObject({ role: 'integrator', doors: ['lab'] });
@@ -53,6 +56,27 @@ describe('a door-limited token', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(lab.notifications.every((n) => n.data.id === 'lab')).toBe(true);
     expect((await lab.request('subscribe', { topics: ['door'], doors: ['front'] })).error).toMatchObject({ code: -32001 });
+  });
+
+  it("reads for its doors' scanners only: a code valid at another door is not read in there", async () => {
+    // A visitor's link for both doors, which the lab desk might well hold.
+    const code = (await admin.call('links.create', { name: 'Both doors', doors: ['lab', 'front'] })).code as string;
+    expect((await lab.call('scanner.read', { scanner: 'net-1', text: code })).verdict).toBe('grant');
+    for (const [method, params] of [
+      ['scanner.read', { scanner: 'net-front', text: code }],
+      ['scanners.get', { scanner: 'net-front' }],
+    ] as const) {
+      expect((await lab.request(method, params)).error, method).toMatchObject({ code: -32001, message: expect.stringContaining('limited to the doors lab, not front') });
+    }
+    expect(site.controller.doorStatus('front')?.relayUnlocked).toBe(false);
+    expect((await lab.call('scanners.get', { scanner: 'net-1' })).door).toBe('lab');
+    // A token for the whole site reads there.
+    const integrator = await ApiClient.connect(site.url, site.tokens.integrator);
+    try {
+      expect((await integrator.call('scanner.read', { scanner: 'net-front', text: code })).verdict).toBe('grant');
+    } finally {
+      integrator.close();
+    }
   });
 
   it('issues links for its doors, never for a scope', async () => {

@@ -23,6 +23,7 @@ export function scannerMethods(api: ApiServices): MethodTable {
     'scanners.get': method({
       role: 'viewer',
       params: z.strictObject({ scanner: z.string().min(1).max(64) }),
+      doorsOf: ({ scanner }) => doorOf(scanner),
       handler: ({ scanner }) => api.monitor.scanner(scanner) ?? notFound('scanner', scanner),
     }),
     /**
@@ -35,6 +36,7 @@ export function scannerMethods(api: ApiServices): MethodTable {
     'scanner.read': method({
       role: 'scanner',
       params: z.strictObject({ text: readText, scanner: z.string().min(1).max(64).optional() }),
+      doorsOf: ({ scanner }) => doorOf(scanner),
       handler: ({ text, scanner }, { principal }) => {
         const { id, driver } = networkScannerFor(principal, scanner);
         if (driver instanceof KioskScanner) {
@@ -50,6 +52,7 @@ export function scannerMethods(api: ApiServices): MethodTable {
     'scanner.frame': method({
       role: 'scanner',
       params: z.strictObject({ image: z.string().min(4).max(api.config.api.maxMessageBytes).regex(BASE64, 'must be base64'), scanner: z.string().min(1).max(64).optional() }),
+      doorsOf: ({ scanner }) => doorOf(scanner),
       handler: ({ image, scanner }, { principal }) => {
         const { id, driver } = networkScannerFor(principal, scanner);
         if (!(driver instanceof KioskScanner)) {
@@ -59,6 +62,12 @@ export function scannerMethods(api: ApiServices): MethodTable {
       },
     }),
   };
+
+  /** The door of a scanner of the site file (none for an unknown one: the handler says it is not found). */
+  function doorOf(scanner: string | undefined): string[] {
+    const door = scanner === undefined ? undefined : api.monitor.scanner(scanner)?.door;
+    return door === undefined ? [] : [door];
+  }
 
   /** A scanner device's token reads for its own scanner; an integrator names the one it reads for. */
   function networkScannerFor(principal: Principal, scanner: string | undefined): { id: string; driver: NetworkScanner } {
