@@ -295,7 +295,7 @@ function apiScannerCheck({ config }: DoctorContext, scanner: ScannerConfig): Doc
       name,
       status: 'warn',
       message: 'the kiosk page needs the camera, which browsers give only to pages served over HTTPS (or from localhost), and neither api.tls nor an https:// badge.publicUrl is set',
-      hint: 'set api.tls, or serve the controller behind a reverse proxy with a certificate and name it in badge.publicUrl',
+      hint: 'set api.tls (postern tls create makes a certificate and prints the lines), or serve the controller behind a reverse proxy with a certificate and name it in badge.publicUrl',
     };
   }
   return undefined;
