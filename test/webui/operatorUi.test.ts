@@ -175,7 +175,9 @@ describe.skipIf(!runs)(title, () => {
     expect(download.suggestedFilename()).toMatch(/^postern-audit-test-site-.*\.csv$/);
     const csv = await readFile((await download.path())!, 'utf8');
     const lines = csv.trim().split('\r\n');
-    expect(lines[0]).toBe('controllerId,seq,at,time,type,door,scanner,subject,kind,issuer,verdict,reason,actor,data,hash');
+    expect(lines[0]).toBe('controllerId,seq,at,time,type,door,scanner,subject,holder,partner,kind,issuer,verdict,reason,actor,data,hash');
+    // The grant of the link made above, by its holder's name.
+    expect(lines.some((line) => /,decision,lab,net-1,\d+,Live visitor,,link,0,grant,/.test(line)), csv).toBe(true);
     const audit = await integrator.call('audit.query', { order: 'desc', limit: 1 });
     expect(lines.length - 1).toBeGreaterThanOrEqual(audit.events[0].seq - 1);
     expect(csv).toContain('door.unlock');

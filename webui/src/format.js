@@ -109,7 +109,9 @@ export function holderTerms(text) {
   return /^\d{1,20}$/.test(v) ? { subject: v, holder: '' } : { subject: '', holder: v.slice(0, 200) };
 }
 
-const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'time', 'type', 'door', 'scanner', 'subject', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'hash'];
+// holder and partner are the names audit.query gives beside the chain's own fields: a spreadsheet
+// reader looks for people, not link numbers (the chain's fields stay, to look a name up or verify).
+const CSV_COLUMNS = ['controllerId', 'seq', 'at', 'time', 'type', 'door', 'scanner', 'subject', 'holder', 'partner', 'kind', 'issuer', 'verdict', 'reason', 'actor', 'data', 'hash'];
 
 function csvCell(value) {
   if (value === null || value === undefined) return '';
