@@ -167,4 +167,34 @@ describe.skipIf(!runs)(title, () => {
     await expect.poll(() => row.textContent(), { timeout: 15_000 }).toContain('revoked');
     expect(await upgradeStatus(site.url, { authorization: `Bearer ${token}` })).toBe(401);
   });
+
+  it('makes a token limited to some doors, which acts on those only', async () => {
+    const form = page.locator('#make-token');
+    await form.getByLabel('Name').fill('lab-desk');
+    await form.getByLabel('Role').selectOption('operator');
+    await form.getByLabel('only these doors').check();
+    // None picked: said, and nothing made.
+    await form.getByRole('button', { name: 'Make token' }).click();
+    await expect.poll(() => form.getByRole('alert').textContent(), { timeout: 15_000 }).toContain('pick at least one door');
+    await form.locator('input[name="tokenDoor"][value="lab"]').check();
+    await form.getByRole('button', { name: 'Make token' }).click();
+    const shown = form.locator('.created-token');
+    await shown.waitFor();
+    expect(await shown.textContent()).toContain('doors lab');
+    const token = (await shown.getByTestId('token-text').textContent())!;
+    const row = page.locator(`tr[data-token="${(await shown.getAttribute('data-token'))!}"]`);
+    await expect.poll(() => row.textContent(), { timeout: 15_000 }).toContain('doors lab');
+    await shown.getByRole('button', { name: 'Done' }).click();
+
+    const desk = await ApiClient.connect(site.url, token);
+    try {
+      expect(await desk.call('doors.unlock', { door: 'lab', seconds: 1 })).toMatchObject({ id: 'lab' });
+      expect((await desk.request('doors.unlock', { door: 'front', seconds: 1 })).error).toMatchObject({ code: -32001 });
+    } finally {
+      desk.close();
+    }
+    // An admin token manages the whole site: no door choice is offered for it.
+    await form.getByLabel('Role').selectOption('admin');
+    expect(await form.getByLabel('only these doors').count()).toBe(0);
+  });
 });

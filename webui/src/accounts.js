@@ -206,7 +206,7 @@ function CreatedToken({ created, onClose }) {
       setCopied(true);
     });
   return html`<div class="secret created-token" role="status" data-token=${created.record.id}>
-    <p>Token <strong>${created.record.name}</strong> (${created.record.role}${created.record.scanner ? `, scanner ${created.record.scanner}` : ''}):</p>
+    <p>Token <strong>${created.record.name}</strong> (${created.record.role}${created.record.scanner ? `, scanner ${created.record.scanner}` : ''}${created.record.doors ? `, doors ${created.record.doors.join(', ')}` : ''}):</p>
     <p><code class="code" ref=${code} data-testid="token-text">${created.token}</code></p>
     <p><strong>You will not see it again.</strong> Copy it now and store it somewhere safe: the controller keeps only a hash of it.</p>
     <div class="buttons">
@@ -219,7 +219,11 @@ function CreatedToken({ created, onClose }) {
 
 function TokenForm({ onCreated }) {
   const [role, setRole] = useState('integrator');
+  const [allDoors, setAllDoors] = useState(true);
   const [created, setCreated] = useState(null);
+  // A token may be limited to some doors, except an admin's (it manages the whole site) and a
+  // scanner device's (it reads for its own scanner, at that scanner's door).
+  const limitable = role !== 'admin' && role !== 'scanner';
   const [run, busy, error] = useAction();
   // Only network and kiosk scanners read over the API (the controller checks it too).
   const scanners = state.scanners.filter((s) => s.driver === 'network' || s.driver === 'kiosk').map((s) => s.id);
@@ -228,10 +232,13 @@ function TokenForm({ onCreated }) {
     const f = e.currentTarget;
     const params = { name: f.elements.namedItem('name').value.trim(), role };
     if (role === 'scanner') params.scanner = f.elements.namedItem('scanner').value.trim();
+    if (limitable && !allDoors) params.doors = [...f.querySelectorAll('input[name="tokenDoor"]:checked')].map((box) => box.value);
     run(async () => {
+      if (params.doors?.length === 0) throw new Error('pick at least one door, or every door');
       const result = await rpc('tokens.create', params);
       f.reset();
       setRole('integrator');
+      setAllDoors(true);
       setCreated(result);
       onCreated();
     });
@@ -244,6 +251,16 @@ function TokenForm({ onCreated }) {
       ${role === 'scanner' &&
       html`<label>Scanner <input name="scanner" required list="token-scanners" autocomplete="off" placeholder="a network or kiosk scanner" />
         <datalist id="token-scanners">${scanners.map((id) => html`<option value=${id} key=${id} />`)}</datalist></label>`}
+      ${limitable &&
+      html`<fieldset>
+        <legend>Doors</legend>
+        <label class="check"><input type="radio" name="tokenDoors" checked=${allDoors} onChange=${() => setAllDoors(true)} /> every door</label>
+        <label class="check"><input type="radio" name="tokenDoors" checked=${!allDoors} onChange=${() => setAllDoors(false)} /> only these doors</label>
+        ${!allDoors &&
+        html`<div class="door-checks">
+          ${state.doors.map((d) => html`<label class="check" key=${d.id}><input type="checkbox" name="tokenDoor" value=${d.id} /> ${d.name}</label>`)}
+        </div>`}
+      </fieldset>`}
     </div>
     <${ErrorText} error=${error} />
     <div class="buttons"><button type="submit" class="primary" disabled=${busy}>Make token</button></div>
@@ -270,7 +287,7 @@ function TokensPanel() {
           ${shown.map(
             (t) => html`<tr key=${t.id} data-token=${t.id} data-name=${t.name} class=${t.revokedAt ? 'revoked' : ''}>
               <td data-label="name">${t.name}<br /><span class="muted small">${t.id}</span></td>
-              <td data-label="role">${t.role}${t.scanner ? html`<br /><span class="muted small">scanner ${t.scanner}</span>` : ''}</td>
+              <td data-label="role">${t.role}${t.scanner ? html`<br /><span class="muted small">scanner ${t.scanner}</span>` : ''}${t.doors ? html`<br /><span class="muted small">doors ${t.doors.join(', ')}</span>` : ''}</td>
               <td data-label="prefix"><code>${t.prefix}…</code></td>
               <td data-label="created">${dateTime(t.createdAt)}<br /><span class="muted small">${t.createdBy ?? ''}</span></td>
               <td data-label="last used">${when(t.lastUsedAt)}</td>
