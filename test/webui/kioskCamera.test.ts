@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript of the web UI, without type declarations
 import { say } from '../../webui/kiosk/messages.js';
-import { kioskCameraRuns, kioskCameraSuite, launchKioskBrowser, startKioskServer, type KioskServer } from './kioskHarness.ts';
+import { KIOSK_MIN_FONT_PX, KIOSK_SCREENS, kioskCameraRuns, kioskCameraSuite, launchKioskBrowser, startKioskServer, type KioskServer } from './kioskHarness.ts';
 
 /** A name that is not localhost: a page from it over http:// is no secure context. */
 const TABLET_HOST = 'tablet.test';
@@ -20,14 +20,8 @@ const FAKE_CAMERA = ['--use-fake-device-for-media-stream'];
 /** Grants the camera without asking, as a tablet whose user allowed it. */
 const ALLOW_CAMERA = ['--use-fake-ui-for-media-stream'];
 
-/** The kiosk layout tests' screens: landscape tablets, a portrait tablet and a phone. */
-const SCREENS = [
-  { width: 1024, height: 768 },
-  { width: 1280, height: 800 },
-  { width: 800, height: 1280 },
-  { width: 390, height: 844 },
-];
-const MIN_FONT_PX = 32;
+const SCREENS = KIOSK_SCREENS;
+const MIN_FONT_PX = KIOSK_MIN_FONT_PX;
 const CAMERA_NOTICES = ['insecure', 'cameraDenied', 'cameraMissing', 'cameraBusy', 'noCamera'];
 
 interface Notice {

@@ -14,6 +14,16 @@ import { tempDir } from '../support/testSite.ts';
 import { CHROMIUM, CHROMIUM_ARGS, ensureUiBuilt, haveChromium, requireAll } from './uiHarness.ts';
 
 /** Kiosk tests run where Chromium and ffmpeg are, and fail without them when CI requires all. */
+/** The screens a kiosk must fit: landscape tablets, a portrait tablet and a phone. */
+export const KIOSK_SCREENS = [
+  { width: 1024, height: 768 },
+  { width: 1280, height: 800 },
+  { width: 800, height: 1280 },
+  { width: 390, height: 844 },
+];
+/** Readable at arm's length: the kiosk's main words are at least this tall (CSS px) on every screen. */
+export const KIOSK_MIN_FONT_PX = 32;
+
 export const kioskRuns = (haveChromium && haveFfmpeg) || requireAll;
 
 /** The suite's title, saying why it is skipped when it is. */

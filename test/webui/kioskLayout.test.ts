@@ -15,18 +15,11 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript of the web UI, without type declarations
 import { MESSAGES, pickLanguage, say } from '../../webui/kiosk/messages.js';
-import { kioskRuns, kioskSuite, openKiosk, startKioskSite, type KioskSite } from './kioskHarness.ts';
+import { KIOSK_MIN_FONT_PX, KIOSK_SCREENS, kioskRuns, kioskSuite, openKiosk, startKioskSite, type KioskSite } from './kioskHarness.ts';
 import { ROOT } from './uiHarness.ts';
 
-/** Landscape tablets, a portrait tablet and a phone. */
-const SCREENS = [
-  { width: 1024, height: 768 },
-  { width: 1280, height: 800 },
-  { width: 800, height: 1280 },
-  { width: 390, height: 844 },
-];
-/** Readable at arm's length: the verdict's letters are at least this tall (CSS px) on every screen. */
-const MIN_FONT_PX = 32;
+const SCREENS = KIOSK_SCREENS;
+const MIN_FONT_PX = KIOSK_MIN_FONT_PX;
 /** The camera preview stays usable beside the verdict: its side in CSS px at least. */
 const MIN_CAMERA_PX = 300;
 /** The browser's locale as a tablet would have it, and the language the page must pick. */
