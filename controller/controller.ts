@@ -26,6 +26,7 @@ import { allMethods } from './api/methods/allMethods.ts';
 import type { DemoDoors } from './api/methods/demoMethods.ts';
 import type { MethodTable } from './api/methodTypes.ts';
 import { auditExportRoute } from './api/auditExport.ts';
+import { caCertificateRoute } from './tls/caCertificateRoute.ts';
 import { Idempotency } from './api/idempotency.ts';
 import { ReadBudget } from './api/readBudget.ts';
 import { NamedAuditFeed } from './api/namedAuditFeed.ts';
@@ -415,6 +416,8 @@ export class Controller {
     const routes: HttpRoute[] = [
       ...badgeRoutes({ config, store, audit, logger: this.logger.child({ component: 'badge' }) }),
       auditExportRoute({ controllerId: audit.controllerId, store, names: holderNames, readBudget, authenticate: (token) => accounts.authenticateToken(token), logger: this.logger.child({ component: 'api' }) }),
+      // The site CA for kiosk tablets to install, when api.tls is one `postern tls create` made.
+      ...(config.api.tls ? [caCertificateRoute(config.api.tls.cert)] : []),
     ];
     // The SMTP password file is read here, at start; a missing one stops the controller.
     const mailer = new LinkMailer(config.email);

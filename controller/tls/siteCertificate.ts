@@ -16,6 +16,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { makePrivateDir, writePrivateFile } from '../secureFiles.ts';
+import { FILE_NAMES } from './siteCertificateFiles.ts';
 
 // Node's WebCrypto is the standard one; the cast only bridges Node's and the DOM's type names.
 x509.cryptoProvider.set(webcrypto as never);
@@ -32,18 +33,6 @@ export const MAX_SERVER_DAYS = 825;
 export const DEFAULT_SERVER_DAYS = 397;
 /** The CA outlives many server certificates: tablets trust it once. */
 export const CA_DAYS = 3650;
-
-/** The files of a site certificate, in one folder. */
-export const FILE_NAMES = {
-  /** Public: installed on each tablet. `.crt` is what Android and iPadOS offer to install. */
-  caCert: 'ca.crt',
-  /** Secret: signs each server certificate. */
-  caKey: 'ca-key.pem',
-  /** Public: api.tls.cert. */
-  cert: 'cert.pem',
-  /** Secret: api.tls.key. */
-  key: 'key.pem',
-} as const;
 
 export type SiteCertificateFiles = Record<keyof typeof FILE_NAMES, string>;
 

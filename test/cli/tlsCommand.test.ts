@@ -14,6 +14,7 @@ import path from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { caCertificateRoute } from '../../controller/tls/caCertificateRoute.ts';
 import { parseHost } from '../../controller/tls/siteCertificate.ts';
 import { runCli, spawnCli } from '../support/runCli.ts';
 import { tempDir, testSiteInput } from '../support/testSite.ts';
@@ -269,11 +270,48 @@ describe('postern tls create', () => {
       // An HTTP answer over the handshake (the page itself is webui/dist's, built or not).
       expect(status).toBeGreaterThanOrEqual(200);
       expect(status).toBeLessThan(500);
+      // The CA for a tablet to install, from the controller itself: the certificate only.
+      const ca = await new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/ca.crt', ca: caPem, servername: 'tablet.test', headers: { host: `tablet.test:${port}` } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(ca).toEqual({ status: 200, type: 'application/x-x509-ca-cert', body: caPem });
+      expect(ca.body).not.toContain('PRIVATE KEY');
     } finally {
       child.kill('SIGTERM');
       await once(child, 'close');
     }
   }, 60_000);
+});
+
+describe('GET /ca.crt', () => {
+  async function answer(folder: string, method = 'GET'): Promise<{ status: number; body: string }> {
+    const route = caCertificateRoute(path.join(folder, 'cert.pem'));
+    let status = 0;
+    let body = '';
+    const res = { writeHead: (code: number) => (status = code), end: (text?: string) => (body = text ?? '') };
+    await route.handle({ method } as never, res as never);
+    return { status, body };
+  }
+
+  it('serves nothing but a CA certificate: no file, a certificate that is no CA, or another method are refused', async () => {
+    const folder = path.join(dir, 'route');
+    await mkdir(folder, { recursive: true });
+    expect(await answer(folder)).toMatchObject({ status: 404, body: expect.stringContaining('postern tls create') });
+    const made = await runCli(['tls', 'create', '--dir', folder, '--no-defaults', '--host', 'a.test', '--config', siteFile]);
+    expect(made.code).toBe(0);
+    const caPem = await readFile(path.join(folder, 'ca.crt'), 'utf8');
+    expect(await answer(folder)).toEqual({ status: 200, body: caPem });
+    expect(await answer(folder, 'POST')).toMatchObject({ status: 405 });
+    // The server certificate in place of the CA's is not served.
+    await writeFile(path.join(folder, 'ca.crt'), await readFile(path.join(folder, 'cert.pem')));
+    expect((await answer(folder)).status).toBe(404);
+  });
 });
 
 describe('postern tls show', () => {
