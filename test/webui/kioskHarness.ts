@@ -53,34 +53,21 @@ export interface KioskSite {
  */
 export async function startKioskSite(kiosks: KioskSpec[], linkDoors: string[] = ['lab']): Promise<KioskSite> {
   if (!haveChromium || !haveFfmpeg) throw new Error('POSTERN_TEST_REQUIRE_ALL=1 but Chromium or ffmpeg is missing');
-  ensureUiBuilt();
-  let site: ApiSite | undefined;
+  const server = await startKioskServer(kiosks);
   let browser: Browser | undefined;
   const dir = await tempDir('postern-kiosk-');
   const stop = async () => {
     await browser?.close();
-    await site?.stop();
+    await server.stop();
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    site = await startApiSite((input) => {
-      input.scanners = [...(input.scanners ?? []), ...kiosks.map(({ id, door }) => ({ id, door, driver: 'kiosk' as const, debounceMs: 3000 }))];
-      input.decoder = { workers: 1 };
-    });
-    const tokens = (await makeTokens(
-      site.dataDir,
-      kiosks.map(({ id }) => ({ name: id, role: 'scanner' as const, scanner: id })),
-    )) as Record<string, string>;
-    const { code } = await site.controller.issuing.createLink({ name: 'Kiosk visitor', doors: linkDoors }, 'test');
+    const { code } = await server.site.controller.issuing.createLink({ name: 'Kiosk visitor', doors: linkDoors }, 'test');
     // Chromium's fake camera plays a Y4M file in a loop.
     const camera = await makeQrVideo(dir, 'phone', code, { format: 'y4m', leadIn: 0.5, shown: 2.5, codeSize: 220 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // A fake camera that plays the video, and camera permission without asking.
-      args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
-    });
-    return { site, browser, tokens, code, stop };
+    // A fake camera that plays the video, and camera permission without asking.
+    browser = await launchKioskBrowser(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`]);
+    return { site: server.site, browser, tokens: server.tokens, code, stop };
   } catch (error) {
     await stop();
     throw error;
