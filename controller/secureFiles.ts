@@ -19,6 +19,8 @@ import type { SiteConfig } from './config/configSchema.ts';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
+/** A file anyone on the machine may read: a certificate, which is copied onto tablets. */
+export const PUBLIC_FILE_MODE = 0o644;
 /** Group and other bits: a file with any of them is open to other users. */
 const OTHERS = 0o077;
 
@@ -42,13 +44,22 @@ export async function writePrivateFile(file: string, data: string | Uint8Array):
     await writeFile(file, data);
     return;
   }
+  await replaceFile(file, data, PRIVATE_FILE_MODE);
+}
+
+/**
+ * Replaces `file` whole with `data` at exactly `mode`: a new file in the same folder, written and
+ * flushed, then renamed over it, so a reader never sees half a file. Throws what the file system
+ * throws.
+ */
+export async function replaceFile(file: string, data: string | Uint8Array, mode: number): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   // 'wx': O_CREAT | O_EXCL, so the temporary file is new (never a link planted there) and has the
-  // mode from the start; the chmod makes it exactly 0600 whatever the umask took away.
-  const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
+  // mode from the start; the chmod makes it exactly `mode` whatever the umask took away.
+  const handle = await open(temp, 'wx', mode);
   try {
     try {
-      await handle.chmod(PRIVATE_FILE_MODE);
+      await handle.chmod(mode);
       await handle.writeFile(data);
       await handle.sync();
     } finally {

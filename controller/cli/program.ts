@@ -8,6 +8,7 @@ import { Command, Help, Option } from 'commander';
 import { ROLES } from '../accounts/accountTypes.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
+import { DEFAULT_SERVER_DAYS, MAX_SERVER_DAYS } from '../tls/siteCertificateTerms.ts';
 import { VERSION } from '../version.ts';
 
 /**
@@ -34,8 +35,6 @@ interface Leaf {
 }
 
 const USER_ROLES = ROLES.filter((r) => r !== 'scanner').join(', ');
-/** controller/tls/siteCertificate.ts DEFAULT_SERVER_DAYS, repeated here so that help loads no crypto. */
-const DEFAULT_TLS_DAYS = 397;
 const TIME = 'TIME is ISO 8601 (2026-12-01T09:00Z), unix seconds, or +30m / +8h / +7d from now.';
 
 const opt = (flags: string, description: string) => () => new Option(flags, description);
@@ -338,7 +337,7 @@ const TLS: Leaf[] = [
     ].join('\n'),
     options: [
       () => new Option('--host <NAME|IP>', 'a host name or IP address tablets use for the controller; repeat it, or a,b').argParser(collect),
-      opt('--days <N>', `how long the certificate is valid (default ${DEFAULT_TLS_DAYS}, at most 825)`),
+      opt('--days <N>', `how long the certificate is valid (default ${DEFAULT_SERVER_DAYS}, at most ${MAX_SERVER_DAYS})`),
       opt('--dir <DIR>', "where to write the files (default: the data directory's tls folder)"),
       opt('--force', 'replace the certificate and its key if they exist'),
       opt('--new-ca', 'make a new CA too (with --force if there is one): every tablet must then trust the new one'),

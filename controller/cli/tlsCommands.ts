@@ -10,13 +10,11 @@ import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { SiteConfig } from '../config/configSchema.ts';
 import {
   createSiteCertificate,
-  DEFAULT_SERVER_DAYS,
   defaultHosts,
   describeCertificate,
   existingFiles,
   filesIn,
   HostError,
-  MAX_SERVER_DAYS,
   parseHost,
   SiteCertificateError,
   uniqueHosts,
@@ -24,6 +22,7 @@ import {
   type HostName,
   type SiteCertificateFiles,
 } from '../tls/siteCertificate.ts';
+import { DEFAULT_SERVER_DAYS, MAX_SERVER_DAYS } from '../tls/siteCertificateTerms.ts';
 import { intFlag, type SiteOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';

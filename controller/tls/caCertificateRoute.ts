@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HttpRoute } from '../api/apiServer.ts';
-import { FILE_NAMES } from './siteCertificateFiles.ts';
+import { FILE_NAMES } from './siteCertificateTerms.ts';
 
 export const CA_CERTIFICATE_PATH = '/ca.crt';
 

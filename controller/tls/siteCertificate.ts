@@ -10,13 +10,13 @@
  * user installed).
  */
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeCertificate } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { makePrivateDir, writePrivateFile } from '../secureFiles.ts';
-import { FILE_NAMES } from './siteCertificateFiles.ts';
+import { makePrivateDir, PUBLIC_FILE_MODE, replaceFile, writePrivateFile } from '../secureFiles.ts';
+import { FILE_NAMES } from './siteCertificateTerms.ts';
 
 // Node's WebCrypto is the standard one; the cast only bridges Node's and the DOM's type names.
 x509.cryptoProvider.set(webcrypto as never);
@@ -27,10 +27,6 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
-/** What browsers accept of a server certificate from a CA a user installed (Apple's limit, the strictest). */
-export const MAX_SERVER_DAYS = 825;
-/** A year and a month: renewed yearly, well inside every browser's limit. */
-export const DEFAULT_SERVER_DAYS = 397;
 /** The CA outlives many server certificates: tablets trust it once. */
 export const CA_DAYS = 3650;
 
@@ -182,7 +178,7 @@ export async function createSiteCertificate(options: CreateOptions): Promise<Cre
   if (caCreated) {
     authority = await makeAuthority(options, notBefore);
     await writePrivateFile(files.caKey, await privateKeyPem(authority.key));
-    await writePublicFile(files.caCert, authority.cert.toString('pem') + '\n');
+    await replaceFile(files.caCert, authority.cert.toString('pem') + '\n', PUBLIC_FILE_MODE);
   } else {
     authority = await loadAuthority(files);
   }
@@ -207,7 +203,7 @@ export async function createSiteCertificate(options: CreateOptions): Promise<Cre
   });
   // The key first: a certificate never stands beside a key that is not its own for long.
   await writePrivateFile(files.key, await privateKeyPem(keys.privateKey));
-  await writePublicFile(files.cert, cert.toString('pem') + '\n');
+  await replaceFile(files.cert, cert.toString('pem') + '\n', PUBLIC_FILE_MODE);
   return { files, caCreated, ca: describeCertificate(authority.cert.toString('pem')), cert: describeCertificate(cert.toString('pem')) };
 }
 
@@ -287,16 +283,4 @@ function serial(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0]! & 0x7f) | 0x01;
   return bytes.toString('hex');
-}
-
-/** A certificate (public) as a whole new file, readable by all: it is copied onto tablets. */
-async function writePublicFile(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, text, { flag: 'wx', mode: 0o644 });
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
 }
