@@ -1,0 +1,114 @@
+/**
+ * The change feed: one PostgreSQL client per hub process, listening on `postern_hub_changes`.
+ * Payloads:
+ * - `<siteId>:<cursor>`: a change of the site was committed (the trigger of hubMigrations.ts),
+ * - `!close:<controllerId>`: the controller's credential changed or it was revoked (hubStore.ts),
+ * - `!link:<controllerId>:<nonce>`: a new link of the controller opened on some hub (syncSession.ts).
+ * A lost connection is made again with backoff (1 s doubling to 30 s); notifications sent while it
+ * was down are lost, so `onReconnect` tells the hub to check everything again.
+ */
+import pg from 'pg';
+
+import type { Logger } from '../logger.ts';
+import { HUB_CHANNEL } from './hubMigrations.ts';
+
+export interface FeedListener {
+  onChange(siteId: string, cursor: number): void;
+  onClose(controllerId: string): void;
+  onLink(controllerId: string, nonce: string): void;
+  onReconnect(): void;
+}
+
+export interface ChangeFeedOptions {
+  databaseUrl: string;
+  listener: FeedListener;
+  logger?: Logger;
+}
+
+const FIRST_RETRY_MS = 1000;
+const LAST_RETRY_MS = 30_000;
+
+export class ChangeFeed {
+  private client: pg.Client | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = FIRST_RETRY_MS;
+  private stopped = false;
+
+  constructor(private readonly options: ChangeFeedOptions) {}
+
+  /** Connects and listens; fails when the database cannot be reached now. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, connectionTimeoutMillis: 5000, keepAlive: true, application_name: 'postern-hub-feed' });
+    client.on('notification', (message) => {
+      if (message.channel === HUB_CHANNEL && message.payload !== undefined) this.dispatch(message.payload);
+    });
+    const lost = (error?: Error) => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      client.end().catch(() => undefined);
+      this.options.logger?.warn({ err: error }, 'change feed lost its database connection: reconnecting');
+      this.scheduleRetry();
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${HUB_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.retryMs = FIRST_RETRY_MS;
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer !== undefined) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, LAST_RETRY_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect().then(
+        () => {
+          if (!this.stopped) this.options.listener.onReconnect();
+        },
+        (error: unknown) => {
+          this.options.logger?.warn({ err: error }, 'change feed could not reconnect');
+          this.scheduleRetry();
+        },
+      );
+    }, delay);
+  }
+
+  private dispatch(payload: string): void {
+    const { listener } = this.options;
+    if (payload.startsWith('!close:')) return listener.onClose(payload.slice('!close:'.length));
+    if (payload.startsWith('!link:')) {
+      const rest = payload.slice('!link:'.length);
+      const split = rest.lastIndexOf(':');
+      if (split > 0) listener.onLink(rest.slice(0, split), rest.slice(split + 1));
+      return;
+    }
+    const split = payload.lastIndexOf(':');
+    const cursor = Number(payload.slice(split + 1));
+    if (split > 0 && Number.isSafeInteger(cursor)) listener.onChange(payload.slice(0, split), cursor);
+  }
+}

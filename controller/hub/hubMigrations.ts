@@ -1,0 +1,136 @@
+/**
+ * The hub's schema, as migrations in code (the rules of controller/store/migrations.ts hold: add a
+ * key that sorts last, never edit one that has shipped). PostgreSQL only. Run at `postern hub serve`
+ * and by every admin command: two hub processes starting at once both call migrateHub, so the run
+ * is held under a PostgreSQL advisory lock (Kysely's own lock table is created racily, before it
+ * can lock anything).
+ */
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import type { HubDatabase } from './hubSchema.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's schema type
+type AnyDb = Kysely<any>;
+
+/** The NOTIFY channel of the change feed (changeFeed.ts). */
+export const HUB_CHANNEL = 'postern_hub_changes';
+
+/** Any constant shared by every hub process: the key of the advisory lock around migration. */
+const MIGRATION_LOCK_KEY = 0x706f7374; // 'post'
+
+const initial: Migration = {
+  async up(db: AnyDb) {
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_sites (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        created_at bigint NOT NULL
+      )`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_controllers (
+        id text PRIMARY KEY,
+        site_id text NOT NULL REFERENCES hub_sites (id),
+        name text NOT NULL,
+        credential_hash text,
+        created_at bigint NOT NULL,
+        enrolled_at bigint,
+        revoked_at bigint,
+        last_seen_at bigint,
+        chain text
+      )`.execute(db);
+    // Within a site a chain names one controller's trail; another site's chains are no concern of it.
+    await sql`CREATE UNIQUE INDEX IF NOT EXISTS hub_controllers_chain ON hub_controllers (site_id, chain)`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_enrolment_codes (
+        code_hash text PRIMARY KEY,
+        controller_id text NOT NULL REFERENCES hub_controllers (id),
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint
+      )`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_changes (
+        cursor bigserial PRIMARY KEY,
+        site_id text NOT NULL REFERENCES hub_sites (id),
+        kind text NOT NULL,
+        body jsonb NOT NULL,
+        created_at bigint NOT NULL
+      )`.execute(db);
+    await sql`CREATE INDEX IF NOT EXISTS hub_changes_site ON hub_changes (site_id, cursor)`.execute(db);
+    // Every change notifies, in its own transaction (delivered at commit), however it was written:
+    // through the hub, or by another process straight into the database.
+    await sql`
+      CREATE OR REPLACE FUNCTION hub_changes_notify() RETURNS trigger
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify(${sql.lit(HUB_CHANNEL)}, NEW.site_id || ':' || NEW.cursor);
+        RETURN NULL;
+      END
+      $$`.execute(db);
+    await sql`DROP TRIGGER IF EXISTS hub_changes_notify ON hub_changes`.execute(db);
+    await sql`
+      CREATE TRIGGER hub_changes_notify AFTER INSERT ON hub_changes
+      FOR EACH ROW EXECUTE FUNCTION hub_changes_notify()`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_revocations (
+        site_id text NOT NULL REFERENCES hub_sites (id),
+        issuer integer NOT NULL,
+        subject text NOT NULL,
+        revoked_at bigint NOT NULL,
+        reason text,
+        PRIMARY KEY (site_id, issuer, subject)
+      )`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_audit_events (
+        controller_id text NOT NULL REFERENCES hub_controllers (id),
+        seq bigint NOT NULL,
+        chain text NOT NULL,
+        at bigint NOT NULL,
+        type text NOT NULL,
+        door text,
+        scanner text,
+        subject text,
+        kind text,
+        issuer integer,
+        verdict text,
+        reason text,
+        actor text,
+        data text,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        PRIMARY KEY (controller_id, seq)
+      )`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_audit_heads (
+        controller_id text PRIMARY KEY REFERENCES hub_controllers (id),
+        seq bigint NOT NULL,
+        hash text NOT NULL,
+        updated_at bigint NOT NULL,
+        problem text,
+        problem_seq bigint,
+        flagged_at bigint
+      )`.execute(db);
+  },
+};
+
+export const hubMigrations: Record<string, Migration> = { '0001_hub': initial };
+
+const provider: MigrationProvider = { getMigrations: async () => hubMigrations };
+
+/** Brings the hub's tables up to date; safe to call from any number of processes at once. */
+export async function migrateHub(db: Kysely<HubDatabase>): Promise<void> {
+  await db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    try {
+      const migrator = new Migrator({ db: conn, provider, migrationTableName: 'hub_migration', migrationLockTableName: 'hub_migration_lock' });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error !== undefined) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(history)';
+        throw new PosternError(ErrorCodes.STORE_WRITE_FAILED, `hub migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+      }
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    }
+  });
+}

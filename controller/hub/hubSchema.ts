@@ -1,0 +1,92 @@
+/**
+ * The hub's tables as Kysely sees them (PostgreSQL only; made by hubMigrations.ts). Every table is
+ * prefixed `hub_` so a hub may share a database with a controller's store without a clash. Times
+ * are unix ms in bigint columns (parsed to numbers: hubDatabase.ts).
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+export interface HubSitesTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface HubControllersTable {
+  id: string;
+  site_id: string;
+  name: string;
+  /** sha256 hex of the credential; null until the first enrolment. */
+  credential_hash: string | null;
+  created_at: number;
+  enrolled_at: number | null;
+  revoked_at: number | null;
+  last_seen_at: number | null;
+  /** The controller id its audit events carry, learned from its first hello. */
+  chain: string | null;
+}
+
+export interface HubEnrolmentCodesTable {
+  code_hash: string;
+  controller_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface HubChangesTable {
+  cursor: Generated<number>;
+  site_id: string;
+  kind: string;
+  body: ColumnType<Record<string, unknown>, string, string>;
+  created_at: number;
+}
+
+export interface HubRevocationsTable {
+  site_id: string;
+  issuer: number;
+  subject: string;
+  revoked_at: number;
+  reason: string | null;
+}
+
+export interface HubAuditEventsTable {
+  controller_id: string;
+  seq: number;
+  /** The event's own controllerId (the chain), part of its hash. */
+  chain: string;
+  at: number;
+  type: string;
+  door: string | null;
+  scanner: string | null;
+  subject: string | null;
+  kind: string | null;
+  issuer: number | null;
+  verdict: string | null;
+  reason: string | null;
+  actor: string | null;
+  /** The event's data as the JSON text it arrived as: no database normalisation between it and its hash. */
+  data: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row a controller, made with it: its anchor (seq 0 and the genesis hash before any upload) and its flag. */
+export interface HubAuditHeadsTable {
+  controller_id: string;
+  seq: number;
+  hash: string;
+  updated_at: number;
+  problem: string | null;
+  problem_seq: number | null;
+  flagged_at: number | null;
+}
+
+export interface HubDatabase {
+  hub_sites: HubSitesTable;
+  hub_controllers: HubControllersTable;
+  hub_enrolment_codes: HubEnrolmentCodesTable;
+  hub_changes: HubChangesTable;
+  hub_revocations: HubRevocationsTable;
+  hub_audit_events: HubAuditEventsTable;
+  hub_audit_heads: HubAuditHeadsTable;
+}

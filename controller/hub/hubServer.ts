@@ -1,0 +1,182 @@
+/**
+ * The hub process (docs/sync.md): HTTP and WebSocket on one port, `POST /enrol` and `GET /sync`,
+ * over one PostgreSQL database, with the change feed. Stateless: any number of hubs may serve one
+ * database. `postern hub serve` and the tests run this class.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+import { pino } from 'pino';
+import { WebSocketServer } from 'ws';
+
+import type { Logger } from '../logger.ts';
+import { AuditStore } from './auditStore.ts';
+import { ChangeFeed } from './changeFeed.ts';
+import { ChangeStore } from './changeStore.ts';
+import { EnrolEndpoint, sendError, type Throttle } from './enrolEndpoint.ts';
+import { openHubDatabase, type HubDb } from './hubDatabase.ts';
+import { sha256Hex } from './hubSecrets.ts';
+import { HubStore } from './hubStore.ts';
+import { LinkRegistry } from './linkRegistry.ts';
+import { SyncSession, type SessionDeps } from './syncSession.ts';
+
+/** The largest frame a controller may send: a batch of 500 events fits many times over. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+export interface HubOptions {
+  databaseUrl: string;
+  /** Default 8450; 0 for any free port (see address()). */
+  port?: number;
+  /** Default 0.0.0.0. */
+  host?: string;
+  logger?: Logger;
+  clock?: () => number;
+  /** Enrolment attempts per client address (default 1 a second, 10 at once). */
+  enrolThrottle?: Throttle;
+  /** A link that sends no hello within this is closed (default 10 s). */
+  helloTimeoutMs?: number;
+  /** A link silent this long is closed (default 60 s; controllers ping every 5 s). */
+  idleTimeoutMs?: number;
+}
+
+export class Hub {
+  private readonly logger: Logger;
+  private readonly links = new LinkRegistry();
+  private db: HubDb | undefined;
+  private server: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private feed: ChangeFeed | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: HubOptions) {
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'hub' });
+  }
+
+  async start(): Promise<void> {
+    const clock = this.options.clock ?? Date.now;
+    const db = await openHubDatabase(this.options.databaseUrl, this.logger);
+    this.db = db;
+    const store = new HubStore(db, clock);
+    const feed = new ChangeFeed({ databaseUrl: this.options.databaseUrl, listener: this.links, logger: this.logger.child({ component: 'hub.feed' }) });
+    try {
+      await feed.start();
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    this.feed = feed;
+    const deps: SessionDeps = {
+      store,
+      changes: new ChangeStore(db, clock),
+      audit: new AuditStore(db, clock),
+      logger: this.logger.child({ component: 'hub.link' }),
+      clock,
+      helloTimeoutMs: this.options.helloTimeoutMs ?? 10_000,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000,
+      onClosed: (session) => this.links.remove(session),
+    };
+    const enrol = new EnrolEndpoint(store, this.options.enrolThrottle ?? { rate: 1, burst: 10 }, this.logger.child({ component: 'hub.enrol' }));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://hub').pathname;
+      if (path !== '/enrol') return sendError(res, 404, 'hub.not-found', 'no such endpoint: POST /enrol, GET /sync (WebSocket)');
+      enrol.handle(req, res).catch((error: unknown) => {
+        this.logger.error({ err: error }, 'enrolment failed');
+        if (!res.headersSent) sendError(res, 503, 'hub.unavailable', 'the hub could not enrol now: try again later');
+        else res.destroy();
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      this.upgrade(req, socket, head, store, deps).catch((error: unknown) => {
+        this.logger.error({ err: error }, 'sync upgrade failed');
+        refuse(socket, 503, 'hub.unavailable', 'the hub could not check the credential now');
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 8450, this.options.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { host, port } = this.address();
+    this.logger.info({ host, port }, 'hub listening');
+  }
+
+  address(): { host: string; port: number } {
+    const info = this.server?.address() as AddressInfo | null | undefined;
+    if (info === null || info === undefined) throw new Error('the hub is not listening');
+    return { host: info.address, port: info.port };
+  }
+
+  /** The open sync links of this process (for tests and status). */
+  get linkCount(): number {
+    return this.links.all().length;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const session of this.links.all()) session.close(1001, 'hub stopping');
+    const wss = this.wss;
+    if (wss !== undefined) {
+      // A controller that does not answer the close frame within a second is cut off.
+      await closeWithin(wss, 1000);
+      wss.close();
+    }
+    const server = this.server;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.feed?.stop();
+    await this.db?.destroy();
+    this.server = undefined;
+    this.wss = undefined;
+    this.feed = undefined;
+    this.db = undefined;
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, store: HubStore, deps: SessionDeps): Promise<void> {
+    if (new URL(req.url ?? '/', 'http://hub').pathname !== '/sync') return refuse(socket, 404, 'hub.not-found', 'the sync link is GET /sync');
+    const credential = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const controller = credential === undefined ? undefined : await store.authenticate(credential);
+    if (controller === undefined || credential === undefined) {
+      this.logger.warn({ address: req.socket.remoteAddress }, 'sync link refused: no valid credential');
+      return refuse(socket, 401, 'hub.unauthorized', 'unknown, replaced or revoked credential');
+    }
+    if (this.stopping || this.wss === undefined) return refuse(socket, 503, 'hub.unavailable', 'the hub is stopping');
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new SyncSession(ws, controller, sha256Hex(credential), deps);
+      this.links.add(session);
+      store.announceLink(controller.id, session.nonce).catch((error: unknown) => {
+        // Unannounced, no later link elsewhere could replace it: better closed.
+        this.logger.error({ err: error }, 'could not announce the sync link');
+        session.close(1011, 'hub.unavailable');
+      });
+    });
+  }
+}
+
+/** An HTTP answer on a socket that asked for an upgrade, and the socket closed. */
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/** Waits until every socket of the server has closed, terminating those still open after `ms`. */
+async function closeWithin(wss: WebSocketServer, ms: number): Promise<void> {
+  const open = [...wss.clients];
+  if (open.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(open.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))))),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+  for (const ws of wss.clients) ws.terminate();
+}

@@ -1,0 +1,224 @@
+/**
+ * One connected controller: the sync link of docs/sync.md at the hub. Everything it reads or writes
+ * is keyed by the controller it authenticated as (its id and its site): nothing a frame says can
+ * name another site or another controller's chain.
+ *
+ * Frames are handled in order, one at a time (a queue of promises): the hello's catch-up, audit
+ * batches and pushes of new changes never interleave, so `changes` frames leave in cursor order and
+ * none is sent twice.
+ */
+import { randomBytes } from 'node:crypto';
+
+import type { WebSocket } from 'ws';
+
+import type { Logger } from '../logger.ts';
+import type { AuditStore } from './auditStore.ts';
+import type { ChangeStore } from './changeStore.ts';
+import type { AuthenticatedController, HubStore } from './hubStore.ts';
+import { CloseCodes, parseFrame, type ControllerFrame } from './syncFrames.ts';
+
+export interface SessionDeps {
+  store: HubStore;
+  changes: ChangeStore;
+  audit: AuditStore;
+  logger: Logger;
+  clock: () => number;
+  helloTimeoutMs: number;
+  idleTimeoutMs: number;
+  onClosed(session: SyncSession): void;
+}
+
+type State = 'hello' | 'syncing' | 'live' | 'closed';
+
+/** How often a live link's last-seen time is written at most. */
+const TOUCH_EVERY_MS = 60_000;
+/** Changes per `changes` frame. */
+const CHANGES_PER_FRAME = 1000;
+
+export class SyncSession {
+  /** Names this link in `!link` notifications: the one link of its controller (hubServer.ts). */
+  readonly nonce = randomBytes(8).toString('hex');
+  /** Whether this hub has seen this link's own `!link` notification: links announced before it are older. */
+  announced = false;
+  private state: State = 'hello';
+  private cursor = 0;
+  private chain: string | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private pullQueued = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastTouch = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly controller: AuthenticatedController,
+    /** sha256 of the credential it connected with: checked again when a `!close` comes. */
+    private readonly credentialHash: string,
+    private readonly deps: SessionDeps,
+  ) {
+    this.log = deps.logger.child({ controllerId: controller.id, siteId: controller.siteId });
+    ws.on('message', (data, isBinary) => this.onMessage(isBinary ? undefined : data.toString('utf8')));
+    ws.on('close', () => this.closed());
+    ws.on('error', (error) => this.log.debug({ err: error }, 'sync link error'));
+    this.arm(deps.helloTimeoutMs);
+  }
+
+  get siteId(): string {
+    return this.controller.siteId;
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'closed';
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.ws.close(code, reason);
+    this.closed();
+  }
+
+  /** A change of this site was committed: pushed once the link is live (until then the catch-up takes it). */
+  changed(cursor: number): void {
+    if (cursor > this.cursor && this.state === 'live') this.schedulePull();
+  }
+
+  /** The credential may have changed, or the controller been revoked: closes the link when it no longer works. */
+  recheck(): void {
+    this.enqueue(async () => {
+      if (!(await this.deps.store.credentialCurrent(this.controller.id, this.credentialHash))) {
+        this.log.info('credential no longer valid: closing the sync link');
+        this.close(CloseCodes.CREDENTIAL_ENDED, 'credential ended');
+      }
+    });
+  }
+
+  /** After the feed lost notifications: look for changes as if notified. */
+  catchUp(): void {
+    if (this.state === 'live') this.schedulePull();
+  }
+
+  private onMessage(text: string | undefined): void {
+    if (this.state === 'closed') return;
+    this.arm(this.deps.idleTimeoutMs);
+    const parsed = text === undefined ? { problem: 'frames are JSON text, not binary' } : parseFrame(text);
+    if ('problem' in parsed) return this.protocolError(parsed.problem);
+    const frame: ControllerFrame = parsed.frame;
+    if (frame.type === 'ping') {
+      this.send({ type: 'pong', id: frame.id, hubTime: this.deps.clock() });
+      if (this.deps.clock() - this.lastTouch >= TOUCH_EVERY_MS) this.enqueue(() => this.touch());
+      return;
+    }
+    if (frame.type === 'hello') {
+      if (this.state !== 'hello') return this.protocolError('hello is the first frame, and only once');
+      this.state = 'syncing';
+      this.enqueue(() => this.hello(frame.cursor, frame.chain));
+      return;
+    }
+    if (this.state === 'hello') return this.protocolError('hello is the first frame');
+    this.enqueue(async () => {
+      // After the hello's work (queued before this), which bound the chain.
+      const foreign = frame.events.find((e) => e.controllerId !== this.chain);
+      if (foreign !== undefined) return this.protocolError(`event ${foreign.seq} is of chain ${JSON.stringify(foreign.controllerId)}, not of this link's chain`);
+      const result = await this.deps.audit.receive(this.controller.id, frame.events);
+      if (result.ok) {
+        this.send({ type: 'auditAck', seq: result.seq });
+      } else {
+        this.log.warn({ seq: result.seq, problem: result.problem }, 'audit batch rejected: controller flagged');
+        this.send({ type: 'auditRejected', seq: result.seq, problem: result.problem });
+      }
+    });
+  }
+
+  private async hello(cursor: number, chain: string): Promise<void> {
+    const binding = await this.deps.store.bindChain(this.controller.id, chain);
+    if (binding !== 'bound') {
+      const message = binding === 'taken' ? `chain ${chain} belongs to another controller of this site` : `this controller uploads chain ${this.controller.chain ?? '(another)'}, not ${chain}`;
+      return this.fail(`hub.chain.${binding}`, message);
+    }
+    this.chain = chain;
+    await this.touch();
+    const head = await this.deps.audit.head(this.controller.id);
+    this.send({ type: 'welcome', siteId: this.siteId, controllerId: this.controller.id, hubTime: this.deps.clock(), auditAcked: head?.seq ?? 0 });
+    const start = await this.deps.changes.syncStart(this.siteId, cursor);
+    if (start.kind === 'snapshot') {
+      this.cursor = start.cursor;
+      this.send({ type: 'snapshot', cursor: start.cursor, revocations: start.revocations });
+    } else {
+      this.cursor = cursor;
+    }
+    await this.pull();
+    if (this.state !== 'syncing') return;
+    this.send({ type: 'synced', cursor: this.cursor });
+    this.state = 'live';
+    this.log.info({ cursor: this.cursor }, 'sync link live');
+    // Changes committed during the catch-up may have been notified before the link was live.
+    this.schedulePull();
+  }
+
+  private schedulePull(): void {
+    if (this.pullQueued) return;
+    this.pullQueued = true;
+    this.enqueue(async () => {
+      this.pullQueued = false;
+      await this.pull();
+    });
+  }
+
+  /** Sends every change of the site after the cursor. */
+  private async pull(): Promise<void> {
+    for (;;) {
+      if (this.state === 'closed') return;
+      const items = await this.deps.changes.changesAfter(this.siteId, this.cursor, CHANGES_PER_FRAME);
+      if (items.length === 0) return;
+      this.cursor = items[items.length - 1]!.cursor;
+      this.send({ type: 'changes', cursor: this.cursor, items });
+      if (items.length < CHANGES_PER_FRAME) return;
+    }
+  }
+
+  private async touch(): Promise<void> {
+    this.lastTouch = this.deps.clock();
+    await this.deps.store.touch(this.controller.id);
+  }
+
+  private enqueue(work: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      if (this.state === 'closed') return;
+      try {
+        await work();
+      } catch (error) {
+        this.log.error({ err: error }, 'sync link failed');
+        this.fail('hub.unavailable', 'the hub could not do that now: reconnect later', 1011);
+      }
+    });
+  }
+
+  private protocolError(message: string): void {
+    this.log.warn({ problem: message }, 'protocol error on the sync link');
+    this.fail('hub.protocol', message);
+  }
+
+  private fail(errorCode: string, message: string, closeCode: number = CloseCodes.PROTOCOL): void {
+    this.send({ type: 'error', code: errorCode, message });
+    this.close(closeCode, errorCode);
+  }
+
+  private send(frame: Record<string, unknown>): void {
+    if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** (Re)starts the timer that closes a link that says nothing: no hello in time, or silent for too long. */
+  private arm(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.close(CloseCodes.IDLE, this.state === 'hello' ? 'no hello' : 'silent'), ms);
+  }
+
+  private closed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deps.onClosed(this);
+  }
+}
