@@ -58,6 +58,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { SiteMonitor, type DoorChange, type DoorStatus, type ScannerStatus } from './siteMonitor.ts';
 import { openStore } from './store/openStore.ts';
 import type { Store } from './store/storeTypes.ts';
+import type { SyncLink, SyncTiming } from './sync/syncLink.ts';
 import { VERSION } from './version.ts';
 import { WebUi } from './web/webUi.ts';
 
@@ -75,6 +76,8 @@ export interface ControllerOptions {
   webUiDir?: string;
   /** Between two logs of the audit head; default one hour (tests give less). */
   auditHeadIntervalMs?: number;
+  /** The hub link's timing (heartbeat, silence, backoff); default docs/sync.md's (tests give less). */
+  syncTiming?: SyncTiming;
 }
 
 type SiteActor = Actor<typeof siteMachine>;
@@ -92,6 +95,7 @@ interface Running {
   web?: WebUi;
   mqtt?: MqttBridge;
   webhooks?: OutboundWebhooks;
+  sync?: SyncLink;
   cleanups: Array<() => void>;
 }
 
@@ -177,6 +181,8 @@ export class Controller {
         audit,
       });
       running.issuing = new Issuing({ store, siteKey, config, audit, clock });
+      // The hub's revocations go into the store the verifier reads; its credential is read here.
+      if (config.hub) await this.startSync(running);
 
       if (config.api.enabled) await this.startApi(running, decisions, startedAt);
       await audit.append({ type: 'system', reason: 'started', actor: 'system', data: { doors: config.doors.length, scanners: config.scanners.length, store: store.dialect } });
@@ -400,6 +406,7 @@ export class Controller {
       auditPending: () => audit.pending,
       auditJournaled: () => audit.journaled,
       auditHead: () => ({ controllerId: audit.controllerId, seq: audit.head.seq }),
+      ...(running.sync ? { sync: () => running.sync?.status() } : {}),
       storeProblems: () => this.storeProblems,
       apiConnections: () => running.api?.connectionCount ?? 0,
     });
@@ -423,7 +430,7 @@ export class Controller {
     const mailer = new LinkMailer(config.email);
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, issuing, audit, mailer });
-    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget, accounts, webhooks: running.webhooks, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget, accounts, webhooks: running.webhooks, sync: running.sync, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;
@@ -451,6 +458,22 @@ export class Controller {
       running.mqtt = new MqttBridge({ config: config.mqtt, site: config.site, version: VERSION, doors: () => monitor.doors(), events, methods, accounts, logger: this.logger.child({ component: 'mqtt' }) });
       await running.mqtt.start();
     }
+  }
+
+  /** Loaded only for a site with a hub: a standalone controller does not load the link's code. */
+  private async startSync(running: Running): Promise<void> {
+    const { config } = this;
+    const [{ SyncLink }, { hubCredentialFile }, { watchClockAlarm }] = await Promise.all([import('./sync/syncLink.ts'), import('./sync/hubAddress.ts'), import('./sync/clockAlarm.ts')]);
+    const logger = this.logger.child({ component: 'sync' });
+    const sync = new SyncLink({ hub: config.hub!, credentialFile: hubCredentialFile(config), store: running.store, audit: running.audit, logger, clock: this.options.clock, timing: this.options.syncTiming });
+    running.cleanups.push(watchClockAlarm(sync, { audit: running.audit, logger }));
+    await sync.start();
+    running.sync = sync;
+  }
+
+  /** The sync link's status; undefined for a standalone controller or one that is not running. */
+  get syncStatus(): ReturnType<SyncLink['status']> {
+    return this.running?.sync?.status();
   }
 
   /** The demo commands' doors: offered where the site has a simulated door, none on real hardware. */
@@ -492,6 +515,8 @@ export class Controller {
     await running.api?.stop();
     await running.mqtt?.stop();
     await running.webhooks?.stop();
+    // The hub link writes revocations and their audit events: closed before the store and the trail.
+    running.sync?.stop();
     // Doors settle and scanners stop: every read still in hand is concluded (denied `stopped`),
     // recorded and announced before the listeners go, and before the stop's own event.
     running.site?.send({ type: 'SETTLE' });

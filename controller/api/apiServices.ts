@@ -8,6 +8,7 @@ import type { HolderNames } from '../issuing/holderNames.ts';
 import type { Issuing } from '../issuing/issuing.ts';
 import type { SiteMonitor } from '../siteMonitor.ts';
 import type { Store } from '../store/storeTypes.ts';
+import type { SyncLink } from '../sync/syncLink.ts';
 import type { NetworkScanner } from '../../drivers/scanners/networkScanner.ts';
 import type { OutboundWebhooks } from '../webhooks/outboundWebhooks.ts';
 import type { EventHub } from './eventHub.ts';
@@ -38,6 +39,8 @@ export interface ApiServices {
   webhooks?: OutboundWebhooks;
   /** The site's simulated doors (demo.*); absent where no door is simulated, those methods are not offered. */
   demo?: DemoDoors;
+  /** The hub link (sync.status); absent, the controller is standalone. */
+  sync?: Pick<SyncLink, 'status' | 'hubUrl'>;
   events: EventHub;
   networkScanners: ReadonlyMap<string, NetworkScanner>;
   latency(door: string): LatencyWindow | undefined;

@@ -6,7 +6,10 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { AlarmKind } from '../../machines/doorMachine.ts';
 import type { Decision } from '../decision/decisionLog.ts';
 import type { DoorStatus, ScannerStatus } from '../siteMonitor.ts';
+import type { SyncStatus } from '../sync/syncLink.ts';
 
+/** Every state of the hub link (machines/syncLinkMachine.ts SyncLinkState). */
+const SYNC_STATES = ['offline', 'connecting', 'syncing', 'live', 'backoff'];
 const DOOR_STATES = ['secured', 'unlocked', 'open', 'heldOpen', 'forcedOpen', 'lockdown', 'passage', 'fault', 'stopped'];
 /** Every kind a door's alarm can be: a new kind does not compile until it is listed here. */
 const ALARM_KINDS = Object.keys({ 'held-open': true, 'forced-open': true } satisfies Record<AlarmKind, true>);
@@ -22,6 +25,8 @@ export interface MetricsSources {
   apiConnections(): number;
   /** The controller's audit head (an AuditTrail's controllerId and head.seq); no gauge without it. */
   auditHead?(): { controllerId: string; seq: number };
+  /** The hub link's status (sync/syncLink.ts); no postern_sync_* gauges without one (a standalone controller). */
+  sync?(): SyncStatus | undefined;
 }
 
 export class ControllerMetrics {
@@ -114,6 +119,32 @@ export class ControllerMetrics {
           if (head !== undefined) this.set({ controller: head.controllerId }, head.seq);
         },
       });
+    }
+    const { sync } = sources;
+    if (sync !== undefined) {
+      new Gauge({
+        name: 'postern_sync_state',
+        help: '1 for the state the hub link is in, else 0',
+        labelNames: ['state'],
+        registers: [this.registry],
+        collect() {
+          const state = sync()?.state ?? 'offline';
+          for (const s of SYNC_STATES) this.set({ state: s }, s === state ? 1 : 0);
+        },
+      });
+      new Gauge({ name: 'postern_sync_outbox_depth', help: 'Audit events the hub does not hold yet', registers: [this.registry], collect() { this.set(sync()?.outboxDepth ?? 0); } });
+      new Gauge({ name: 'postern_sync_lag', help: 'Changes (revocations) the hub has that this controller has not applied yet', registers: [this.registry], collect() { this.set(sync()?.lag ?? 0); } });
+      new Gauge({
+        name: 'postern_sync_clock_offset_seconds',
+        help: "The hub's clock minus this controller's, as last measured (no value before the first measure)",
+        registers: [this.registry],
+        collect() {
+          const offset = sync()?.clockOffsetMs;
+          this.reset();
+          if (offset !== null && offset !== undefined) this.set(offset / 1000);
+        },
+      });
+      new Gauge({ name: 'postern_sync_clock_alarm', help: "1 while this controller's clock is more than 5 s from the hub's", registers: [this.registry], collect() { this.set(sync()?.clockAlarm ? 1 : 0); } });
     }
     new Gauge({ name: 'postern_api_connections', help: 'Open API WebSocket connections', registers: [this.registry], collect() { this.set(sources.apiConnections()); } });
     // Process metrics, including nodejs_eventloop_lag_seconds and its percentiles.

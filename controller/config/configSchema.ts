@@ -121,6 +121,21 @@ const mqtt = z
   })
   .optional();
 
+/**
+ * The hub this controller syncs with (docs/sync.md); absent, the controller runs standalone. The
+ * credential is in a file (written by `postern enrol`), never in the site file.
+ */
+const hub = z
+  .strictObject({
+    /** The hub's address: ws:// or wss:// (the /sync path is taken as given, or added), or http(s):// (its /sync is used). */
+    url: z.string().regex(/^(wss?|https?):\/\/[^\s@/]+(\/[^\s]*)?$/, 'must be a ws://, wss://, http:// or https:// URL without a user or password'),
+    /** Default: <dataDir>/hub-credential.<site id>, where `postern enrol` writes it. */
+    credentialFile: z.string().min(1).optional(),
+    /** PEM certificates of a private CA the hub's certificate is signed by (else the system's CAs). */
+    caFile: z.string().min(1).optional(),
+  })
+  .optional();
+
 /** The operator web UI: sessions of user accounts, socket.io and the built pages (controller/web/). */
 const web = z.strictObject({
   enabled: z.boolean().default(true),
@@ -176,6 +191,7 @@ export const configSchema = z
     mqtt,
     /** Endpoints that receive the audit trail's events as they are recorded (outboundWebhookSchema.ts). */
     webhooks: z.array(outboundWebhookSchema).max(32).default([]),
+    hub,
     /** Text that is no Postern code, decided by a partner's webhook (delegationSchema.ts). */
     delegation: siteDelegationSchema.optional(),
   })
@@ -226,4 +242,5 @@ export type ApiConfig = SiteConfig['api'];
 export type WebConfig = SiteConfig['web'];
 export type EmailConfig = NonNullable<SiteConfig['email']>;
 export type MqttConfig = NonNullable<SiteConfig['mqtt']>;
+export type HubConfig = NonNullable<SiteConfig['hub']>;
 export type DelegationConfig = NonNullable<SiteConfig['delegation']>;

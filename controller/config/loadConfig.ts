@@ -93,7 +93,7 @@ const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 /**
  * The site's path keys resolved against `folder` (the site file's): dataDir, api.tls.cert and
- * key, email.smtp.passwordFile, mqtt.passwordFile and tokenFile, and camera scanners' device, url (a file, not a URL) and ffmpegPath
+ * key, email.smtp.passwordFile, mqtt.passwordFile and tokenFile, hub.credentialFile and caFile, and camera scanners' device, url (a file, not a URL) and ffmpegPath
  * (with a '/' in it). Absolute paths, URLs and bare command names are left as they are.
  */
 export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig {
@@ -106,6 +106,11 @@ export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig
     ...(config.mqtt.passwordFile !== undefined ? { passwordFile: beside(config.mqtt.passwordFile) } : {}),
     ...(config.mqtt.tokenFile !== undefined ? { tokenFile: beside(config.mqtt.tokenFile) } : {}),
   };
+  const hub = config.hub && {
+    ...config.hub,
+    ...(config.hub.credentialFile !== undefined ? { credentialFile: beside(config.hub.credentialFile) } : {}),
+    ...(config.hub.caFile !== undefined ? { caFile: beside(config.hub.caFile) } : {}),
+  };
   const scanners = config.scanners.map((scanner) => {
     if (scanner.driver !== 'camera') return scanner;
     const { device, url, ffmpegPath } = scanner.options;
@@ -117,7 +122,7 @@ export function resolveSitePaths(config: SiteConfig, folder: string): SiteConfig
     };
     return { ...scanner, options };
   });
-  return { ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}), ...(mqtt ? { mqtt } : {}), scanners };
+  return { ...config, dataDir: beside(config.dataDir), api: { ...config.api, ...(tls ? { tls } : {}) }, ...(email ? { email } : {}), ...(mqtt ? { mqtt } : {}), ...(hub ? { hub } : {}), scanners };
 }
 
 /**

@@ -1,0 +1,121 @@
+/**
+ * The hub's revocations put into the local store, one at a time and in order, each with its cursor.
+ *
+ * - The verifier asks the store at every scan (store.isRevoked), so a revocation counts for the
+ *   next scan once store.revoke() has committed: nothing here keeps a copy to refresh.
+ * - Each change is one step: revoke, record it in the audit trail (actor `hub`, as Issuing
+ *   records an operator's revocation), then move `sync.cursor` to its cursor. A crash inside a step
+ *   applies that change again at the next link: revoking twice is harmless (already revoked is no
+ *   error here), and the audit event is written again rather than lost.
+ * - A snapshot revokes every subject in it that is not revoked yet, records those, and sets the
+ *   cursor to the snapshot's: the hub is the system of record, so its cursor is taken as it is.
+ * - Calls are serialized: frames are applied in the order they arrived, whatever each one awaits.
+ */
+import type { AuditTrail } from '../audit/auditTrail.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/storeTypes.ts';
+import type { ChangeItem, Revocation } from './syncFrames.ts';
+
+/** The settings key of the last change cursor applied; 0 (or absent): none. */
+export const CURSOR_SETTING = 'sync.cursor';
+
+/** The action in the audit trail, beside Issuing's link.revoke and partner.revokeSubject. */
+export const HUB_REVOKE = 'hub.revoke';
+
+export interface HubChangesDependencies {
+  store: Pick<Store, 'getSetting' | 'putSetting' | 'revoke' | 'isRevoked'>;
+  audit: Pick<AuditTrail, 'append'>;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+}
+
+export class HubChanges {
+  readonly #deps: HubChangesDependencies;
+  #queue: Promise<unknown> = Promise.resolve();
+  #cursor: number | undefined;
+
+  constructor(deps: HubChangesDependencies) {
+    this.#deps = deps;
+  }
+
+  /** The last cursor applied, as stored (0: none). */
+  cursor(): Promise<number> {
+    return this.#serial(() => this.#current());
+  }
+
+  /** Applies a snapshot; resolves with the cursor then stored. */
+  applySnapshot(cursor: number, revocations: readonly Revocation[]): Promise<number> {
+    return this.#serial(async () => {
+      let revoked = 0;
+      for (const item of revocations) {
+        // Read first: a snapshot holds every revocation of the site, nearly all of them here already.
+        if (await this.#deps.store.isRevoked(item.issuer, item.subject)) continue;
+        if (await this.#revoke(item, cursor, true)) revoked += 1;
+      }
+      await this.#store(cursor);
+      this.#deps.logger?.info({ cursor, revocations: revocations.length, revoked }, 'hub snapshot applied');
+      return cursor;
+    });
+  }
+
+  /** Applies changes in cursor order, skipping those at or below the stored cursor; resolves with the cursor then stored. */
+  applyChanges(items: readonly ChangeItem[]): Promise<number> {
+    return this.#serial(async () => {
+      for (const item of items) {
+        if (item.cursor <= (await this.#current())) continue;
+        await this.#revoke(item, item.cursor, false);
+        await this.#store(item.cursor);
+      }
+      return this.#current();
+    });
+  }
+
+  /**
+   * The hub says the controller has everything up to `cursor` (a `synced` frame): the stored
+   * cursor moves up to it (changes of no concern to this controller leave gaps); never down.
+   */
+  confirm(cursor: number): Promise<number> {
+    return this.#serial(async () => {
+      if (cursor > (await this.#current())) await this.#store(cursor);
+      return this.#current();
+    });
+  }
+
+  /** Revokes and records; false when it was revoked already (by an operator here, or an earlier try). */
+  async #revoke(item: Revocation, cursor: number, fromSnapshot: boolean): Promise<boolean> {
+    const reason = item.reason ?? null;
+    const fresh = await this.#deps.store.revoke(item.issuer, item.subject, reason);
+    // A change is recorded even when the subject was revoked already: a crash between revoke and
+    // record would otherwise lose the event. A snapshot records only what it changed.
+    if (fresh || !fromSnapshot) {
+      await this.#deps.audit.append({
+        type: 'operator',
+        subject: item.subject,
+        issuer: item.issuer,
+        reason: HUB_REVOKE,
+        actor: 'hub',
+        data: { cursor, ...(reason !== null ? { reason } : {}), ...(item.revokedAt !== undefined ? { revokedAt: item.revokedAt } : {}), ...(fresh ? {} : { alreadyRevoked: true }) },
+      });
+    }
+    return fresh;
+  }
+
+  async #current(): Promise<number> {
+    if (this.#cursor === undefined) {
+      const stored = Number(await this.#deps.store.getSetting(CURSOR_SETTING));
+      this.#cursor = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
+    }
+    return this.#cursor;
+  }
+
+  async #store(cursor: number): Promise<void> {
+    await this.#deps.store.putSetting(CURSOR_SETTING, String(cursor));
+    this.#cursor = cursor;
+  }
+
+  #serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(step);
+    // The next step waits for this one, failed or not: the failure is the caller's to handle.
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}

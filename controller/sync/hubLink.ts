@@ -1,0 +1,209 @@
+/**
+ * One WebSocket to the hub's /sync, as the actor the sync link machine invokes while online
+ * (machines/syncLinkMachine.ts): it opens the socket, says hello, turns the hub's frames into the
+ * machine's LINK.* events, and does what the machine asks (UPLOAD, PING). The machine decides when
+ * to connect, back off, ping and upload; this file only speaks the protocol (docs/sync.md).
+ *
+ * - The credential goes in the Authorization header of the upgrade and nowhere else: not in the
+ *   URL, not in a frame, not in a log or an error message.
+ * - Frames from the hub are handled one after another: a snapshot or changes are applied to the
+ *   store (applyChanges.ts) before the next frame (a `synced`) is looked at, so the machine hears
+ *   LINK.APPLIED before LINK.SYNCED.
+ * - An audit batch is the events of this controller's chain after `afterSeq`, read from the store,
+ *   at most 500 and at most one frame's bytes. Events appended but not in the store yet are read
+ *   again shortly after, so an upload asked for at append time is not lost.
+ * - Stopping the actor (the machine leaving online) closes the socket; no event is sent back after.
+ */
+import WebSocket from 'ws';
+import { fromCallback } from 'xstate';
+import type { HubLinkCommand, HubLinkEvent, HubLinkInput } from '../../machines/syncLinkMachine.ts';
+import type { Logger } from '../logger.ts';
+import type { AuditEvent, Store } from '../store/storeTypes.ts';
+import type { HubChanges } from './applyChanges.ts';
+import { MAX_FRAME_BYTES, parseHubFrame, type HubFrame } from './syncFrames.ts';
+
+/** Events of one audit frame, at most (docs/sync.md). */
+export const AUDIT_BATCH = 500;
+/** How soon an upload is tried again when the events asked for are not in the store yet. */
+const UPLOAD_RETRY_MS = 250;
+/** Pings whose pong has not come; older ones are forgotten. */
+const MAX_PINGS_IN_FLIGHT = 16;
+
+export interface HubLinkDependencies {
+  /** The /sync URL (hubAddress.ts hubSyncUrl). */
+  url: string;
+  credential: string;
+  /** A private CA's certificates (hub.caFile); else the system's CAs. */
+  ca?: Buffer;
+  /** The chain this controller's events carry (the site id). */
+  chain: string;
+  store: Pick<Store, 'queryAudit'>;
+  changes: Pick<HubChanges, 'applySnapshot' | 'applyChanges' | 'confirm'>;
+  /** The newest seq appended to the chain (stored or not): tells an upload to wait for the store. */
+  auditHead: () => number;
+  logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  clock?: () => number;
+}
+
+/** The actor logic the machine is provided with as `hubLink`. */
+export function createHubLink(deps: HubLinkDependencies) {
+  return fromCallback<HubLinkCommand, HubLinkInput>(({ input, sendBack, receive }) => {
+    const clock = deps.clock ?? Date.now;
+    const log = deps.logger;
+    let stopped = false;
+    let closedSent = false;
+    /** Why the link ends, for LINK.CLOSED: the first problem seen wins. */
+    let problem: string | null = null;
+    let frames: Promise<void> = Promise.resolve();
+    let nextPing = 1;
+    const pings = new Map<number, number>();
+    let uploadTimer: NodeJS.Timeout | undefined;
+    let uploading = false;
+    let wantedUpload: number | undefined;
+
+    const tell = (event: HubLinkEvent) => {
+      if (!stopped) sendBack(event);
+    };
+    const fail = (why: string) => {
+      problem ??= why;
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1002, why.slice(0, 120));
+    };
+    const send = (frame: object) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+    };
+
+    const socket = new WebSocket(deps.url, {
+      headers: { authorization: `Bearer ${deps.credential}` },
+      maxPayload: MAX_FRAME_BYTES,
+      handshakeTimeout: 10_000,
+      ...(deps.ca !== undefined ? { ca: deps.ca } : {}),
+    });
+
+    socket.on('open', () => send({ type: 'hello', cursor: input.cursor, chain: deps.chain, time: clock() }));
+    socket.on('unexpected-response', (_request, response) => {
+      // The hub answers before the upgrade when it refuses the credential (401): say so plainly.
+      const status = response.statusCode ?? 0;
+      problem ??= status === 401 ? 'the hub refused the credential (401): enrol again' : `the hub answered ${status} instead of opening the link`;
+      response.resume();
+      socket.terminate();
+    });
+    socket.on('error', (error) => {
+      problem ??= error.message;
+    });
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return fail('the hub sent a binary frame');
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      frames = frames.then(() => (stopped ? undefined : handle(text))).catch((error: unknown) => fail(`could not apply the hub's changes: ${(error as Error).message}`));
+    });
+    socket.on('close', (code, reason) => {
+      clearTimeout(uploadTimer);
+      if (closedSent) return;
+      closedSent = true;
+      const said = reason.toString('utf8');
+      tell({ type: 'LINK.CLOSED', error: problem ?? `closed by the hub (${code}${said ? ` ${said}` : ''})` });
+    });
+
+    async function handle(text: string): Promise<void> {
+      const parsed = parseHubFrame(text);
+      if ('problem' in parsed) return fail(`the hub sent ${parsed.problem}`);
+      const frame: HubFrame = parsed.frame;
+      switch (frame.type) {
+        case 'welcome':
+          log.info({ siteId: frame.siteId, controllerId: frame.controllerId, auditAcked: frame.auditAcked }, 'hub link open');
+          return tell({ type: 'LINK.WELCOME', siteId: frame.siteId, controllerId: frame.controllerId, auditAcked: frame.auditAcked });
+        case 'snapshot': {
+          const cursor = await deps.changes.applySnapshot(frame.cursor, frame.revocations);
+          return tell({ type: 'LINK.APPLIED', cursor, hubCursor: frame.cursor });
+        }
+        case 'changes': {
+          const cursor = await deps.changes.applyChanges(frame.items);
+          return tell({ type: 'LINK.APPLIED', cursor, hubCursor: Math.max(frame.cursor, cursor) });
+        }
+        case 'synced': {
+          const cursor = await deps.changes.confirm(frame.cursor);
+          return tell({ type: 'LINK.SYNCED', cursor });
+        }
+        case 'auditAck':
+          return tell({ type: 'LINK.AUDIT_ACK', seq: frame.seq });
+        case 'auditRejected':
+          log.warn({ seq: frame.seq, problem: frame.problem }, 'the hub refused the audit trail: it does not continue the chain the hub holds');
+          return tell({ type: 'LINK.AUDIT_REJECTED', seq: frame.seq, problem: frame.problem });
+        case 'pong': {
+          const sentAt = typeof frame.id === 'number' ? pings.get(frame.id) : undefined;
+          if (sentAt === undefined) return;
+          pings.delete(frame.id as number);
+          return tell({ type: 'LINK.PONG', sentAt, receivedAt: clock(), hubTime: frame.hubTime });
+        }
+        case 'error':
+          problem ??= `the hub closed the link: ${frame.code}: ${frame.message}`;
+          return;
+      }
+    }
+
+    /** One audit frame of the events after `afterSeq`; the newest request wins while one is read. */
+    async function upload(afterSeq: number): Promise<void> {
+      wantedUpload = afterSeq;
+      if (uploading) return;
+      uploading = true;
+      clearTimeout(uploadTimer);
+      let after = afterSeq;
+      try {
+        while (wantedUpload !== undefined && !stopped) {
+          after = wantedUpload;
+          wantedUpload = undefined;
+          const events = await deps.store.queryAudit({ controllerId: deps.chain, afterSeq: after, limit: AUDIT_BATCH, order: 'asc' });
+          const batch = fitFrame(consecutive(events, after));
+          if (batch.length > 0) send({ type: 'audit', events: batch });
+          // Appended but not stored yet (the trail writes in the background): look again soon.
+          else if (deps.auditHead() > after) retryUpload(after, UPLOAD_RETRY_MS);
+        }
+      } catch (error) {
+        // The machine waits for this batch's ack: without a retry the upload would stall until reconnect.
+        log.warn({ err: error }, 'audit events could not be read for the hub; trying again');
+        retryUpload(wantedUpload ?? after, UPLOAD_RETRY_MS * 4);
+      } finally {
+        uploading = false;
+      }
+    }
+
+    function retryUpload(afterSeq: number, delayMs: number): void {
+      clearTimeout(uploadTimer);
+      if (!stopped) uploadTimer = setTimeout(() => void upload(afterSeq), delayMs);
+    }
+
+    receive((event) => {
+      const command = event;
+      if (command.type === 'UPLOAD') void upload(command.afterSeq);
+      else if (command.type === 'PING') {
+        const id = nextPing++;
+        const time = clock();
+        pings.set(id, time);
+        if (pings.size > MAX_PINGS_IN_FLIGHT) pings.delete(pings.keys().next().value!);
+        send({ type: 'ping', id, time });
+      }
+    });
+
+    return () => {
+      stopped = true;
+      clearTimeout(uploadTimer);
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'stopping');
+    };
+  });
+}
+
+/** Only a run of seqs that continues `after`: the hub refuses a batch with a gap. */
+function consecutive(events: AuditEvent[], after: number): AuditEvent[] {
+  let end = 0;
+  while (end < events.length && events[end]!.seq === after + end + 1) end += 1;
+  return events.slice(0, end);
+}
+
+/** As many of the events as fit one frame (large `data` could pass 4 MiB in 500 events). */
+function fitFrame(events: AuditEvent[]): AuditEvent[] {
+  let batch = events;
+  while (batch.length > 1 && Buffer.byteLength(JSON.stringify({ type: 'audit', events: batch })) > MAX_FRAME_BYTES) {
+    batch = batch.slice(0, Math.ceil(batch.length / 2));
+  }
+  return batch;
+}
