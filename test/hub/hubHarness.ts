@@ -92,11 +92,12 @@ export class TestLink {
     return this.frames.slice(from);
   }
 
-  /** The first frame of this type at or after index `from`, waiting for it up to `ms`. */
-  async next(type: string, from = 0, ms = 5000): Promise<Frame> {
+  /** The first frame of this type (or one of these) at or after index `from`, waiting for it up to `ms`. */
+  async next(type: string | string[], from = 0, ms = 5000): Promise<Frame> {
     const deadline = Date.now() + ms;
+    const types = typeof type === 'string' ? [type] : type;
     for (;;) {
-      const found = this.frames.slice(from).find((f) => f.type === type);
+      const found = this.frames.slice(from).find((f) => types.includes(f.type));
       if (found !== undefined) return found;
       if (this.closed !== undefined) throw new Error(`link closed (${this.closed.code}) before a ${type} frame; got ${JSON.stringify(this.frames)}`);
       const left = deadline - Date.now();

@@ -1,0 +1,115 @@
+/** Revocations reach controllers: snapshot or changes at hello, then pushed live from any hub's database write. */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { HubAdmin } from '../../controller/hub/hubAdmin.ts';
+import type { Hub } from '../../controller/hub/hubServer.ts';
+import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
+import { enrolledController, startHub, TestLink } from './hubHarness.ts';
+
+const pgUp = await postgresAvailable();
+
+describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub changes', pgUp), () => {
+  let db: TestDatabase;
+  let hubA: Hub;
+  let hubB: Hub;
+  let admin: HubAdmin;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    [hubA, hubB] = await Promise.all([startHub(db.url), startHub(db.url)]);
+    admin = await HubAdmin.open(db.url);
+    await admin.addSite('north');
+    await admin.addSite('south');
+  });
+  afterAll(async () => {
+    await hubA?.stop();
+    await hubB?.stop();
+    await admin?.close();
+    await db?.drop();
+  });
+
+  it('a revocation made through the admin reaches a controller connected to the other hub within 1 s', async () => {
+    const { credential } = await enrolledController(admin, hubA, 'north');
+    const link = await TestLink.open(hubB, credential);
+    const catchUp = await link.hello(0, 'north');
+    expect(catchUp.map((f) => f.type)).toEqual(['welcome', 'snapshot', 'synced']);
+    const from = link.frames.length;
+    const started = Date.now();
+    const { cursor, revokedAt } = await admin.revokeSubject('north', 7, 'badge-42', 'lost');
+    const pushed = await link.next('changes', from, 1000);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(pushed).toEqual({ type: 'changes', cursor, items: [{ cursor, kind: 'revocation', issuer: 7, subject: 'badge-42', revokedAt, reason: 'lost' }] });
+    link.close();
+  });
+
+  it('snapshot on cursor 0 holds the whole set; a reconnect with its cursor gets only later changes', async () => {
+    const { credential } = await enrolledController(admin, hubA, 'north');
+    await admin.revokeSubject('north', 0, 'snap-1');
+    const first = await TestLink.open(hubA, credential);
+    const frames = await first.hello(0, 'north-2');
+    const snapshot = frames.find((f) => f.type === 'snapshot')!;
+    const subjects = (snapshot.revocations as Array<{ subject: string }>).map((r) => r.subject);
+    expect(subjects).toEqual(expect.arrayContaining(['badge-42', 'snap-1']));
+    expect(frames.at(-1)).toEqual({ type: 'synced', cursor: snapshot.cursor });
+    first.close();
+
+    const later = await admin.revokeSubject('north', 0, 'after-1');
+    await admin.revokeSubject('south', 0, 'other-site'); // another site's change in between: not for this one
+    const later2 = await admin.revokeSubject('north', 0, 'after-2');
+    const second = await TestLink.open(hubB, credential);
+    const again = await second.hello(snapshot.cursor as number, 'north-2');
+    expect(again.map((f) => f.type)).toEqual(['welcome', 'changes', 'synced']);
+    const items = again[1]!.items as Array<{ cursor: number; subject: string }>;
+    expect(items.map((i) => [i.cursor, i.subject])).toEqual([[later.cursor, 'after-1'], [later2.cursor, 'after-2']]);
+    expect(again[2]).toEqual({ type: 'synced', cursor: later2.cursor });
+    // Up to date: nothing but welcome and synced.
+    second.close();
+    const third = await TestLink.open(hubA, credential);
+    expect((await third.hello(later2.cursor, 'north-2')).map((f) => f.type)).toEqual(['welcome', 'synced']);
+    third.close();
+  });
+
+  it('a cursor more than 10,000 changes behind (or from another database) gets a snapshot', async () => {
+    const { credential } = await enrolledController(admin, hubA, 'south');
+    const link = await TestLink.open(hubA, credential);
+    const start = (await link.hello(0, 'south')).find((f) => f.type === 'snapshot')!;
+    link.close();
+    // Written straight into the database, as another process would: 10,001 revocations and their changes.
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO hub_revocations (site_id, issuer, subject, revoked_at) SELECT 'south', 1, 'bulk-' || n, 0 FROM generate_series(1, 10001) n`);
+      await client.query(`INSERT INTO hub_changes (site_id, kind, body, created_at) SELECT 'south', 'revocation', jsonb_build_object('issuer', 1, 'subject', 'bulk-' || n, 'revokedAt', 0, 'reason', null), 0 FROM generate_series(1, 10001) n`);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    const behind = await TestLink.open(hubB, credential);
+    const frames = await behind.hello(start.cursor as number, 'south');
+    expect(frames.map((f) => f.type)).toEqual(['welcome', 'snapshot', 'synced']);
+    expect((frames[1]!.revocations as unknown[]).length).toBe(10_002);
+    behind.close();
+
+    const future = await TestLink.open(hubB, credential);
+    expect((await future.hello(Number.MAX_SAFE_INTEGER, 'south')).map((f) => f.type)).toEqual(['welcome', 'snapshot', 'synced']);
+    future.close();
+  });
+
+  it("a controller of another site never sees the site's revocations", async () => {
+    const { credential } = await enrolledController(admin, hubA, 'south');
+    const link = await TestLink.open(hubB, credential);
+    const frames = await link.hello(0, 'south-2');
+    const snapshot = frames.find((f) => f.type === 'snapshot')!;
+    expect((snapshot.revocations as Array<{ subject: string }>).some((r) => !r.subject.startsWith('bulk-') && r.subject !== 'other-site')).toBe(false);
+    const from = link.frames.length;
+    await admin.revokeSubject('north', 3, 'north-only');
+    const mine = await admin.revokeSubject('south', 3, 'south-too');
+    const pushed = await link.next('changes', from, 1000);
+    expect(pushed.items).toEqual([expect.objectContaining({ subject: 'south-too', cursor: mine.cursor })]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(link.frames.slice(from).flatMap((f) => (f.items as Array<{ subject: string }> | undefined) ?? []).map((i) => i.subject)).toEqual(['south-too']);
+    link.close();
+  });
+});
