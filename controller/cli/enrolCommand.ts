@@ -69,6 +69,8 @@ function postEnrol(url: URL, code: string, ca: Buffer | undefined): Promise<Enro
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: ENROL_TIMEOUT_MS,
+        // One request: a kept-alive socket of an earlier one would only turn "refused" into "hang up".
+        agent: false,
         ...(ca !== undefined ? { ca } : {}),
       },
       (response) => {

@@ -39,6 +39,7 @@ export interface PosternMethodParams {
   "scanners.list": Record<string, never>;
   "scopes.list": Record<string, never>;
   "subscribe": { "topics": Array<"door" | "scanner" | "link" | "audit">; "doors"?: Array<string>; "after"?: number; "verdict"?: "grant" | "deny"; "types"?: Array<"decision" | "door" | "operator" | "system">; "scanners"?: Array<string>; "subjects"?: Array<string> };
+  "sync.status": Record<string, never>;
   "system.info": Record<string, never>;
   "tokens.create": { "name": string; "role": string; "scanner"?: string | null; "doors"?: Array<string> | null; "idempotencyKey"?: string };
   "tokens.list": Record<string, never>;
@@ -98,6 +99,7 @@ export const METHOD_INFO: Readonly<Record<string, { role: string; idempotencyKey
   "scanners.list": { role: "viewer", idempotencyKey: false },
   "scopes.list": { role: "viewer", idempotencyKey: false },
   "subscribe": { role: "viewer", idempotencyKey: false },
+  "sync.status": { role: "viewer", idempotencyKey: false },
   "system.info": { role: "viewer", idempotencyKey: false },
   "tokens.create": { role: "admin", idempotencyKey: true },
   "tokens.list": { role: "admin", idempotencyKey: false },

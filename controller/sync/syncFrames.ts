@@ -12,17 +12,18 @@ const seq = z.number().int().nonnegative();
 /** A subject as everywhere in Postern: the decimal uint64 of the codes. */
 const subject = z.string().regex(/^(0|[1-9][0-9]{0,19})$/);
 
+/** A snapshot's revocation: the hub may leave out `kind` and `cursor` there (the snapshot has one cursor). */
 export const revocationSchema = z.object({
   cursor: cursor.optional(),
-  kind: z.literal('revocation'),
+  kind: z.literal('revocation').optional(),
   issuer: z.number().int().min(0).max(0xffff),
   subject,
   revokedAt: z.number().optional(),
   reason: z.string().nullable().optional(),
 });
 
-/** A change item with its cursor (a snapshot's revocations may carry none). */
-const changeItem = revocationSchema.extend({ cursor });
+/** A change item: its cursor and kind are required; revocation is the only kind yet. */
+const changeItem = revocationSchema.extend({ cursor, kind: z.literal('revocation') });
 
 export const hubFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('welcome'), siteId: z.string(), controllerId: z.string(), hubTime: z.number(), auditAcked: seq }),

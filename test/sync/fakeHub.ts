@@ -118,7 +118,8 @@ export class FakeHub {
     if (frame.type === 'hello') {
       if (this.silent) return;
       send({ type: 'welcome', siteId: this.#options.siteId ?? 'lisbon', controllerId: this.#options.controllerId ?? 'ctl_1', hubTime: hubTime(), auditAcked: this.held.at(-1)?.seq ?? 0 });
-      if (frame.cursor === 0) send({ type: 'snapshot', cursor: this.cursor, revocations: this.revocations });
+      // As the real hub does, a snapshot's revocations carry neither cursor nor kind.
+      if (frame.cursor === 0) send({ type: 'snapshot', cursor: this.cursor, revocations: this.revocations.map(({ issuer, subject, revokedAt, reason }) => ({ issuer, subject, revokedAt, reason })) });
       else send({ type: 'changes', cursor: this.cursor, items: this.revocations.filter((r) => r.cursor > frame.cursor) });
       send({ type: 'synced', cursor: this.cursor });
       this.#live.add(ws);
