@@ -16,6 +16,7 @@ import { chmodSync, lstatSync, readdirSync, realpathSync, statSync, type Stats }
 import { chmod, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SiteConfig } from './config/configSchema.ts';
+import { hubCredentialFile } from './sync/hubAddress.ts';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
@@ -107,7 +108,7 @@ export interface SecretFile {
 
 /**
  * The files of a site that hold secrets and that Postern reads: the TLS private key, the SMTP and MQTT
- * password files, the MQTT token file, and the site file itself when a secret is written in it (email.smtp.password, a
+ * password files, the MQTT token file, the hub credential, and the site file itself when a secret is written in it (email.smtp.password, a
  * delegation or webhook secret). The TLS certificate is public; secretEnv names a variable, not a file.
  */
 export function secretFilesOf(config: SiteConfig, siteFile?: string): SecretFile[] {
@@ -117,6 +118,7 @@ export function secretFilesOf(config: SiteConfig, siteFile?: string): SecretFile
   if (smtp?.passwordFile) files.push({ path: smtp.passwordFile, setting: 'email.smtp.passwordFile' });
   if (config.mqtt?.passwordFile) files.push({ path: config.mqtt.passwordFile, setting: 'mqtt.passwordFile' });
   if (config.mqtt?.tokenFile) files.push({ path: config.mqtt.tokenFile, setting: 'mqtt.tokenFile' });
+  if (config.hub) files.push({ path: hubCredentialFile(config), setting: 'hub.credentialFile' });
   if (siteFile !== undefined) {
     const inline: string[] = [];
     if (smtp?.password !== undefined) inline.push('email.smtp.password');

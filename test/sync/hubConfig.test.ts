@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig, validateConfig } from '../../controller/config/loadConfig.ts';
+import { secretFilesOf } from '../../controller/secureFiles.ts';
 import { hubCredentialFile, hubHttpBase, hubSyncUrl, readHubCredential, shownHubUrl } from '../../controller/sync/hubAddress.ts';
 import { tempDir, testSiteInput } from '../support/testSite.ts';
 
@@ -58,5 +59,13 @@ describe('hub section', () => {
       expect((error as Error).message).not.toContain('two words');
     }
     expect(() => readHubCredential(path.join(dir, 'none'))).toThrow(`hub.credentialFile ${path.join(dir, 'none')}: it does not exist (postern enrol writes it)`);
+  });
+});
+
+describe('hub credential as a secret file', () => {
+  it('is among the files `postern start` and `postern doctor` check for their mode', () => {
+    const config = validateConfig({ ...testSiteInput('/tmp/site-x'), hub: { url: 'https://hub.example' } });
+    expect(secretFilesOf(config)).toContainEqual({ path: '/tmp/site-x/hub-credential.test-site', setting: 'hub.credentialFile' });
+    expect(secretFilesOf(validateConfig(testSiteInput('/tmp/site-x'))).some((f) => f.setting === 'hub.credentialFile')).toBe(false);
   });
 });
