@@ -354,7 +354,101 @@ const TLS: Leaf[] = [
   },
 ];
 
-const GROUPS: Array<{ name: string; summary: string; details?: string; leaves: Leaf[] }> = [
+/** Every `hub` command: the hub's own database, never a site's store. */
+const hubDatabase = opt('--database-url <URL>', "the hub's PostgreSQL database (default: $DATABASE_URL)");
+const HUB_SERVES = 'Every hub command migrates the hub database first; the commands other than serve need no hub running.';
+
+const HUB: Leaf[] = [
+  {
+    name: 'serve',
+    summary: 'runs a hub (POST /enrol, GET /sync) until SIGINT or SIGTERM; any number may serve one database',
+    usage: '[--database-url URL] [--port 8450] [--host 0.0.0.0] [--log-format json|pretty]',
+    options: [
+      hubDatabase,
+      opt('--port <PORT>', 'the port to listen on (default 8450)'),
+      opt('--host <ADDRESS>', 'the address to listen on (default 0.0.0.0)'),
+      () => new Option('--log-format <format>', 'log lines for people (pretty) or JSON (default: pretty on a terminal, else json)').choices(['json', 'pretty']),
+    ],
+    load: () => import('./hubCommands.ts').then((m) => m.hubServe),
+  },
+  {
+    name: 'revoke <site> <subject>',
+    summary: "revokes a subject at a site: pushed to the site's connected controllers at once",
+    usage: 'SITE SUBJECT [--issuer N] [--reason TEXT] [--database-url URL]',
+    options: [hubDatabase, opt('--issuer <N>', 'the issuer of the subject: 0 (default) for the site itself, else a partner id'), reason],
+    load: () => import('./hubCommands.ts').then((m) => m.hubRevoke),
+  },
+  {
+    name: 'status [site]',
+    summary: 'sites and their controllers: enrolled, last seen, audit seq held, revoked or flagged',
+    usage: '[SITE] [--json] [--database-url URL]',
+    options: [hubDatabase, json],
+    load: () => import('./hubCommands.ts').then((m) => m.hubStatus),
+  },
+];
+
+const HUB_SITE: Leaf[] = [
+  {
+    name: 'add <id>',
+    summary: 'adds a site to the hub',
+    usage: 'ID [--name NAME] [--database-url URL]',
+    options: [hubDatabase, opt('--name <NAME>', 'its name (default: the id)')],
+    load: () => import('./hubCommands.ts').then((m) => m.hubSiteAdd),
+  },
+];
+
+const HUB_CONTROLLER: Leaf[] = [
+  {
+    name: 'add <site>',
+    summary: 'adds a controller slot to a site: prints its one-time enrolment code (valid 24 h)',
+    usage: 'SITE [--name NAME] [--database-url URL]',
+    options: [hubDatabase, opt('--name <NAME>', 'what it is, e.g. "front desk"')],
+    load: () => import('./hubCommands.ts').then((m) => m.hubControllerAdd),
+  },
+  {
+    name: 'rotate <id>',
+    summary: 'a new enrolment code for a controller: its credential is replaced (and the old one refused) when the code is used',
+    usage: 'ID [--database-url URL]',
+    options: [hubDatabase],
+    load: () => import('./hubCommands.ts').then((m) => m.hubControllerRotate),
+  },
+  {
+    name: 'revoke <id>',
+    summary: 'ends a controller at once: its link is closed and it is refused from then on',
+    usage: 'ID [--database-url URL]',
+    options: [hubDatabase],
+    load: () => import('./hubCommands.ts').then((m) => m.hubControllerRevoke),
+  },
+];
+
+interface Group {
+  name: string;
+  summary: string;
+  details?: string;
+  leaves: Leaf[];
+  groups?: Group[];
+}
+
+const HUB_GROUP: Group = {
+  name: 'hub',
+  summary: 'the hub: the system of record for many sites, which their controllers sync with (docs/sync.md)',
+  details: HUB_SERVES,
+  leaves: HUB,
+  groups: [
+    { name: 'site', summary: "the hub's sites", leaves: HUB_SITE },
+    { name: 'controller', summary: "a site's controllers: slots, enrolment codes, revocation", leaves: HUB_CONTROLLER },
+  ],
+};
+
+const ENROL: Leaf = {
+  name: 'enrol',
+  summary: "enrols this site's controller with a hub: writes its credential beside the store and prints the site file's hub: lines",
+  usage: '--hub URL --code CODE [--config FILE]',
+  options: [opt('--hub <URL>', "the hub's address, e.g. https://hub.example:8450"), opt('--code <CODE>', 'the enrolment code `postern hub controller add` printed')],
+  load: () => import('./enrolCommand.ts').then((m) => m.enrolCommand),
+};
+
+const GROUPS: Group[] = [
   { name: 'link', summary: 'access links: codes for visitors, printed or emailed', details: TIME, leaves: LINK },
   { name: 'credential', summary: 'rotating credentials: badges on phones whose code changes every 15 s', leaves: CREDENTIAL },
   { name: 'scope', summary: 'scopes: the named sets of doors that links, credentials and partners open', leaves: SCOPE },
@@ -408,13 +502,17 @@ export function buildProgram(io: CliEnvironment): Command {
     .addHelpText('after', ROOT_FOOTER);
 
   addCommand(program, START, io);
-  for (const group of GROUPS) {
-    const command = program.command(group.name).summary(group.summary).description(group.summary).usage('<command> [options]');
-    if (group.details) command.addHelpText('after', `\n${group.details}`);
-    for (const leaf of group.leaves) addCommand(command, leaf, io);
-  }
-  for (const leaf of [SCAN, DOCTOR, BACKUP, RESTORE]) addCommand(program, leaf, io);
+  for (const group of [...GROUPS, HUB_GROUP]) addGroup(program, group, io);
+  for (const leaf of [SCAN, DOCTOR, BACKUP, RESTORE, ENROL]) addCommand(program, leaf, io);
   return program;
+}
+
+/** A group and its commands; a group may hold groups (`hub site add`). */
+function addGroup(parent: Command, group: Group, io: CliEnvironment): void {
+  const command = parent.command(group.name).summary(group.summary).description(group.summary).usage('<command> [options]');
+  if (group.details) command.addHelpText('after', `\n${group.details}`);
+  for (const leaf of group.leaves) addCommand(command, leaf, io);
+  for (const sub of group.groups ?? []) addGroup(command, sub, io);
 }
 
 function addCommand(parent: Command, leaf: Leaf, io: CliEnvironment): void {

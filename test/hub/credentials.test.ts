@@ -30,7 +30,8 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub credentials', pgUp)
   it('answers 401 before any upgrade for no, a malformed or an unknown credential', async () => {
     const { controllerId, credential } = await enrolledController(admin, hub, 'porto');
     const forged = `pc_${controllerId}_${'A'.repeat(43)}`;
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer nonsense' }, { authorization: `Bearer ${forged}` }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer nonsense' }, { authorization: `Bearer ${forged}` }];
+    for (const headers of attempts) {
       const refused = await TestLink.refusal(hub, headers);
       expect(refused.status).toBe(401);
       expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'hub.unauthorized' } });
