@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
-import type { HubConfig, SiteConfig } from '../config/configSchema.ts';
+import type { SiteConfig } from '../config/configSchema.ts';
 
 /**
  * The /sync WebSocket URL: http(s) becomes ws(s) with the path /sync; a ws(s) URL is taken as
@@ -43,7 +43,7 @@ export function shownHubUrl(url: string): string {
 }
 
 /** hub.credentialFile, or where `postern enrol` writes it by default: beside the store, one per site id. */
-export function hubCredentialFile(config: Pick<SiteConfig, 'dataDir' | 'site'> & { hub?: Pick<HubConfig, 'credentialFile'> }): string {
+export function hubCredentialFile(config: Pick<SiteConfig, 'dataDir' | 'site' | 'hub'>): string {
   return config.hub?.credentialFile ?? path.join(path.resolve(config.dataDir), `hub-credential.${config.site.id}`);
 }
 

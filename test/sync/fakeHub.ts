@@ -6,6 +6,8 @@
  */
 import { once } from 'node:events';
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuditEvent } from '../../controller/store/storeTypes.ts';
@@ -27,10 +29,12 @@ export interface FakeHubOptions {
   clockOffsetMs?: number;
   /** The answer of POST /enrol: a status and body, given the code. */
   enrol?: (code: string) => { status: number; body: unknown };
+  /** PEM files: the hub speaks HTTPS and WSS. */
+  tls?: { cert: string; key: string };
 }
 
 export class FakeHub {
-  readonly server = http.createServer((request, response) => void this.#http(request, response));
+  readonly server: http.Server;
   readonly wss = new WebSocketServer({ noServer: true });
   /** Every frame each connection sent, in order, one array per connection. */
   readonly connections: Array<{ frames: any[]; headers: IncomingMessage['headers'] }> = [];
@@ -51,6 +55,8 @@ export class FakeHub {
 
   constructor(options: FakeHubOptions) {
     this.#options = options;
+    const handler = (request: IncomingMessage, response: http.ServerResponse) => void this.#http(request, response);
+    this.server = options.tls ? https.createServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, handler) : http.createServer(handler);
     this.clockOffsetMs = options.clockOffsetMs ?? 0;
     this.server.on('upgrade', (request, socket, head) => {
       if (request.url !== '/sync' || request.headers.authorization !== `Bearer ${options.credential}`) {
@@ -69,7 +75,7 @@ export class FakeHub {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.#options.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   get cursor(): number {

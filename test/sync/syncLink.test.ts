@@ -66,7 +66,7 @@ describe('sync link', () => {
       },
     });
     await link.start();
-    const [hello] = await until(() => (hub.hellos.length > 0 ? hub.hellos : undefined), 5000, 'hello');
+    const hello = await until(() => hub.hellos[0], 5000, 'hello');
     expect(hello).toMatchObject({ type: 'hello', cursor: 7, chain: 'test-site' });
     expect(Math.abs(hello.time - Date.now())).toBeLessThan(5000);
     expect(hub.connections[0]!.headers.authorization).toBe(`Bearer ${CREDENTIAL}`);
