@@ -12,6 +12,7 @@ import { enrolCommand } from '../../controller/cli/enrolCommand.ts';
 import { loadConfig } from '../../controller/config/loadConfig.ts';
 import { hubCredentialFile } from '../../controller/sync/hubAddress.ts';
 import { tempDir, testSiteInput } from '../support/testSite.ts';
+import { runCli } from '../support/runCli.ts';
 import { FakeHub } from './fakeHub.ts';
 
 const CREDENTIAL = 'pstc_enrolled_credential_abcdef0123456789';
@@ -115,5 +116,25 @@ describe('postern enrol', () => {
     expect((await enrol({ hub: 'https://hub.example', config: file })).error?.message).toBe('missing --code');
     expect((await enrol({ code: CODE, config: file })).error?.message).toBe('missing --hub');
     expect((await enrol({ hub: 'https://user:pw@hub.example', code: CODE, config: file })).error?.message).toContain('without a user or password');
+  });
+});
+
+describe('postern enrol, the command', () => {
+  it('runs as a process: exit 0 with the credential written, exit 1 with the refusal on standard error', async () => {
+    const answers = [
+      { status: 200, body: { siteId: 'lisbon', controllerId: 'ctl_7', credential: CREDENTIAL } },
+      { status: 403, body: { error: { code: 'hub.enrolment.invalid', message: 'no such code' } } },
+    ];
+    const hub = await hubWith(() => answers.shift()!);
+    const { file, dir } = await siteFile();
+    const ok = await runCli(['enrol', '--hub', hub.url, '--code', CODE, '--config', file]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`  credentialFile: ${path.join(dir, 'data', 'hub-credential.test-site')}`);
+    expect(ok.stdout + ok.stderr).not.toContain(CREDENTIAL);
+    expect((await stat(path.join(dir, 'data', 'hub-credential.test-site'))).mode & 0o777).toBe(0o600);
+    const refused = await runCli(['enrol', '--hub', hub.url, '--code', CODE, '--config', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('the hub refused the enrolment code');
+    expect(refused.stdout + refused.stderr).not.toContain(CODE);
   });
 });
