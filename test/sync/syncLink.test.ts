@@ -108,13 +108,16 @@ describe('sync link', () => {
     await link.start();
     await until(() => link.status()?.state === 'live', 5000, 'live');
     hub.revoke(0, '100');
+    // A subject of another form matches no code: applied, not a reason to stop the link for good.
+    hub.revoke(70000, 'badge-7');
     hub.revoke(0, '101', 'second');
-    await until(async () => (await store.getSetting(CURSOR_SETTING)) === '2', 5000, 'cursor 2');
+    await until(async () => (await store.getSetting(CURSOR_SETTING)) === '3', 5000, 'cursor 3');
     expect(await store.isRevoked(0, '100')).toBe(true);
     expect(await store.isRevoked(0, '101')).toBe(true);
-    expect(link.status()).toMatchObject({ state: 'live', cursor: 2, lag: 0 });
+    expect(link.status()).toMatchObject({ state: 'live', cursor: 3, lag: 0 });
+    expect(hub.connections).toHaveLength(1);
     const subjects = (await store.queryAudit({ controllerId: 'test-site' })).filter((e) => e.reason === HUB_REVOKE).map((e) => e.subject);
-    expect(subjects).toEqual(['100', '101']);
+    expect(subjects).toEqual(['100', 'badge-7', '101']);
   });
 
   it('uploads the audit trail in batches of at most 500, each acknowledged, and resumes after a drop from what the hub holds', async () => {
