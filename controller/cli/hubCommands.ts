@@ -3,7 +3,6 @@
  * the hub's PostgreSQL database (--database-url, default $DATABASE_URL) and migrates it first; the
  * admin commands need no hub running, and every running hub hears of what they change.
  */
-import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { HubAdmin, type ControllerStatus } from '../hub/hubAdmin.ts';
 import { requireDatabaseUrl } from '../hub/hubDatabase.ts';
 import { Hub } from '../hub/hubServer.ts';
@@ -112,7 +111,7 @@ export async function hubStatus(values: HubOptions & { site?: string; json?: boo
       io.stdout.write(JSON.stringify(sites, null, 2) + '\n');
       return;
     }
-    if (sites.length === 0) throw new PosternError(ErrorCodes.NOT_FOUND, 'no sites at this hub yet: postern hub site add ID');
+    if (sites.length === 0) io.stdout.write('No sites at this hub yet: postern hub site add ID\n');
     for (const site of sites) {
       io.stdout.write(`Site ${site.id} (${site.name}): ${site.revocations} revocation(s), change cursor ${site.cursor}\n`);
       const rows = site.controllers.map((c) => [c.controllerId, c.name, c.chain ?? '', formatMs(c.lastSeenAt), String(c.auditSeq), state(c)]);

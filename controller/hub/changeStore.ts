@@ -38,7 +38,10 @@ export class ChangeStore {
   /** Revokes a subject of an issuer at the site; `created` false (and no change) when it was revoked already. */
   async revokeSubject(siteId: string, issuer: number, subject: string, reason: string | null): Promise<{ created: boolean; cursor: number; revokedAt: number }> {
     if (!Number.isInteger(issuer) || issuer < 0 || issuer > 0xffff) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `an issuer is 0 to 65535, not ${issuer}`);
-    if (subject === '' || subject.length > 256) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, 'a subject is 1 to 256 characters');
+    // As everywhere in Postern (and as controllers parse it): the decimal uint64 of the codes.
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(subject) || BigInt(subject) > 0xffffffffffffffffn) {
+      throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `"${subject}" is not a subject: a whole number from 0 to 18446744073709551615, in decimal without leading zeros`);
+    }
     const revokedAt = this.clock();
     return this.db.transaction().execute(async (trx) => {
       const site = await trx.selectFrom('hub_sites').select('id').where('id', '=', siteId).forUpdate().executeTakeFirst();

@@ -112,11 +112,6 @@ export class Hub {
     return { host: info.address, port: info.port };
   }
 
-  /** The open sync links of this process (for tests and status). */
-  get linkCount(): number {
-    return this.links.all().length;
-  }
-
   async stop(): Promise<void> {
     this.stopping = true;
     for (const session of this.links.all()) session.close(1001, 'hub stopping');

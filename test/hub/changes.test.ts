@@ -36,32 +36,32 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub changes', pgUp), ()
     expect(catchUp.map((f) => f.type)).toEqual(['welcome', 'snapshot', 'synced']);
     const from = link.frames.length;
     const started = Date.now();
-    const { cursor, revokedAt } = await admin.revokeSubject('north', 7, 'badge-42', 'lost');
+    const { cursor, revokedAt } = await admin.revokeSubject('north', 7, '42', 'lost');
     const pushed = await link.next('changes', from, 1000);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(pushed).toEqual({ type: 'changes', cursor, items: [{ cursor, kind: 'revocation', issuer: 7, subject: 'badge-42', revokedAt, reason: 'lost' }] });
+    expect(pushed).toEqual({ type: 'changes', cursor, items: [{ cursor, kind: 'revocation', issuer: 7, subject: '42', revokedAt, reason: 'lost' }] });
     link.close();
   });
 
   it('snapshot on cursor 0 holds the whole set; a reconnect with its cursor gets only later changes', async () => {
     const { credential } = await enrolledController(admin, hubA, 'north');
-    await admin.revokeSubject('north', 0, 'snap-1');
+    await admin.revokeSubject('north', 0, '101');
     const first = await TestLink.open(hubA, credential);
     const frames = await first.hello(0, 'north-2');
     const snapshot = frames.find((f) => f.type === 'snapshot')!;
     const subjects = (snapshot.revocations as Array<{ subject: string }>).map((r) => r.subject);
-    expect(subjects).toEqual(expect.arrayContaining(['badge-42', 'snap-1']));
+    expect(subjects).toEqual(expect.arrayContaining(['42', '101']));
     expect(frames.at(-1)).toEqual({ type: 'synced', cursor: snapshot.cursor });
     first.close();
 
-    const later = await admin.revokeSubject('north', 0, 'after-1');
-    await admin.revokeSubject('south', 0, 'other-site'); // another site's change in between: not for this one
-    const later2 = await admin.revokeSubject('north', 0, 'after-2');
+    const later = await admin.revokeSubject('north', 0, '201');
+    await admin.revokeSubject('south', 0, '301'); // another site's change in between: not for this one
+    const later2 = await admin.revokeSubject('north', 0, '202');
     const second = await TestLink.open(hubB, credential);
     const again = await second.hello(snapshot.cursor as number, 'north-2');
     expect(again.map((f) => f.type)).toEqual(['welcome', 'changes', 'synced']);
     const items = again[1]!.items as Array<{ cursor: number; subject: string }>;
-    expect(items.map((i) => [i.cursor, i.subject])).toEqual([[later.cursor, 'after-1'], [later2.cursor, 'after-2']]);
+    expect(items.map((i) => [i.cursor, i.subject])).toEqual([[later.cursor, '201'], [later2.cursor, '202']]);
     expect(again[2]).toEqual({ type: 'synced', cursor: later2.cursor });
     // Up to date: nothing but welcome and synced.
     second.close();
@@ -80,8 +80,8 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub changes', pgUp), ()
     await client.connect();
     try {
       await client.query('BEGIN');
-      await client.query(`INSERT INTO hub_revocations (site_id, issuer, subject, revoked_at) SELECT 'south', 1, 'bulk-' || n, 0 FROM generate_series(1, 10001) n`);
-      await client.query(`INSERT INTO hub_changes (site_id, kind, body, created_at) SELECT 'south', 'revocation', jsonb_build_object('issuer', 1, 'subject', 'bulk-' || n, 'revokedAt', 0, 'reason', null), 0 FROM generate_series(1, 10001) n`);
+      await client.query(`INSERT INTO hub_revocations (site_id, issuer, subject, revoked_at) SELECT 'south', 1, (1000000 + n)::text, 0 FROM generate_series(1, 10001) n`);
+      await client.query(`INSERT INTO hub_changes (site_id, kind, body, created_at) SELECT 'south', 'revocation', jsonb_build_object('issuer', 1, 'subject', (1000000 + n)::text, 'revokedAt', 0, 'reason', null), 0 FROM generate_series(1, 10001) n`);
       await client.query('COMMIT');
     } finally {
       await client.end();
@@ -97,19 +97,30 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub changes', pgUp), ()
     future.close();
   });
 
+  it('refuses a subject controllers could not parse, an issuer out of range and an unknown site, writing no change', async () => {
+    const before = (await admin.status('north'))[0]!.cursor;
+    await expect(admin.revokeSubject('north', 0, 'badge-1')).rejects.toThrow(/not a subject/);
+    await expect(admin.revokeSubject('north', 0, '18446744073709551616')).rejects.toThrow(/not a subject/);
+    await expect(admin.revokeSubject('north', 70_000, '1')).rejects.toThrow(/issuer/);
+    await expect(admin.revokeSubject('nowhere', 0, '1')).rejects.toThrow(/no site nowhere/);
+    expect((await admin.status('north'))[0]!.cursor).toBe(before);
+  });
+
   it("a controller of another site never sees the site's revocations", async () => {
     const { credential } = await enrolledController(admin, hubA, 'south');
     const link = await TestLink.open(hubB, credential);
     const frames = await link.hello(0, 'south-2');
     const snapshot = frames.find((f) => f.type === 'snapshot')!;
-    expect((snapshot.revocations as Array<{ subject: string }>).some((r) => !r.subject.startsWith('bulk-') && r.subject !== 'other-site')).toBe(false);
+    const subjects = (snapshot.revocations as Array<{ subject: string }>).map((r) => r.subject);
+    expect(subjects).toContain('301');
+    expect(subjects.filter((subject) => subject !== '301' && Number(subject) <= 1_000_000)).toEqual([]);
     const from = link.frames.length;
-    await admin.revokeSubject('north', 3, 'north-only');
-    const mine = await admin.revokeSubject('south', 3, 'south-too');
+    await admin.revokeSubject('north', 3, '401');
+    const mine = await admin.revokeSubject('south', 3, '402');
     const pushed = await link.next('changes', from, 1000);
-    expect(pushed.items).toEqual([expect.objectContaining({ subject: 'south-too', cursor: mine.cursor })]);
+    expect(pushed.items).toEqual([expect.objectContaining({ subject: '402', cursor: mine.cursor })]);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(link.frames.slice(from).flatMap((f) => (f.items as Array<{ subject: string }> | undefined) ?? []).map((i) => i.subject)).toEqual(['south-too']);
+    expect(link.frames.slice(from).flatMap((f) => (f.items as Array<{ subject: string }> | undefined) ?? []).map((i) => i.subject)).toEqual(['402']);
     link.close();
   });
 });

@@ -85,9 +85,9 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub commands', 
     await synced;
 
     const changes = arrived('changes');
-    const revoked = await cli(['hub', 'revoke', 'lyon', 'badge-9', '--issuer', '12', '--reason', 'lost', ...url], env);
-    expect(revoked.stdout).toMatch(/^Subject badge-9 of issuer 12 revoked at site lyon/);
-    expect((await changes).items).toEqual([expect.objectContaining({ issuer: 12, subject: 'badge-9', reason: 'lost' })]);
+    const revoked = await cli(['hub', 'revoke', 'lyon', '9', '--issuer', '12', '--reason', 'lost', ...url], env);
+    expect(revoked.stdout).toMatch(/^Subject 9 of issuer 12 revoked at site lyon/);
+    expect((await changes).items).toEqual([expect.objectContaining({ issuer: 12, subject: '9', reason: 'lost' })]);
 
     const rejected = arrived('auditRejected');
     ws.send(JSON.stringify({ type: 'audit', events: chainEvents('lyon', 2, 1) }));

@@ -48,12 +48,12 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub database', pgUp), (
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
       try {
-        await client.query(`INSERT INTO hub_changes (site_id, kind, body, created_at) VALUES ('raw', 'revocation', '{"issuer": 2, "subject": "by-sql", "revokedAt": 5, "reason": null}', 5)`);
+        await client.query(`INSERT INTO hub_changes (site_id, kind, body, created_at) VALUES ('raw', 'revocation', '{"issuer": 2, "subject": "501", "revokedAt": 5, "reason": null}', 5)`);
       } finally {
         await client.end();
       }
       const pushed = await link.next('changes', from, 1000);
-      expect(pushed.items).toEqual([{ cursor: pushed.cursor, kind: 'revocation', issuer: 2, subject: 'by-sql', revokedAt: 5, reason: null }]);
+      expect(pushed.items).toEqual([{ cursor: pushed.cursor, kind: 'revocation', issuer: 2, subject: '501', revokedAt: 5, reason: null }]);
       link.close();
     } finally {
       await hub?.stop();

@@ -16,7 +16,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub sync protocol', pgU
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    hub = await startHub(db.url, { helloTimeoutMs: 300 });
+    hub = await startHub(db.url);
     admin = await HubAdmin.open(db.url);
     await admin.addSite('harbour');
     ({ credential } = await enrolledController(admin, hub, 'harbour'));
@@ -53,13 +53,19 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub sync protocol', pgU
 
   it('a frame over 4 MiB closes the link (1009)', async () => {
     const link = await TestLink.open(hub, credential);
+    await link.hello(0, 'harbour');
     link.send(JSON.stringify({ type: 'ping', id: 'x'.repeat(4 * 1024 * 1024 + 10) }));
     expect((await link.waitClosed()).code).toBe(1009);
   });
 
   it('a link that sends no hello in time is closed', async () => {
-    const link = await TestLink.open(hub, credential);
-    expect((await link.waitClosed(2000)).code).toBe(4008);
+    const impatient = await startHub(db.url, { helloTimeoutMs: 200 });
+    try {
+      const link = await TestLink.open(impatient, credential);
+      expect((await link.waitClosed(3000)).code).toBe(4008);
+    } finally {
+      await impatient.stop();
+    }
   });
 
   it('keeps serving after all that: hello, ping and audit work', async () => {
