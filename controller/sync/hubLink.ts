@@ -64,7 +64,10 @@ export function createHubLink(deps: HubLinkDependencies) {
     const tell = (event: HubLinkEvent) => {
       if (!stopped) sendBack(event);
     };
+    /** Set by the first failure: no later frame is applied, or a change after a failed one would move the cursor past it. */
+    let broken = false;
     const fail = (why: string) => {
+      broken = true;
       problem ??= why;
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1002, why.slice(0, 120));
     };
@@ -93,7 +96,7 @@ export function createHubLink(deps: HubLinkDependencies) {
     socket.on('message', (data, isBinary) => {
       if (isBinary) return fail('the hub sent a binary frame');
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
-      frames = frames.then(() => (stopped ? undefined : handle(text))).catch((error: unknown) => fail(`could not apply the hub's changes: ${(error as Error).message}`));
+      frames = frames.then(() => (stopped || broken ? undefined : handle(text))).catch((error: unknown) => fail(`could not apply the hub's changes: ${(error as Error).message}`));
     });
     socket.on('close', (code, reason) => {
       clearTimeout(uploadTimer);

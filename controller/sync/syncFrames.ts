@@ -9,19 +9,14 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 const cursor = z.number().int().nonnegative();
 const seq = z.number().int().nonnegative();
-/**
- * A subject. Postern's codes carry a decimal uint64, but the hub takes a subject as it is given: one
- * of another form matches no code and is applied harmlessly, where refusing its frame would keep
- * the link from ever getting past it.
- */
-const subject = z.string().min(1).max(200);
+/** A subject as everywhere in Postern (the store and the hub check it alike): the decimal uint64 of the codes. */
+const subject = z.string().regex(/^(0|[1-9][0-9]{0,19})$/);
 
 /** A snapshot's revocation: the hub may leave out `kind` and `cursor` there (the snapshot has one cursor). */
 export const revocationSchema = z.object({
   cursor: cursor.optional(),
   kind: z.literal('revocation').optional(),
-  // Postern's issuers are 0..65535; a larger one, as a subject of another form, matches no code.
-  issuer: z.number().int().min(0).max(0x7fffffff),
+  issuer: z.number().int().min(0).max(0xffff),
   subject,
   revokedAt: z.number().optional(),
   reason: z.string().nullable().optional(),

@@ -108,16 +108,31 @@ describe('sync link', () => {
     await link.start();
     await until(() => link.status()?.state === 'live', 5000, 'live');
     hub.revoke(0, '100');
-    // A subject of another form matches no code: applied, not a reason to stop the link for good.
-    hub.revoke(70000, 'badge-7');
     hub.revoke(0, '101', 'second');
-    await until(async () => (await store.getSetting(CURSOR_SETTING)) === '3', 5000, 'cursor 3');
+    await until(async () => (await store.getSetting(CURSOR_SETTING)) === '2', 5000, 'cursor 2');
     expect(await store.isRevoked(0, '100')).toBe(true);
     expect(await store.isRevoked(0, '101')).toBe(true);
-    expect(link.status()).toMatchObject({ state: 'live', cursor: 3, lag: 0 });
+    expect(link.status()).toMatchObject({ state: 'live', cursor: 2, lag: 0 });
     expect(hub.connections).toHaveLength(1);
     const subjects = (await store.queryAudit({ controllerId: 'test-site' })).filter((e) => e.reason === HUB_REVOKE).map((e) => e.subject);
-    expect(subjects).toEqual(['100', 'badge-7', '101']);
+    expect(subjects).toEqual(['100', '101']);
+  });
+
+  it('applies nothing after a change it cannot take: the link ends there and the cursor stays before it', async () => {
+    const { hub, store, link } = await rig();
+    await link.start();
+    await until(() => link.status()?.state === 'live', 5000, 'live');
+    hub.revoke(0, '100');
+    // Not a subject of Postern's codes (the real hub refuses it too), then a good one after it.
+    hub.revoke(0, 'badge-7');
+    hub.revoke(0, '101');
+    await until(() => link.status()?.lastError?.includes('does not fit'), 5000, 'the refusal');
+    expect(link.status()!.lastError).toMatch(/^the hub sent a frame of type changes that does not fit the protocol/);
+    // Every later link stops at the same change: the cursor never passes it, and 101 is not applied out of order.
+    await until(() => hub.connections.length >= 3, 5000, 'reconnections');
+    expect(await store.getSetting(CURSOR_SETTING)).toBe('1');
+    expect(await store.isRevoked(0, '101')).toBe(false);
+    expect(link.status()!.state).not.toBe('live');
   });
 
   it('uploads the audit trail in batches of at most 500, each acknowledged, and resumes after a drop from what the hub holds', async () => {
