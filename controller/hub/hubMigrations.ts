@@ -39,8 +39,9 @@ const initial: Migration = {
         last_seen_at bigint,
         chain text
       )`.execute(db);
-    // Within a site a chain names one controller's trail; another site's chains are no concern of it.
-    await sql`CREATE UNIQUE INDEX IF NOT EXISTS hub_controllers_chain ON hub_controllers (site_id, chain)`.execute(db);
+    // Within a site a chain names one live controller's trail (another site's chains are no concern
+    // of it); a revoked controller leaves it to its successor, which uploads it again under its own id.
+    await sql`CREATE UNIQUE INDEX IF NOT EXISTS hub_controllers_chain ON hub_controllers (site_id, chain) WHERE revoked_at IS NULL`.execute(db);
     await sql`
       CREATE TABLE IF NOT EXISTS hub_enrolment_codes (
         code_hash text PRIMARY KEY,

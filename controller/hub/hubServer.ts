@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
 import { AuditStore } from './auditStore.ts';
 import { ChangeFeed } from './changeFeed.ts';
@@ -53,19 +54,29 @@ export class Hub {
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'hub' });
   }
 
+  /** Opens the database (migrating it), listens for changes, then serves; on any failure leaves nothing open. */
   async start(): Promise<void> {
+    this.stopping = false;
+    try {
+      await this.open();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async open(): Promise<void> {
     const clock = this.options.clock ?? Date.now;
     const db = await openHubDatabase(this.options.databaseUrl, this.logger);
     this.db = db;
     const store = new HubStore(db, clock);
     const feed = new ChangeFeed({ databaseUrl: this.options.databaseUrl, listener: this.links, logger: this.logger.child({ component: 'hub.feed' }) });
+    this.feed = feed;
     try {
       await feed.start();
     } catch (error) {
-      await db.destroy();
-      throw error;
+      throw new PosternError(ErrorCodes.STORE_UNAVAILABLE, `the hub could not listen for changes on its database: ${(error as Error).message}`, { cause: error });
     }
-    this.feed = feed;
     const deps: SessionDeps = {
       store,
       changes: new ChangeStore(db, clock),

@@ -135,5 +135,10 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub audit', pgUp), () =
     squatter.send({ type: 'hello', cursor: 0, chain: 'east-bound', time: Date.now() });
     expect(await squatter.next('error')).toMatchObject({ code: 'hub.chain.taken' });
     expect(squatter.frames.some((f) => f.type === 'welcome')).toBe(false);
+    // Once the first is revoked, its successor takes the chain, from its own empty copy.
+    await admin.revokeController(first.controllerId);
+    const successor = await TestLink.open(hub, second.credential);
+    expect((await successor.hello(0, 'east-bound')).find((f) => f.type === 'welcome')).toMatchObject({ controllerId: second.controllerId, auditAcked: 0 });
+    successor.close();
   });
 });

@@ -70,6 +70,9 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub database', pgUp), (
       const link = await TestLink.open(hub, credential);
       await link.hello(0, 'stop');
       const { port } = hub.address();
+      // A second hub on the same port fails to start, and says why.
+      const clash = startHub(db.url, { port });
+      await expect(clash).rejects.toThrow(/EADDRINUSE/);
       await hub.stop();
       expect((await link.waitClosed(2000)).code).toBe(1001);
       await expect(fetch(`http://127.0.0.1:${port}/enrol`, { method: 'POST', body: '{}' })).rejects.toThrow();
