@@ -516,7 +516,7 @@ export class Controller {
     await running.mqtt?.stop();
     await running.webhooks?.stop();
     // The hub link writes revocations and their audit events: closed before the store and the trail.
-    running.sync?.stop();
+    await running.sync?.stop();
     // Doors settle and scanners stop: every read still in hand is concluded (denied `stopped`),
     // recorded and announced before the listeners go, and before the stop's own event.
     running.site?.send({ type: 'SETTLE' });

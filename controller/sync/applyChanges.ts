@@ -42,6 +42,11 @@ export class HubChanges {
     return this.#serial(() => this.#current());
   }
 
+  /** Resolves when every step begun so far is over (failed or not): stop() waits for it before the store closes. */
+  idle(): Promise<void> {
+    return this.#queue.then(() => undefined);
+  }
+
   /** Applies a snapshot; resolves with the cursor then stored. */
   applySnapshot(cursor: number, revocations: readonly Revocation[]): Promise<number> {
     return this.#serial(async () => {

@@ -38,6 +38,7 @@ export class SyncLink {
   readonly hubUrl: string;
   readonly #deps: SyncLinkDependencies;
   #actor: Actor<typeof syncLinkMachine> | undefined;
+  #changes: HubChanges | undefined;
   #cleanups: Array<() => void> = [];
   readonly #listeners = new Set<(status: SyncStatus) => void>();
 
@@ -53,6 +54,7 @@ export class SyncLink {
     const ca = readHubCa(hub.caFile);
     const log = logger.child({ component: 'sync' });
     const changes = new HubChanges({ store, audit, logger: log });
+    this.#changes = changes;
     const hubLink = createHubLink({ url: hubSyncUrl(hub.url), credential, ca, chain: audit.controllerId, store, changes, auditHead: () => audit.head.seq, logger: log, clock });
     const actor = createActor(syncLinkMachine.provide({ actors: { hubLink } }), {
       input: { ...this.#deps.timing, cursor: await changes.cursor(), auditHead: audit.head.seq, start: true },
@@ -74,14 +76,18 @@ export class SyncLink {
     actor.send({ type: 'OUTBOX.HEAD', seq: audit.head.seq });
   }
 
-  /** Closes the link; safe to call twice. */
-  stop(): void {
+  /**
+   * Closes the link, then waits for a change being applied to be over, so that the store and the
+   * audit trail, stopped after this, take its last writes. Safe to call twice.
+   */
+  async stop(): Promise<void> {
     const actor = this.#actor;
     if (actor === undefined) return;
     this.#actor = undefined;
     actor.send({ type: 'STOP' });
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
     actor.stop();
+    await this.#changes?.idle();
   }
 
   /** The link as it stands; before start or after stop, offline. */

@@ -35,7 +35,7 @@ describe.skipIf(skipWithoutOpenssl)('hub over TLS', () => {
     await writeFile(credentialFile, CREDENTIAL);
     const link = new SyncLink({ hub: { url: hub.url, caFile }, credentialFile, store, audit, logger: createLogger('silent', new PassThrough()), timing: FAST });
     cleanups.push(async () => {
-      link.stop();
+      await link.stop();
       await audit.stop();
       await store.stop();
     });
