@@ -2,6 +2,7 @@
  * The hub's database: migrations that any number of processes may run at once, and the change
  * trigger that notifies every hub of a change however it was written.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -57,6 +58,33 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub database', pgUp), (
       link.close();
     } finally {
       await hub?.stop();
+      await admin.close();
+    }
+  });
+
+  it('a change feed that loses its connection listens again, and catches up on what it missed', async () => {
+    const admin = await HubAdmin.open(db.url);
+    const hub = await startHub(db.url);
+    try {
+      await admin.addSite('flaky');
+      const { credential } = await enrolledController(admin, hub, 'flaky');
+      const link = await TestLink.open(hub, credential);
+      await link.hello(0, 'flaky');
+      const from = link.frames.length;
+      const ended = await sql<{ ended: boolean }>`
+        select pg_terminate_backend(pid) as ended from pg_stat_activity
+        where datname = ${db.name} and application_name = 'postern-hub-feed'`.execute(admin.store.db);
+      expect(ended.rows).toEqual([{ ended: true }]);
+      // Made while the hub hears nothing: delivered once the feed is back (its first retry is after 1 s).
+      const missed = await admin.revokeSubject('flaky', 0, '601');
+      const pushed = await link.next('changes', from, 5000);
+      expect(pushed).toMatchObject({ cursor: missed.cursor, items: [expect.objectContaining({ subject: '601' })] });
+      // And it listens again: the next change is pushed at once.
+      const next = await admin.revokeSubject('flaky', 0, '602');
+      expect(await link.next('changes', link.frames.indexOf(pushed) + 1, 1000)).toMatchObject({ cursor: next.cursor });
+      link.close();
+    } finally {
+      await hub.stop();
       await admin.close();
     }
   });
