@@ -69,7 +69,8 @@ export function createHubLink(deps: HubLinkDependencies) {
     const fail = (why: string) => {
       broken = true;
       problem ??= why;
-      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1002, why.slice(0, 120));
+      // A fixed reason: `why` can quote the hub's own text, and a close reason has at most 123 bytes.
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1002, 'protocol error');
     };
     const send = (frame: object) => {
       if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
