@@ -157,6 +157,9 @@ export class Hub {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new SyncSession(ws, controller, sha256Hex(credential), deps);
       this.links.add(session);
+      // A revocation or rotation committed after the credential was checked and before the link
+      // was registered sent its `!close` to no one: check once more, now that the next one reaches it.
+      session.recheck();
       store.announceLink(controller.id, session.nonce).catch((error: unknown) => {
         // Unannounced, no later link elsewhere could replace it: better closed.
         this.logger.error({ err: error }, 'could not announce the sync link');
