@@ -32,6 +32,8 @@ type State = 'hello' | 'syncing' | 'live' | 'closed';
 
 /** How often a live link's last-seen time is written at most. */
 const TOUCH_EVERY_MS = 60_000;
+/** Audit frames received and not yet answered, at most. */
+const MAX_AUDIT_PENDING = 4;
 /** Changes per `changes` frame. */
 const CHANGES_PER_FRAME = 1000;
 
@@ -45,6 +47,7 @@ export class SyncSession {
   private chain: string | undefined;
   private queue: Promise<void> = Promise.resolve();
   private pullQueued = false;
+  private auditPending = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastTouch = 0;
   private readonly log: Logger;
@@ -115,7 +118,11 @@ export class SyncSession {
       return;
     }
     if (this.state === 'hello') return this.protocolError('hello is the first frame');
+    // A controller sends the next batch after the last one's answer; a flood would only fill memory.
+    if (this.auditPending >= MAX_AUDIT_PENDING) return this.protocolError(`more than ${MAX_AUDIT_PENDING} audit batches waiting for their answer`);
+    this.auditPending++;
     this.enqueue(async () => {
+      this.auditPending--;
       // After the hello's work (queued before this), which bound the chain.
       const foreign = frame.events.find((e) => e.controllerId !== this.chain);
       if (foreign !== undefined) return this.protocolError(`event ${foreign.seq} is of chain ${JSON.stringify(foreign.controllerId)}, not of this link's chain`);

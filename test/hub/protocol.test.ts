@@ -39,6 +39,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub sync protocol', pgU
     ['an audit event without its hash', [hello, { type: 'audit', events: [{ ...chainEvents('harbour', 1, 1)[0], hash: undefined }] }]],
     ['an empty audit batch', [hello, { type: 'audit', events: [] }]],
     ['a binary frame', [Buffer.from('hello')]],
+    ['a flood of audit batches', [hello, ...Array.from({ length: 50 }, () => ({ type: 'audit', events: chainEvents('harbour', 1, 1) }))]],
   ];
 
   it.each(malformed)('%s: error frame, then close 1008', async (_name, frames) => {
