@@ -1,0 +1,194 @@
+/**
+ * Helpers for the end-to-end tests of a real controller (controller.ts, SQLite store in a temp dir)
+ * against real hubs (hubServer.ts over a throwaway PostgreSQL database): the hub's database and
+ * admin, hubs on port 0, a controller site that can be standalone or linked and be enrolled with
+ * `postern enrol`'s function, and the comparison of the audit chain the hub holds with the one
+ * the controller keeps.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import pg from 'pg';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import type { AuditTrail } from '../../controller/audit/auditTrail.ts';
+import { enrolCommand } from '../../controller/cli/enrolCommand.ts';
+import { Controller } from '../../controller/controller.ts';
+import { HubAdmin } from '../../controller/hub/hubAdmin.ts';
+import { Hub, type HubOptions } from '../../controller/hub/hubServer.ts';
+import type { AuditEvent, Store } from '../../controller/store/storeTypes.ts';
+import type { SyncLink, SyncTiming } from '../../controller/sync/syncLink.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { scanAt, tempDir, testSite, testSiteInput } from '../support/testSite.ts';
+
+export { until } from './fakeHub.ts';
+
+/** The chain the test site's events carry (its site id). */
+export const CHAIN = 'test-site';
+
+/** Short timing: a heartbeat every 200 ms, a link silent for 2 s dropped, retries within 50-200 ms. */
+export const FAST: SyncTiming = { backoffBaseMs: 50, backoffMaxMs: 200, heartbeatMs: 200, silenceMs: 2000, random: () => 1 };
+
+/** A throwaway hub database and the admin over it; close() drops it. */
+export interface HubDatabaseFixture {
+  db: TestDatabase;
+  admin: HubAdmin;
+  close(): Promise<void>;
+}
+
+export async function hubDatabase(): Promise<HubDatabaseFixture> {
+  const db = await createTestDatabase();
+  const admin = await HubAdmin.open(db.url);
+  return {
+    db,
+    admin,
+    async close() {
+      await admin.close().catch(() => undefined);
+      await db.drop();
+    },
+  };
+}
+
+export async function startHub(databaseUrl: string, options: Partial<HubOptions> = {}): Promise<Hub> {
+  const hub = new Hub({ databaseUrl, port: 0, host: '127.0.0.1', helloTimeoutMs: 10_000, idleTimeoutMs: 10_000, logger: pino({ level: 'silent' }), ...options });
+  await hub.start();
+  return hub;
+}
+
+export function hubHttpUrl(hub: Hub): string {
+  return `http://127.0.0.1:${hub.address().port}`;
+}
+
+/** What a running controller keeps private, read for assertions and for appending to its trail. */
+interface Internals {
+  store: Store;
+  audit: AuditTrail;
+  sync?: SyncLink;
+}
+
+/**
+ * One controller's data directory and site file. start() runs a controller on it, with the hub
+ * section when `hubUrl` is given (the credential in the default file, as `postern enrol` writes it).
+ */
+export class ControllerSite {
+  controller: Controller | undefined;
+  hubUrl: string | undefined;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly siteFile: string,
+  ) {}
+
+  static async create(): Promise<ControllerSite> {
+    const dataDir = await tempDir('postern-e2e-');
+    const siteFile = path.join(dataDir, 'site.yaml');
+    await writeFile(siteFile, stringify(testSiteInput(dataDir)));
+    return new ControllerSite(dataDir, siteFile);
+  }
+
+  /** `postern enrol --hub URL --code CODE` as its function: writes the credential beside the store. Returns what it printed. */
+  async enrol(hubUrl: string, code: string): Promise<string> {
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await enrolCommand({ hub: hubUrl, code, config: this.siteFile }, { env: {}, stdout, stderr: new PassThrough(), stdin: new PassThrough() });
+    return out;
+  }
+
+  async start(options: { hubUrl?: string; timing?: SyncTiming; clock?: () => number } = {}): Promise<Controller> {
+    if (this.controller !== undefined) throw new Error('already running');
+    this.hubUrl = options.hubUrl;
+    const config = testSite(this.dataDir, (input) => {
+      if (options.hubUrl !== undefined) input.hub = { url: options.hubUrl };
+    });
+    const controller = new Controller({ config, terminal: new PassThrough(), logger: pino({ level: 'silent' }), syncTiming: options.timing ?? FAST, clock: options.clock });
+    await controller.start();
+    this.controller = controller;
+    return controller;
+  }
+
+  async stop(): Promise<void> {
+    const controller = this.controller;
+    this.controller = undefined;
+    await controller?.stop();
+  }
+
+  get running(): Controller {
+    if (this.controller === undefined) throw new Error('the controller is not running');
+    return this.controller;
+  }
+
+  get internals(): Internals {
+    const running = (this.running as unknown as { running: Internals | undefined }).running;
+    if (running === undefined) throw new Error('the controller is not running');
+    return running;
+  }
+
+  /** The seq of the newest event appended to the controller's chain. */
+  get head(): number {
+    return this.internals.audit.head.seq;
+  }
+
+  /** A link for the lab that a scan opens, and its code. */
+  async issue(name = 'Visitor'): Promise<{ id: string; code: string }> {
+    const { link, code } = await this.running.issuing.createLink({ name, doors: ['lab'] }, 'test');
+    return { id: link.id, code };
+  }
+
+  scan(code: string) {
+    return scanAt(this.running, 'lab-in', code);
+  }
+
+  /** The controller's whole chain, from its store, in seq order (after every append is stored). */
+  async trail(): Promise<AuditEvent[]> {
+    await this.internals.audit.flush();
+    const events: AuditEvent[] = [];
+    for await (const event of this.internals.store.iterateAudit(CHAIN, 5000)) events.push(event);
+    return events;
+  }
+}
+
+/** One row of the hub's copy of a chain. */
+export interface HeldEvent {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** Every event the hub holds of the controller, in seq order, read straight from its table. */
+export async function hubChain(databaseUrl: string, controllerId: string): Promise<HeldEvent[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ seq: string; prev_hash: string; hash: string }>('select seq, prev_hash, hash from hub_audit_events where controller_id = $1 order by seq', [controllerId]);
+    return rows.map((row) => ({ seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash }));
+  } finally {
+    await client.end();
+  }
+}
+
+/** The hub's head of the controller's chain (0: none), as `postern hub status` shows it. */
+export async function hubSeq(admin: HubAdmin, controllerId: string): Promise<number> {
+  return (await admin.audit.head(controllerId))?.seq ?? 0;
+}
+
+/**
+ * The hub holds exactly the controller's chain from seq 1 to `upTo` (default: all of it): each seq
+ * once, none missing, the same hashes and links. Returns the number of events compared. A
+ * description of the first difference is thrown, not a 100,000-element diff.
+ */
+export function expectSameChain(held: readonly HeldEvent[], trail: readonly AuditEvent[], upTo = trail.length): number {
+  if (held.length !== upTo) {
+    const seqs = held.map((e) => e.seq);
+    const dups = seqs.filter((s, i) => i > 0 && seqs[i - 1] === s).length;
+    throw new Error(`the hub holds ${held.length} events, the controller's chain has ${upTo} to compare (duplicates at the hub: ${dups}; hub seqs ${seqs[0]}..${seqs.at(-1)})`);
+  }
+  for (let i = 0; i < upTo; i++) {
+    const hub = held[i]!;
+    const mine = trail[i]!;
+    if (mine.seq !== i + 1) throw new Error(`the controller's own chain is not 1..N at index ${i}: seq ${mine.seq}`);
+    if (hub.seq !== i + 1) throw new Error(`the hub's chain is not 1..N: at index ${i} it holds seq ${hub.seq} (a gap or a duplicate)`);
+    if (hub.hash !== mine.hash || hub.prevHash !== mine.prevHash) throw new Error(`seq ${mine.seq}: the hub holds hash ${hub.hash} after ${hub.prevHash}, the controller ${mine.hash} after ${mine.prevHash}`);
+  }
+  return upTo;
+}
