@@ -27,7 +27,17 @@ export interface ChangeItem extends Revocation {
   kind: 'revocation';
 }
 
-export type SyncStart = { kind: 'snapshot'; cursor: number; revocations: Revocation[] } | { kind: 'changes' };
+/** A snapshot is sent from its cursor alone: its revocations are read afterwards, page by page (snapshotPage). */
+export type SyncStart = { kind: 'snapshot'; cursor: number } | { kind: 'changes' };
+
+/** Where a page of a snapshot starts: after this (issuer, subject), in the primary key's order. */
+export interface SnapshotKey {
+  issuer: number;
+  subject: string;
+}
+
+/** How long the change log keeps a change (docs/sync.md): a controller further behind gets a snapshot. */
+export const KEEP_CHANGES_MS = 30 * 24 * 60 * 60 * 1000;
 
 export class ChangeStore {
   constructor(
@@ -70,8 +80,10 @@ export class ChangeStore {
   /**
    * Whether a controller at `cursor` gets the site's whole set (cursor 0; older than the site's
    * oldest kept change; newer than its newest, i.e. from another database; or too far behind) or
-   * the changes after its cursor. The snapshot and its cursor are read in one snapshot of the
-   * database, so the changes after that cursor are exactly what it lacks.
+   * the changes after its cursor. A snapshot's cursor is taken here, before any of its revocations
+   * is read (snapshotPage): revocations are never taken back, so the pages read afterwards hold
+   * every revocation up to that cursor (and maybe some later ones, which come again as changes
+   * after it: applying one twice is harmless).
    */
   async syncStart(siteId: string, cursor: number): Promise<SyncStart> {
     return this.db
@@ -93,9 +105,35 @@ export class ChangeStore {
             ) AS behind`.execute(trx);
           snapshot = (behind.rows[0]?.n ?? 0) > SNAPSHOT_AFTER_CHANGES;
         }
-        if (!snapshot) return { kind: 'changes' };
-        const rows = await trx.selectFrom('hub_revocations').select(['issuer', 'subject', 'revoked_at', 'reason']).where('site_id', '=', siteId).orderBy('issuer').orderBy('subject').execute();
-        return { kind: 'snapshot', cursor: newest, revocations: rows.map((r) => ({ issuer: r.issuer, subject: r.subject, revokedAt: r.revoked_at, reason: r.reason })) };
+        return snapshot ? { kind: 'snapshot', cursor: newest } : { kind: 'changes' };
       });
+  }
+
+  /**
+   * One page of the site's revocations after `after` (from the first when undefined), in
+   * (issuer, subject) order: keyset pagination on the primary key, so a page costs the same
+   * wherever it is and the whole set is never held at once.
+   */
+  async snapshotPage(siteId: string, after: SnapshotKey | undefined, limit: number): Promise<{ revocations: Revocation[]; next: SnapshotKey | undefined }> {
+    let query = this.db.selectFrom('hub_revocations').select(['issuer', 'subject', 'revoked_at', 'reason']).where('site_id', '=', siteId);
+    if (after !== undefined) query = query.where(sql<boolean>`(site_id, issuer, subject) > (${siteId}, ${after.issuer}, ${after.subject})`);
+    const rows = await query.orderBy('issuer').orderBy('subject').limit(limit).execute();
+    const revocations = rows.map((r) => ({ issuer: r.issuer, subject: r.subject, revokedAt: Number(r.revoked_at), reason: r.reason }));
+    const lastRow = revocations.at(-1);
+    return { revocations, next: rows.length < limit || lastRow === undefined ? undefined : { issuer: lastRow.issuer, subject: lastRow.subject } };
+  }
+
+  /**
+   * Deletes changes older than `keepMs` (default 30 days), keeping each site's newest change, so
+   * that a site's cursor is never lost. A controller whose cursor is older than the site's oldest
+   * kept change then gets a snapshot (syncStart). Returns how many were deleted.
+   */
+  async prune(keepMs: number = KEEP_CHANGES_MS): Promise<number> {
+    const before = this.clock() - keepMs;
+    const result = await sql`
+      DELETE FROM hub_changes AS c
+      WHERE c.created_at < ${before}
+        AND c.cursor < (SELECT max(n.cursor) FROM hub_changes AS n WHERE n.site_id = c.site_id)`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0n);
   }
 }

@@ -24,6 +24,8 @@ import { SyncSession, type SessionDeps } from './syncSession.ts';
 
 /** The largest frame a controller may send: a batch of 500 events fits many times over. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** How often a hub prunes the change log. */
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 export interface HubOptions {
   databaseUrl: string;
@@ -49,6 +51,7 @@ export class Hub {
   private wss: WebSocketServer | undefined;
   private feed: ChangeFeed | undefined;
   private stopping = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: HubOptions) {
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'hub' });
@@ -77,9 +80,14 @@ export class Hub {
     } catch (error) {
       throw new PosternError(ErrorCodes.STORE_UNAVAILABLE, `the hub could not listen for changes on its database: ${(error as Error).message}`, { cause: error });
     }
+    const changes = new ChangeStore(db, clock);
+    // Changes older than 30 days go (docs/sync.md); every hub does it, which is harmless.
+    const prune = () => changes.prune().catch((error: unknown) => this.logger.warn({ err: error }, 'could not prune old changes'));
+    this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS).unref();
+    void prune();
     const deps: SessionDeps = {
       store,
-      changes: new ChangeStore(db, clock),
+      changes,
       audit: new AuditStore(db, clock),
       logger: this.logger.child({ component: 'hub.link' }),
       clock,
@@ -125,6 +133,8 @@ export class Hub {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
     for (const session of this.links.all()) session.close(1001, 'hub stopping');
     const wss = this.wss;
     if (wss !== undefined) {

@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 
 import type { Logger } from '../logger.ts';
 import type { AuditStore } from './auditStore.ts';
-import type { ChangeStore } from './changeStore.ts';
+import type { ChangeStore, SnapshotKey } from './changeStore.ts';
 import type { AuthenticatedController, HubStore } from './hubStore.ts';
 import { CloseCodes, parseFrame, type ControllerFrame } from './syncFrames.ts';
 
@@ -36,6 +36,11 @@ const TOUCH_EVERY_MS = 60_000;
 const MAX_AUDIT_PENDING = 4;
 /** Changes per `changes` frame. */
 const CHANGES_PER_FRAME = 1000;
+/** Revocations per `snapshot` frame at most, and their bytes at most (frames are at most 4 MiB). */
+export const SNAPSHOT_CHUNK = 5000;
+const SNAPSHOT_CHUNK_BYTES = 3 * 1024 * 1024;
+/** Revocations read from the database at once for a snapshot. */
+const SNAPSHOT_PAGE = 5000;
 
 export class SyncSession {
   /** Names this link in `!link` notifications: the one link of its controller (hubServer.ts). */
@@ -51,6 +56,8 @@ export class SyncSession {
   private timer: NodeJS.Timeout | undefined;
   private lastTouch = 0;
   private readonly log: Logger;
+  /** Called once when the link closes: writes awaited by sendWritten end there. */
+  private onClose: Array<() => void> = [];
 
   constructor(
     private readonly ws: WebSocket,
@@ -148,8 +155,8 @@ export class SyncSession {
     this.send({ type: 'welcome', siteId: this.siteId, controllerId: this.controller.id, hubTime: this.deps.clock(), auditAcked: head?.seq ?? 0 });
     const start = await this.deps.changes.syncStart(this.siteId, cursor);
     if (start.kind === 'snapshot') {
+      await this.sendSnapshot(start.cursor);
       this.cursor = start.cursor;
-      this.send({ type: 'snapshot', cursor: start.cursor, revocations: start.revocations });
     } else {
       this.cursor = cursor;
     }
@@ -160,6 +167,49 @@ export class SyncSession {
     this.log.info({ cursor: this.cursor }, 'sync link live');
     // Changes committed during the catch-up may have been notified before the link was live.
     this.schedulePull();
+  }
+
+  /**
+   * The site's revocations as `snapshot` frames of one cursor: read a page at a time (keyset
+   * pagination), sent in chunks of at most SNAPSHOT_CHUNK revocations and SNAPSHOT_CHUNK_BYTES,
+   * the final one with `last: true` (an empty set is one empty chunk). The next chunk is sent only
+   * when the previous one was written to the socket, so a slow controller holds one chunk in
+   * memory here, not the set.
+   */
+  private async sendSnapshot(cursor: number): Promise<void> {
+    let chunk: string[] = [];
+    let bytes = 0;
+    let written: Promise<void> = Promise.resolve();
+    const flush = async (last: boolean) => {
+      await written;
+      written = this.sendWritten(`{"type":"snapshot","cursor":${cursor},"last":${last},"revocations":[${chunk.join(',')}]}`);
+      chunk = [];
+      bytes = 0;
+    };
+    let after: SnapshotKey | undefined;
+    do {
+      const page = await this.deps.changes.snapshotPage(this.siteId, after, SNAPSHOT_PAGE);
+      if (this.state === 'closed') return;
+      for (const revocation of page.revocations) {
+        const json = JSON.stringify(revocation);
+        const size = Buffer.byteLength(json) + 1;
+        if (chunk.length > 0 && (chunk.length >= SNAPSHOT_CHUNK || bytes + size > SNAPSHOT_CHUNK_BYTES)) await flush(false);
+        chunk.push(json);
+        bytes += size;
+      }
+      after = page.next;
+    } while (after !== undefined);
+    await flush(true);
+    await written;
+  }
+
+  /** Sends a frame's text; resolves when it is written to the socket (or the link is gone). */
+  private sendWritten(text: string): Promise<void> {
+    if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.ws.send(text, () => resolve());
+      this.onClose.push(resolve);
+    });
   }
 
   private schedulePull(): void {
@@ -226,6 +276,7 @@ export class SyncSession {
     this.state = 'closed';
     clearTimeout(this.timer);
     this.timer = undefined;
+    for (const resolve of this.onClose.splice(0)) resolve();
     this.deps.onClosed(this);
   }
 }

@@ -149,6 +149,40 @@ export function revoke(
   });
 }
 
+/** Rows per INSERT of revokeMany: 4 parameters each, well under SQLite's limit of bound variables. */
+const REVOKE_MANY_ROWS = 500;
+
+/**
+ * Revokes many subjects in one transaction (a hub snapshot's chunk): multi-row inserts that skip
+ * those revoked already, then (issuer 0) the revokedAt stamps. Returns how many were new.
+ */
+export function revokeMany(
+  db: Kysely<Database>,
+  items: ReadonlyArray<{ issuer: number; subject: string; reason: string | null }>,
+  now: number,
+): Promise<number> {
+  if (items.length === 0) return Promise.resolve(0);
+  return db.transaction().execute(async (trx) => {
+    let fresh = 0;
+    for (let i = 0; i < items.length; i += REVOKE_MANY_ROWS) {
+      const rows = items.slice(i, i + REVOKE_MANY_ROWS).map((item) => ({ issuer: item.issuer, subject: item.subject, revoked_at: now, reason: item.reason }));
+      const inserted = await trx
+        .insertInto('revocations')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing())
+        .executeTakeFirst();
+      fresh += Number(inserted.numInsertedOrUpdatedRows ?? 0);
+    }
+    const site = items.filter((item) => item.issuer === 0).map((item) => item.subject);
+    for (let i = 0; i < site.length; i += REVOKE_MANY_ROWS) {
+      const ids = site.slice(i, i + REVOKE_MANY_ROWS);
+      await trx.updateTable('links').set({ revoked_at: now }).where('id', 'in', ids).where('revoked_at', 'is', null).execute();
+      await trx.updateTable('credentials').set({ revoked_at: now }).where('id', 'in', ids).where('revoked_at', 'is', null).execute();
+    }
+    return fresh;
+  });
+}
+
 export async function isRevoked(db: Kysely<Database>, issuer: number, subject: string): Promise<boolean> {
   const row = await db
     .selectFrom('revocations')

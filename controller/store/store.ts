@@ -351,6 +351,13 @@ export class KyselyStore implements Store {
     return this.#run('revoke', true, (db) => links.revoke(db, issuer, subject, reason, now));
   }
 
+  /** Many revocations in one transaction (a hub snapshot's chunk); how many were not revoked yet. */
+  async revokeMany(items: ReadonlyArray<{ issuer: number; subject: string; reason: string | null }>): Promise<number> {
+    for (const item of items) checkSubject(item.subject, 'subject');
+    const now = this.#clock();
+    return this.#run('revokeMany', true, (db) => links.revokeMany(db, items, now));
+  }
+
   isRevoked(issuer: number, subject: string): Promise<boolean> {
     return this.#run('isRevoked', false, (db) => links.isRevoked(db, issuer, subject));
   }

@@ -306,6 +306,8 @@ export interface Store {
    */
   revoke(issuer: number, subject: string, reason: string | null): Promise<boolean>;
   isRevoked(issuer: number, subject: string): Promise<boolean>;
+  /** Revokes many at once in one transaction (as revoke() each); returns how many were not revoked yet. */
+  revokeMany(items: ReadonlyArray<{ issuer: number; subject: string; reason: string | null }>): Promise<number>;
 
   /**
    * Rotating codes used lately, for the replay guard at start (credentials/replayGuard.ts): the

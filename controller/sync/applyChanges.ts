@@ -7,8 +7,13 @@
  *   records an operator's revocation), then move `sync.cursor` to its cursor. A crash inside a step
  *   applies that change again at the next link: revoking twice is harmless (already revoked is no
  *   error here), and the audit event is written again rather than lost.
- * - A snapshot revokes every subject in it that is not revoked yet, records those, and sets the
- *   cursor to the snapshot's: the hub is the system of record, so its cursor is taken as it is.
+ * - A snapshot comes in chunks (docs/sync.md): each chunk is revoked in one store transaction
+ *   (revokeMany: those revoked already are skipped), with no audit event per subject; after the
+ *   final chunk ONE audit event (`sync.snapshot`, with the counts; none when it revoked nothing new
+ *   here) is recorded and the cursor is set
+ *   to the snapshot's: the hub is the system of record, so its cursor is taken as it is. A link lost
+ *   mid-snapshot leaves the cursor where it was, so the next link gets a snapshot again; the chunks
+ *   applied already are harmless (revoked twice is no change).
  * - Calls are serialized: frames are applied in the order they arrived, whatever each one awaits.
  */
 import type { AuditTrail } from '../audit/auditTrail.ts';
@@ -22,8 +27,11 @@ export const CURSOR_SETTING = 'sync.cursor';
 /** The action in the audit trail, beside Issuing's link.revoke and partner.revokeSubject. */
 export const HUB_REVOKE = 'hub.revoke';
 
+/** The action in the audit trail of a whole snapshot applied (one event, whatever its size). */
+export const HUB_SNAPSHOT = 'sync.snapshot';
+
 export interface HubChangesDependencies {
-  store: Pick<Store, 'getSetting' | 'putSetting' | 'revoke' | 'isRevoked'>;
+  store: Pick<Store, 'getSetting' | 'putSetting' | 'revoke' | 'revokeMany' | 'isRevoked'>;
   audit: Pick<AuditTrail, 'append'>;
   logger?: Pick<Logger, 'info' | 'warn'>;
 }
@@ -47,19 +55,41 @@ export class HubChanges {
     return this.#queue.then(() => undefined);
   }
 
-  /** Applies a snapshot; resolves with the cursor then stored. */
-  applySnapshot(cursor: number, revocations: readonly Revocation[]): Promise<number> {
+  /**
+   * Applies one chunk of a snapshot (one transaction); resolves with how many were new and the
+   * cursor stored (unchanged: only finishSnapshot moves it).
+   */
+  applySnapshotChunk(revocations: readonly Revocation[]): Promise<{ revoked: number; cursor: number }> {
     return this.#serial(async () => {
-      let revoked = 0;
-      for (const item of revocations) {
-        // Read first: a snapshot holds every revocation of the site, nearly all of them here already.
-        if (await this.#deps.store.isRevoked(item.issuer, item.subject)) continue;
-        if (await this.#revoke(item, cursor, true)) revoked += 1;
-      }
+      const revoked = await this.#deps.store.revokeMany(revocations.map((item) => ({ issuer: item.issuer, subject: item.subject, reason: item.reason ?? null })));
+      return { revoked, cursor: await this.#current() };
+    });
+  }
+
+  /**
+   * After the final chunk: one audit event for the whole snapshot when it revoked anything here
+   * (a snapshot that changed nothing is not recorded, as before), then the cursor; resolves with it.
+   */
+  finishSnapshot(cursor: number, totals: { revocations: number; revoked: number }): Promise<number> {
+    return this.#serial(async () => {
+      if (totals.revoked > 0) await this.#deps.audit.append({
+        type: 'system',
+        subject: null,
+        issuer: null,
+        reason: HUB_SNAPSHOT,
+        actor: 'hub',
+        data: { cursor, revocations: totals.revocations, revoked: totals.revoked },
+      });
       await this.#store(cursor);
-      this.#deps.logger?.info({ cursor, revocations: revocations.length, revoked }, 'hub snapshot applied');
+      this.#deps.logger?.info({ cursor, ...totals }, 'hub snapshot applied');
       return cursor;
     });
+  }
+
+  /** A whole snapshot in one call (one chunk, then finished); resolves with the cursor then stored. */
+  async applySnapshot(cursor: number, revocations: readonly Revocation[]): Promise<number> {
+    const { revoked } = await this.applySnapshotChunk(revocations);
+    return this.finishSnapshot(cursor, { revocations: revocations.length, revoked });
   }
 
   /** Applies changes in cursor order, skipping those at or below the stored cursor; resolves with the cursor then stored. */
@@ -67,7 +97,7 @@ export class HubChanges {
     return this.#serial(async () => {
       for (const item of items) {
         if (item.cursor <= (await this.#current())) continue;
-        await this.#revoke(item, item.cursor, false);
+        await this.#revoke(item, item.cursor);
         await this.#store(item.cursor);
       }
       return this.#current();
@@ -86,21 +116,19 @@ export class HubChanges {
   }
 
   /** Revokes and records; false when it was revoked already (by an operator here, or an earlier try). */
-  async #revoke(item: Revocation, cursor: number, fromSnapshot: boolean): Promise<boolean> {
+  async #revoke(item: Revocation, cursor: number): Promise<boolean> {
     const reason = item.reason ?? null;
     const fresh = await this.#deps.store.revoke(item.issuer, item.subject, reason);
     // A change is recorded even when the subject was revoked already: a crash between revoke and
-    // record would otherwise lose the event. A snapshot records only what it changed.
-    if (fresh || !fromSnapshot) {
-      await this.#deps.audit.append({
-        type: 'operator',
-        subject: item.subject,
-        issuer: item.issuer,
-        reason: HUB_REVOKE,
-        actor: 'hub',
-        data: { cursor, ...(reason !== null ? { reason } : {}), ...(item.revokedAt !== undefined ? { revokedAt: item.revokedAt } : {}), ...(fresh ? {} : { alreadyRevoked: true }) },
-      });
-    }
+    // record would otherwise lose the event.
+    await this.#deps.audit.append({
+      type: 'operator',
+      subject: item.subject,
+      issuer: item.issuer,
+      reason: HUB_REVOKE,
+      actor: 'hub',
+      data: { cursor, ...(reason !== null ? { reason } : {}), ...(item.revokedAt !== undefined ? { revokedAt: item.revokedAt } : {}), ...(fresh ? {} : { alreadyRevoked: true }) },
+    });
     return fresh;
   }
 

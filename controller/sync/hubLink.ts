@@ -8,7 +8,9 @@
  *   URL, not in a frame, not in a log or an error message.
  * - Frames from the hub are handled one after another: a snapshot or changes are applied to the
  *   store (applyChanges.ts) before the next frame (a `synced`) is looked at, so the machine hears
- *   LINK.APPLIED before LINK.SYNCED.
+ *   LINK.APPLIED before LINK.SYNCED. A snapshot's chunks are applied one by one (each LINK.APPLIED
+ *   is a sign of life for the silence timer); the cursor moves after the last one only, so a link
+ *   lost mid-snapshot gets a whole snapshot again next time.
  * - An audit batch is the events of this controller's chain after `afterSeq`, read from the store,
  *   at most 500 and at most one frame's bytes. Events appended but not in the store yet are read
  *   again shortly after, so an upload asked for at append time is not lost.
@@ -38,7 +40,7 @@ export interface HubLinkDependencies {
   /** The chain this controller's events carry (the site id). */
   chain: string;
   store: Pick<Store, 'queryAudit'>;
-  changes: Pick<HubChanges, 'applySnapshot' | 'applyChanges' | 'confirm'>;
+  changes: Pick<HubChanges, 'applySnapshotChunk' | 'finishSnapshot' | 'applyChanges' | 'confirm'>;
   /** The newest seq appended to the chain (stored or not): tells an upload to wait for the store. */
   auditHead: () => number;
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
@@ -60,6 +62,8 @@ export function createHubLink(deps: HubLinkDependencies) {
     let uploadTimer: NodeJS.Timeout | undefined;
     let uploading = false;
     let wantedUpload: number | undefined;
+    /** The snapshot being received on this socket: its cursor and what its chunks held so far. */
+    let snapshot: { cursor: number; revocations: number; revoked: number } | undefined;
 
     const tell = (event: HubLinkEvent) => {
       if (!stopped) sendBack(event);
@@ -116,7 +120,16 @@ export function createHubLink(deps: HubLinkDependencies) {
           log.info({ siteId: frame.siteId, controllerId: frame.controllerId, auditAcked: frame.auditAcked }, 'hub link open');
           return tell({ type: 'LINK.WELCOME', siteId: frame.siteId, controllerId: frame.controllerId, auditAcked: frame.auditAcked });
         case 'snapshot': {
-          const cursor = await deps.changes.applySnapshot(frame.cursor, frame.revocations);
+          // Chunks of one cursor, applied as they come; the cursor moves only after the last one.
+          if (snapshot !== undefined && snapshot.cursor !== frame.cursor) return fail(`the hub sent a snapshot chunk of cursor ${frame.cursor} inside the snapshot of cursor ${snapshot.cursor}`);
+          snapshot ??= { cursor: frame.cursor, revocations: 0, revoked: 0 };
+          const chunk = await deps.changes.applySnapshotChunk(frame.revocations);
+          snapshot.revocations += frame.revocations.length;
+          snapshot.revoked += chunk.revoked;
+          if (frame.last === false) return tell({ type: 'LINK.APPLIED', cursor: chunk.cursor, hubCursor: frame.cursor });
+          const { revocations, revoked } = snapshot;
+          snapshot = undefined;
+          const cursor = await deps.changes.finishSnapshot(frame.cursor, { revocations, revoked });
           return tell({ type: 'LINK.APPLIED', cursor, hubCursor: frame.cursor });
         }
         case 'changes': {

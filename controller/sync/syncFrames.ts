@@ -27,7 +27,8 @@ const changeItem = revocationSchema.extend({ cursor, kind: z.literal('revocation
 
 export const hubFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('welcome'), siteId: z.string(), controllerId: z.string(), hubTime: z.number(), auditAcked: seq }),
-  z.object({ type: z.literal('snapshot'), cursor, revocations: z.array(revocationSchema) }),
+  // A snapshot comes in chunks of one cursor; `last` marks the final one (absent: a snapshot of one frame).
+  z.object({ type: z.literal('snapshot'), cursor, revocations: z.array(revocationSchema), last: z.boolean().optional() }),
   z.object({ type: z.literal('changes'), cursor, items: z.array(changeItem) }),
   z.object({ type: z.literal('synced'), cursor }),
   z.object({ type: z.literal('auditAck'), seq }),

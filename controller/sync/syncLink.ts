@@ -27,7 +27,7 @@ export interface SyncLinkDependencies {
   hub: HubConfig;
   /** hub.credentialFile, or its default (hubAddress.ts hubCredentialFile). */
   credentialFile: string;
-  store: Pick<Store, 'getSetting' | 'putSetting' | 'revoke' | 'isRevoked' | 'queryAudit'>;
+  store: Pick<Store, 'getSetting' | 'putSetting' | 'revoke' | 'revokeMany' | 'isRevoked' | 'queryAudit'>;
   audit: Pick<AuditTrail, 'append' | 'onAppend' | 'head' | 'controllerId'>;
   logger: Logger;
   clock?: () => number;

@@ -88,12 +88,20 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub changes', pgUp), ()
     }
     const behind = await TestLink.open(hubB, credential);
     const frames = await behind.hello(start.cursor as number, 'south');
-    expect(frames.map((f) => f.type)).toEqual(['welcome', 'snapshot', 'synced']);
-    expect((frames[1]!.revocations as unknown[]).length).toBe(10_002);
+    // In chunks of at most 5,000 of one cursor, the last one marked.
+    expect(frames.map((f) => f.type)).toEqual(['welcome', 'snapshot', 'snapshot', 'snapshot', 'synced']);
+    const chunks = frames.filter((f) => f.type === 'snapshot');
+    expect(chunks.map((f) => [(f.revocations as unknown[]).length, f.last])).toEqual([
+      [5000, false],
+      [5000, false],
+      [2, true],
+    ]);
+    expect(new Set(chunks.map((f) => f.cursor)).size).toBe(1);
+    expect(new Set(chunks.flatMap((f) => (f.revocations as Array<{ subject: string }>).map((r) => r.subject))).size).toBe(10_002);
     behind.close();
 
     const future = await TestLink.open(hubB, credential);
-    expect((await future.hello(Number.MAX_SAFE_INTEGER, 'south')).map((f) => f.type)).toEqual(['welcome', 'snapshot', 'synced']);
+    expect((await future.hello(Number.MAX_SAFE_INTEGER, 'south')).map((f) => f.type)).toEqual(['welcome', 'snapshot', 'snapshot', 'snapshot', 'synced']);
     future.close();
   });
 
