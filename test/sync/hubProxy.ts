@@ -120,6 +120,9 @@ export async function startHubProxy(targetPort: number, targetHost = '127.0.0.1'
   };
 }
 
+/** Bytes read at most for the upgrade request and the first frame. */
+const SNIFF_LIMIT = 64 * 1024;
+
 /**
  * Reads the HTTP upgrade request and then the client's first WebSocket frame (masked text, no
  * extension: the hub does not offer permessage-deflate), and hands its JSON over once.
@@ -128,6 +131,8 @@ function sniffHello(client: Socket, found: (hello: Record<string, unknown>) => v
   let buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     buffer = Buffer.concat([buffer, chunk]);
+    // Not a WebSocket upgrade (a proxied PostgreSQL connection, say): stop looking.
+    if (buffer.length > SNIFF_LIMIT) return client.off('data', onData);
     const headerEnd = buffer.indexOf('\r\n\r\n');
     if (headerEnd < 0) return;
     const frame = buffer.subarray(headerEnd + 4);
