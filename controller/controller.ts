@@ -30,6 +30,7 @@ import { caCertificateRoute } from './tls/caCertificateRoute.ts';
 import { Idempotency } from './api/idempotency.ts';
 import { ReadBudget } from './api/readBudget.ts';
 import { NamedAuditFeed } from './api/namedAuditFeed.ts';
+import { publishSyncStatus } from './api/syncFeed.ts';
 import type { MqttBridge } from './mqtt/mqttBridge.ts';
 import type { OutboundWebhooks } from './webhooks/outboundWebhooks.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
@@ -417,6 +418,8 @@ export class Controller {
       monitor.onScannerStatus((status) => events.publish('scanner', status.door, status)),
       audit.onAppend((event) => namedAudit.push(event)),
     );
+    // A standalone controller has no link and publishes nothing on the sync topic.
+    if (running.sync) running.cleanups.push(publishSyncStatus(running.sync, (status) => events.publish('sync', null, status)));
     // The badge page's exact paths come before any catch-all route of the web UI.
     // One budget for every read of the API, the HTTP export's included (api/readBudget.ts).
     const readBudget = new ReadBudget(config.api.readRowsPerSecond);

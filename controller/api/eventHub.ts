@@ -1,5 +1,6 @@
 /**
- * Live changes for subscribers: door state, scanner state, link state and audit events. Each
+ * Live changes for subscribers: door state, scanner state, link state, audit events and the hub
+ * sync link's status (published only by a controller with a hub: api/syncFeed.ts). Each
  * subscription numbers what it delivers 1, 2, 3 ... so a client that sees a gap knows it missed
  * something (after a drop and reconnect) and can fetch it (doors.get, audit.query).
  *
@@ -12,8 +13,8 @@
  * deliveries: they go out in slices of DELIVERY_SLICE between turns of the event loop, so that a
  * change with a thousand subscribers never holds up a scan waiting to be decided.
  */
-export type Topic = 'door' | 'scanner' | 'link' | 'audit';
-export const TOPICS: readonly Topic[] = ['door', 'scanner', 'link', 'audit'];
+export type Topic = 'door' | 'scanner' | 'link' | 'audit' | 'sync';
+export const TOPICS: readonly Topic[] = ['door', 'scanner', 'link', 'audit', 'sync'];
 
 export interface Subscriber {
   /** Delivers one notification's text; the subscriber decides what to do with backpressure. */

@@ -88,12 +88,12 @@ export class PosternConnectionError extends Error {
   }
 }
 
-export type Topic = 'door' | 'scanner' | 'link' | 'audit';
+export type Topic = 'door' | 'scanner' | 'link' | 'audit' | 'sync';
 
 /** One notification of a subscription. */
 export interface PosternEvent {
   topic: Topic;
-  /** The door's or scanner's status, `{ change, link }`, or the audit event. */
+  /** The door's or scanner's status, `{ change, link }`, the audit event, or the hub sync link's status (sync.status). */
   data: Record<string, unknown>;
   /** The subscription's id on the connection that delivered it (a new one after each reconnection). */
   subscription: string;

@@ -38,7 +38,7 @@ export interface PosternMethodParams {
   "scanners.get": { "scanner": string };
   "scanners.list": Record<string, never>;
   "scopes.list": Record<string, never>;
-  "subscribe": { "topics": Array<"door" | "scanner" | "link" | "audit">; "doors"?: Array<string>; "after"?: number; "verdict"?: "grant" | "deny"; "types"?: Array<"decision" | "door" | "operator" | "system">; "scanners"?: Array<string>; "subjects"?: Array<string> };
+  "subscribe": { "topics": Array<"door" | "scanner" | "link" | "audit" | "sync">; "doors"?: Array<string>; "after"?: number; "verdict"?: "grant" | "deny"; "types"?: Array<"decision" | "door" | "operator" | "system">; "scanners"?: Array<string>; "subjects"?: Array<string> };
   "sync.status": Record<string, never>;
   "system.info": Record<string, never>;
   "tokens.create": { "name": string; "role": string; "scanner"?: string | null; "doors"?: Array<string> | null; "idempotencyKey"?: string };

@@ -76,8 +76,8 @@ describe.skipIf(!runs)(title, () => {
     await waitState('front', 'secured');
     expect(await page.locator('article[data-door]').count()).toBe(3);
     expect(await page.locator('.user').textContent()).toContain('otto');
-    // A standalone site has no sync link: no panel for it (issue 12).
-    expect(await page.locator('section.sync').count()).toBe(0);
+    // A standalone site has no sync link, and says so in one line.
+    expect(await page.locator('section.sync[data-sync="standalone"] .sync-state').textContent()).toContain('standalone: no hub link');
     await page.locator('li[data-scanner="lab-in"][data-state="ready"]').waitFor();
   });
 

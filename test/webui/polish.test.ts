@@ -2,7 +2,7 @@
  * The operator UI's finish, in Chromium against a real controller (issue 12, point 7): no page
  * scrolls sideways on a 390 px phone, the confirmation dialog keeps the keyboard, an unknown route
  * says "not found", scanners' read counts follow the reads, a kiosk without its tablet waits
- * rather than "connecting", no "Send by email" without SMTP, no sync panel on a standalone site,
+ * rather than "connecting", no "Send by email" without SMTP, one line for a standalone site's sync link,
  * and one h1 per page. Needs a build of the current webui/src (`npm run build:ui`).
  */
 import type { Page } from 'playwright-core';
@@ -142,9 +142,12 @@ describe.skipIf(!runs)(title, () => {
     expect(await page.getByRole('button', { name: 'Send by email' }).count()).toBe(0);
   });
 
-  it('shows no sync panel on a standalone site', async () => {
+  it('says in one line that a standalone site has no hub link', async () => {
     await visit('');
-    await page.locator('li[data-scanner="net-1"]').waitFor();
-    expect(await page.locator('section.sync').count()).toBe(0);
+    const sync = page.locator('section.sync[data-sync="standalone"]');
+    await sync.waitFor();
+    expect(await sync.locator('.sync-state').textContent()).toContain('standalone: no hub link');
+    // One line, not a panel of figures about a link there is not.
+    expect(await sync.locator('p, dl').count()).toBe(1);
   });
 });

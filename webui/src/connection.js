@@ -5,11 +5,15 @@
  * On every connection (the first one and each reconnection) the server says hello; the page then
  * subscribes again and re-reads everything it shows, so nothing missed while away stays stale.
  * A gap in an event subscription's sequence numbers also triggers a full refresh.
+ *
+ * The hub sync link: `sync.status` on every refresh, then the `sync` topic's changes (only a
+ * controller with a hub sends them); state.sync is that status, `{ state: 'standalone' }` on a
+ * controller without a hub, null until it is read or for a role that may not read it.
  */
 import { io } from 'socket.io-client';
-import { FEED_LIMIT, RECENT_AUDIT, state, update } from './store.js';
+import { can, FEED_LIMIT, RECENT_AUDIT, state, update } from './store.js';
 
-export const TOPICS = ['door', 'scanner', 'link', 'audit'];
+export const TOPICS = ['door', 'scanner', 'link', 'audit', 'sync'];
 const RPC_TIMEOUT_MS = 15_000;
 
 export class RpcError extends Error {
@@ -119,6 +123,7 @@ function signedOut(message) {
     scopes: [],
     feed: [],
     lastEvent: {},
+    sync: null,
   });
 }
 
@@ -211,6 +216,7 @@ function onEvent({ subscription, topic, seq, data }) {
   else if (topic === 'scanner') applyScanner(data);
   else if (topic === 'link') update({ linkChanges: state.linkChanges + 1 });
   else if (topic === 'audit') applyAudit(data);
+  else if (topic === 'sync') update({ sync: data });
 }
 
 function replaceById(list, item) {
@@ -310,7 +316,15 @@ async function refreshOnce() {
     console.warn('scopes.list failed', error);
     return state.scopes;
   });
-  const [doors, scanners, recent, scopes] = await Promise.all([rpc('doors.list'), rpc('scanners.list'), rpc('audit.query', { order: 'desc', limit: 200 }), scopesRead]);
+  // Kept as soon as it comes: a `sync` event after it is newer, and must not be overwritten by
+  // this answer once the slower reads are done. A failed read keeps what is shown.
+  const syncRead = can('sync.status')
+    ? rpc('sync.status').then(
+        (sync) => update({ sync }),
+        (error) => console.warn('sync.status failed', error),
+      )
+    : update({ sync: null });
+  const [doors, scanners, recent, scopes] = await Promise.all([rpc('doors.list'), rpc('scanners.list'), rpc('audit.query', { order: 'desc', limit: 200 }), scopesRead, syncRead]);
   const lastEvent = {};
   for (const e of recent.events) if (shownAsLast(e) && !lastEvent[e.door]) lastEvent[e.door] = e;
   // Doors quiet for longer than the last 200 events: a query each.

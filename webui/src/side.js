@@ -1,4 +1,4 @@
-/** Scanner states, and the hub sync link (a later feature: nothing to show on a standalone site). */
+/** Scanner states, and the hub sync link. */
 import { html } from 'htm/preact';
 import { useEffect } from 'preact/hooks';
 import { rpc } from './connection.js';
@@ -81,19 +81,69 @@ function Health({ health: h }) {
 }
 
 /**
- * The hub sync link. Linking controllers to a hub is a later feature: every site is standalone
- * today, and a panel saying there is nothing to sync is noise, so it shows only once the
- * controller tells of a link (state.sync, which no controller sends yet).
+ * The hub sync link (docs/sync.md), live: state.sync is sync.status's answer, then each change the
+ * `sync` topic brings (connection.js). A standalone controller says so in one line. Linked, the
+ * state is a word as well as a colour; then what an operator asks of a link: which hub, how far
+ * behind (changes not applied yet, audit events not yet at the hub), why it is not live, and the
+ * clock, whose alarm (more than 5 s off the hub's, decided by the controller) is announced.
  */
+const SYNC_STATES = {
+  live: { label: 'Live', note: 'up to date with the hub' },
+  syncing: { label: 'Syncing', note: 'catching up with the hub' },
+  connecting: { label: 'Connecting', note: 'reaching the hub' },
+  backoff: { label: 'Backoff', note: 'link lost: trying again shortly' },
+  offline: { label: 'Offline', note: 'link stopped' },
+};
+
+const count = (n, one, many) => `${n ?? 0} ${n === 1 ? one : many}`;
+
+/** The hub's clock minus this one's, in words: which way this controller's clock is off. */
+function clockWords(offsetMs) {
+  if (typeof offsetMs !== 'number') return 'not measured yet';
+  const seconds = (Math.abs(offsetMs) / 1000).toFixed(1);
+  if (seconds === '0.0') return 'in step with the hub';
+  return `${seconds} s ${offsetMs > 0 ? 'behind' : 'ahead of'} the hub`;
+}
+
 export function SyncPanel() {
-  if (!state.sync) return null;
-  return html`<section class="panel sync" aria-labelledby="sync-h">
-    <h2 id="sync-h"><${Icon} name="link" size="18" /> Sync link</h2>
-    <p class="sync-state" data-sync="standalone"><strong>standalone: no hub link</strong></p>
-    <p class="muted small">
-      This controller decides every scan from its own store. Linking controllers to a hub is a later
-      feature; there is nothing to sync with yet.
+  const sync = state.sync;
+  if (!sync) return null;
+  const heading = html`<h2 id="sync-h"><${Icon} name="link" size="18" /> Sync link</h2>`;
+  if (sync.state === 'standalone') {
+    return html`<section class="panel sync" aria-labelledby="sync-h" data-sync="standalone">
+      ${heading}
+      <p class="sync-state"><strong>standalone: no hub link</strong> <span class="muted small">This controller decides every scan from its own store.</span></p>
+    </section>`;
+  }
+  const word = SYNC_STATES[sync.state] ?? { label: sync.state, note: '' };
+  const note = sync.state === 'backoff' && sync.attempts > 1 ? `${word.note} (attempt ${sync.attempts})` : word.note;
+  return html`<section class=${`panel sync sy-${sync.state}`} aria-labelledby="sync-h" data-sync=${sync.state}>
+    ${heading}
+    <p class="sync-state">
+      <span class="dot" aria-hidden="true"></span>
+      <strong class="sync-word">${word.label}</strong> <span class="muted small">${note}</span>
     </p>
-    <p class="muted small">Controller <code>${state.controllerId ?? '—'}</code>${state.version ? `, version ${state.version}` : ''}</p>
+    ${sync.clockAlarm &&
+    html`<p class="sync-alarm sync-clock-alarm" role="alert">
+      <${Icon} name="alarm" size="18" />
+      <span><strong>Clock alarm:</strong> this controller's clock is ${clockWords(sync.clockOffsetMs)}'s. Audit times are this clock's: check its time source (NTP).</span>
+    </p>`}
+    ${sync.auditProblem &&
+    html`<p class="sync-alarm sync-audit-problem" role="alert">
+      <${Icon} name="alarm" size="18" />
+      <span><strong>Audit upload stopped:</strong> the hub refused this controller's audit chain (${sync.auditProblem}). The site keeps its trail; see <code>postern hub status</code>.</span>
+    </p>`}
+    <dl class="sync-facts">
+      <dt>Hub</dt>
+      <dd><code class="sync-hub">${sync.hub}</code></dd>
+      <dt>Lag</dt>
+      <dd class="sync-lag">${count(sync.lag, 'change', 'changes')} behind</dd>
+      <dt>Outbox</dt>
+      <dd class="sync-outbox">${count(sync.outboxDepth, 'audit event', 'audit events')} not yet at the hub</dd>
+      <dt>Clock</dt>
+      <dd class="sync-clock">${clockWords(sync.clockOffsetMs)}</dd>
+      ${sync.state !== 'live' && sync.lastError && html`<dt>Last error</dt><dd class="sync-error">${sync.lastError}</dd>`}
+      ${sync.siteId && html`<dt>At the hub</dt><dd class="muted">site <code>${sync.siteId}</code>, controller <code>${sync.controllerId ?? '—'}</code></dd>`}
+    </dl>
   </section>`;
 }
