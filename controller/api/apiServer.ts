@@ -3,7 +3,6 @@
  * and readiness for process supervisors, and Prometheus metrics. Authentication and the origin
  * check happen at the upgrade, so an unauthenticated client never gets a socket.
  */
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +13,7 @@ import { roleAtLeast, type Principal } from '../accounts/accountTypes.ts';
 import type { ApiConfig } from '../config/configSchema.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
+import { readTlsFiles } from '../tls/tlsFiles.ts';
 import type { EventHub } from './eventHub.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { RpcConnection } from './rpcConnection.ts';
@@ -73,7 +73,7 @@ export class ApiServer {
   async start(): Promise<void> {
     const { config } = this.deps;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.http(req, res);
-    const server = config.tls ? createHttpsServer({ cert: readTlsFile(config.tls.cert), key: readTlsFile(config.tls.key) }, handler) : createHttpServer(handler);
+    const server = config.tls ? createHttpsServer(readTlsFiles(config.tls, { cert: 'api.tls', key: 'api.tls' }), handler) : createHttpServer(handler);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.maxMessageBytes,
@@ -330,12 +330,4 @@ function listenError(error: NodeJS.ErrnoException, config: ApiConfig): PosternEr
   const code = error.code ?? '';
   const detail = why[code] ? `${code}: ${why[code]}` : error.code ?? error.message;
   return new PosternError(ErrorCodes.CONFIG_INVALID, `${where}: ${detail}`, { cause: error });
-}
-
-function readTlsFile(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (cause) {
-    throw new PosternError(ErrorCodes.CONFIG_INVALID, `api.tls: cannot read ${file}: ${(cause as Error).message}`, { cause });
-  }
 }

@@ -34,15 +34,22 @@ async function withAdmin<T>(values: HubOptions, io: CliEnvironment, work: (admin
 }
 
 /** Runs a hub until SIGINT or SIGTERM. */
-export async function hubServe(values: HubOptions & { port?: string; host?: string; logFormat?: LogFormat }, io: CliEnvironment, signals: NodeJS.EventEmitter = process): Promise<void> {
+export async function hubServe(
+  values: HubOptions & { port?: string; host?: string; tlsCert?: string; tlsKey?: string; logFormat?: LogFormat },
+  io: CliEnvironment,
+  signals: NodeJS.EventEmitter = process,
+): Promise<void> {
   const url = databaseUrl(values, io);
   const port = intFlag(values.port, 'port') ?? 8450;
   if (port > 65535) throw new UsageError(`--port is 0 to 65535, not ${port}`);
+  if ((values.tlsCert === undefined) !== (values.tlsKey === undefined)) throw new UsageError('give --tls-cert and --tls-key together');
+  const tls = values.tlsCert !== undefined && values.tlsKey !== undefined ? { cert: values.tlsCert, key: values.tlsKey } : undefined;
   const logger = await createCliLogger('info', values.logFormat, io.stderr);
-  const hub = new Hub({ databaseUrl: url, port, host: values.host ?? '0.0.0.0', logger });
+  const hub = new Hub({ databaseUrl: url, port, host: values.host ?? '0.0.0.0', tls, logger });
   await hub.start();
   const address = hub.address();
-  io.stdout.write(`Postern hub on ${address.host}:${address.port}: POST /enrol, GET /sync (WebSocket). Press Ctrl+C to stop.\n`);
+  const scheme = tls === undefined ? 'http' : 'https';
+  io.stdout.write(`Postern hub on ${scheme}://${address.host}:${address.port}: POST /enrol, GET /sync (WebSocket). Press Ctrl+C to stop.\n`);
   const signal = await new Promise<string>((resolve) => {
     signals.once('SIGINT', () => resolve('SIGINT'));
     signals.once('SIGTERM', () => resolve('SIGTERM'));

@@ -362,11 +362,13 @@ const HUB: Leaf[] = [
   {
     name: 'serve',
     summary: 'runs a hub (POST /enrol, GET /sync) until SIGINT or SIGTERM; any number may serve one database',
-    usage: '[--database-url URL] [--port 8450] [--host 0.0.0.0] [--log-format json|pretty]',
+    usage: '[--database-url URL] [--port 8450] [--host 0.0.0.0] [--tls-cert FILE --tls-key FILE] [--log-format json|pretty]',
     options: [
       hubDatabase,
       opt('--port <PORT>', 'the port to listen on (default 8450)'),
       opt('--host <ADDRESS>', 'the address to listen on (default 0.0.0.0)'),
+      opt('--tls-cert <FILE>', "serve HTTPS and WSS with this certificate (PEM; e.g. cert.pem of postern tls create --dir DIR)"),
+      opt('--tls-key <FILE>', 'the private key of --tls-cert (PEM)'),
       () => new Option('--log-format <format>', 'log lines for people (pretty) or JSON (default: pretty on a terminal, else json)').choices(['json', 'pretty']),
     ],
     load: () => import('./hubCommands.ts').then((m) => m.hubServe),

@@ -3,7 +3,8 @@
  * over one PostgreSQL database, with the change feed. Stateless: any number of hubs may serve one
  * database. `postern hub serve` and the tests run this class.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -12,6 +13,7 @@ import { WebSocketServer } from 'ws';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
+import { readTlsFiles, type TlsFiles } from '../tls/tlsFiles.ts';
 import { AuditStore } from './auditStore.ts';
 import { ChangeFeed } from './changeFeed.ts';
 import { ChangeStore } from './changeStore.ts';
@@ -33,6 +35,12 @@ export interface HubOptions {
   port?: number;
   /** Default 0.0.0.0. */
   host?: string;
+  /**
+   * Serve HTTPS and WSS with this certificate and key (PEM files, e.g. from `postern tls create`);
+   * controllers then trust it through the system CAs or their `hub.caFile`. Without it the hub
+   * speaks plain HTTP, for a TLS proxy in front of it or a private network.
+   */
+  tls?: TlsFiles;
   logger?: Logger;
   clock?: () => number;
   /** Enrolment attempts per client address (default 1 a second, 10 at once). */
@@ -69,6 +77,8 @@ export class Hub {
   }
 
   private async open(): Promise<void> {
+    // Read before anything opens: a missing key stops the start rather than serving in the clear.
+    const tls = this.options.tls === undefined ? undefined : readTlsFiles(this.options.tls, { cert: '--tls-cert', key: '--tls-key' });
     const clock = this.options.clock ?? Date.now;
     const db = await openHubDatabase(this.options.databaseUrl, this.logger);
     this.db = db;
@@ -97,7 +107,7 @@ export class Hub {
     };
     const enrol = new EnrolEndpoint(store, this.options.enrolThrottle ?? { rate: 1, burst: 10 }, this.logger.child({ component: 'hub.enrol' }));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-    const server = createServer((req, res) => {
+    const handler: RequestListener = (req, res) => {
       const path = new URL(req.url ?? '/', 'http://hub').pathname;
       if (path !== '/enrol') return sendError(res, 404, 'hub.not-found', 'no such endpoint: POST /enrol, GET /sync (WebSocket)');
       enrol.handle(req, res).catch((error: unknown) => {
@@ -105,7 +115,8 @@ export class Hub {
         if (!res.headersSent) sendError(res, 503, 'hub.unavailable', 'the hub could not enrol now: try again later');
         else res.destroy();
       });
-    });
+    };
+    const server = tls === undefined ? createHttpServer(handler) : createHttpsServer(tls, handler);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => undefined);
       this.upgrade(req, socket, head, store, deps).catch((error: unknown) => {
@@ -122,7 +133,7 @@ export class Hub {
       });
     });
     const { host, port } = this.address();
-    this.logger.info({ host, port }, 'hub listening');
+    this.logger.info({ host, port, tls: tls !== undefined }, 'hub listening');
   }
 
   address(): { host: string; port: number } {

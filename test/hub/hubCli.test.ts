@@ -38,7 +38,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub commands', 
       let out = '';
       serve.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        const found = /on 127\.0\.0\.1:(\d+)/.exec(out);
+        const found = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
         if (found) resolve(Number(found[1]));
       });
       serve.once('exit', (code) => reject(new Error(`hub serve exited ${code}`)));
