@@ -16,7 +16,7 @@ import { openStore } from '../../controller/store/openStore.ts';
 import type { SyncStatus } from '../../controller/sync/syncLink.ts';
 import { ApiClient, makeTokens } from '../support/apiClient.ts';
 import { postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
-import { CHAIN, ControllerSite, expectSameChain, hubChain, hubDatabase, hubHttpUrl, hubSeq, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
+import { CHAIN, ControllerSite, doorsLocked, expectSameChain, hubDatabase, hubHttpUrl, hubSeq, settledChains, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
 
 const pgUp = await postgresAvailable();
 
@@ -45,6 +45,7 @@ async function controllerSite(): Promise<ControllerSite> {
 
 /** Waits until the hub holds every event the controller has appended, and the link says so too. */
 async function uploaded(site: ControllerSite, fixture: HubDatabaseFixture, controllerId: string, ms = 15_000): Promise<number> {
+  await doorsLocked(site);
   await until(async () => site.running.syncStatus?.outboxDepth === 0 && (await hubSeq(fixture.admin, controllerId)) === site.head, ms, `the hub to hold seq ${site.head}`);
   return site.head;
 }
@@ -93,14 +94,13 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     // Only that code: the other link of the same issuer still opens.
     expect(await site.scan(other.code)).toMatchObject({ verdict: 'grant' });
 
-    const head = await uploaded(site, fixture, controllerId);
+    const { trail, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+    // The hub's copy: every seq 1..head once, the same hashes and links as the controller's store.
+    const head = expectSameChain(held, trail);
     const status = (await fixture.admin.status('lisbon'))[0]!.controllers[0]!;
     expect(status).toMatchObject({ auditSeq: head, problem: null, problemSeq: null });
+    expect(status.auditSeq).toBe(site.head);
     expect(status.lastSeenAt).not.toBeNull();
-    const trail = await site.trail();
-    expect(trail.length).toBe(head);
-    // The hub's copy: every seq 1..head once, the same hashes and links as the controller's store.
-    expectSameChain(await hubChain(fixture.db.url, controllerId), trail);
     // The chain holds the door's decisions and the hub's revocation as the controller recorded them.
     expect(trail.filter((e) => e.type === 'decision').map((e) => e.verdict)).toEqual(['grant', 'deny', 'grant']);
     expect(trail.some((e) => e.actor === 'hub' && e.subject === visitor.id)).toBe(true);
@@ -128,11 +128,9 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     expect(await site.scan(first.code)).toMatchObject({ verdict: 'grant' });
     expect(await site.scan(second.code)).toMatchObject({ verdict: 'grant' });
 
-    const head = await uploaded(site, fixture, controllerId);
+    const { trail, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+    const head = expectSameChain(held, trail);
     expect(head).toBeGreaterThan(standaloneHead + 2);
-    const trail = await site.trail();
-    const held = await hubChain(fixture.db.url, controllerId);
-    expectSameChain(held, trail);
     expect(held[0]!.seq).toBe(1);
     // seq 1 is the standalone controller's first start, made before there was any hub.
     expect(trail[0]).toMatchObject({ seq: 1, type: 'system', reason: 'started' });
@@ -173,8 +171,8 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     const firstLive = statuses.find((s) => s.state === 'live')!;
     expect(firstLive.cursor).toBe(cursor);
     expect(statuses.filter((s) => s.state === 'syncing' || s.state === 'connecting').length).toBeGreaterThan(0);
-    await uploaded(site, fixture, controllerId);
-    expectSameChain(await hubChain(fixture.db.url, controllerId), await site.trail());
+    const { trail, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+    expectSameChain(held, trail);
   });
 
   it('back after a simulated week with 100,000 events queued, uploads every one once and in order', async () => {
@@ -218,10 +216,8 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     expect(site.head).toBeGreaterThan(before + QUEUED);
     await until(async () => (await hubSeq(fixture.admin, controllerId)) > before + QUEUED && site.running.syncStatus?.outboxDepth === 0, 90_000, 'the week uploaded');
     const uploadMs = Date.now() - backAt;
-    const head = await uploaded(site, fixture, controllerId);
-    const mine = await site.trail();
-    const held = await hubChain(fixture.db.url, controllerId);
-    expect(expectSameChain(held, mine)).toBe(head);
+    const { trail: mine, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+    const head = expectSameChain(held, mine);
     // The queued week, as stamped: a week back, after the controller's last day online and its stop.
     const week = mine.filter((e) => e.at >= weekAgo && e.at < weekAgo + 6 * DAY);
     expect(week.length).toBe(QUEUED);

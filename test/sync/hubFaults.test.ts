@@ -14,7 +14,7 @@ import type { SyncStatus, SyncTiming } from '../../controller/sync/syncLink.ts';
 import { adminUrl, postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
 import { startTcpProxy } from '../support/tcpProxy.ts';
 import { startHubProxy, type HubProxy } from './hubProxy.ts';
-import { CHAIN, ControllerSite, FAST, expectSameChain, hubChain, hubDatabase, hubHttpUrl, hubSeq, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
+import { CHAIN, ControllerSite, FAST, expectSameChain, hubDatabase, doorsLocked, hubHttpUrl, hubSeq, settledChains, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
 
 const pgUp = await postgresAvailable();
 
@@ -60,6 +60,7 @@ async function linkedSite(options: { hubDatabaseUrl?: (url: string) => string; t
   await site.start({ hubUrl: proxy.url, timing: options.timing });
   await until(() => site.running.syncStatus?.state === 'live', 10_000, 'the link live');
   const uploaded = async (ms = 20_000) => {
+    await doorsLocked(site);
     await until(async () => site.running.syncStatus?.outboxDepth === 0 && (await hubSeq(fixture.admin, controllerId)) === site.head, ms, `the hub to hold the controller's head (${site.head})`);
     return site.head;
   };
@@ -71,11 +72,10 @@ async function linkedSite(options: { hubDatabaseUrl?: (url: string) => string; t
     site,
     uploaded,
     async expectWholeChain() {
-      const head = await uploaded();
-      const compared = expectSameChain(await hubChain(fixture.db.url, controllerId), await site.trail());
-      expect(compared).toBe(head);
+      const { trail, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+      const head = expectSameChain(held, trail);
       expect((await fixture.admin.status('lisbon'))[0]!.controllers[0]).toMatchObject({ auditSeq: head, problem: null });
-      return compared;
+      return head;
     },
   };
 }

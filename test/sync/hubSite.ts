@@ -21,7 +21,9 @@ import type { SyncLink, SyncTiming } from '../../controller/sync/syncLink.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { scanAt, tempDir, testSite, testSiteInput } from '../support/testSite.ts';
 
-export { until } from './fakeHub.ts';
+import { until } from './fakeHub.ts';
+
+export { until };
 
 /** The chain the test site's events carry (its site id). */
 export const CHAIN = 'test-site';
@@ -145,6 +147,29 @@ export class ControllerSite {
     const events: AuditEvent[] = [];
     for await (const event of this.internals.store.iterateAudit(CHAIN, 5000)) events.push(event);
     return events;
+  }
+}
+
+/** Every door's relay locked again: the relock after a grant is appended to the chain by then. */
+export async function doorsLocked(site: ControllerSite, ms = 5000): Promise<void> {
+  await until(() => site.running.config.doors.every((door) => site.running.doorStatus(door.id)?.relayUnlocked === false), ms, 'the doors locked again');
+}
+
+/**
+ * The controller's chain and the hub's copy once they have settled: the doors locked again after
+ * the last grant (the relock is an audit event of its own, appended a moment after the decision),
+ * the hub holding the controller's head, and nothing appended while both were read. Returns what
+ * it read when the deadline passes, for expectSameChain to describe the difference.
+ */
+export async function settledChains(site: ControllerSite, admin: HubAdmin, databaseUrl: string, controllerId: string, ms = 30_000): Promise<{ trail: AuditEvent[]; held: HeldEvent[] }> {
+  const deadline = Date.now() + ms;
+  const left = () => Math.max(1000, deadline - Date.now());
+  for (;;) {
+    await doorsLocked(site, left());
+    await until(async () => site.running.syncStatus?.outboxDepth === 0 && (await hubSeq(admin, controllerId)) === site.head, left(), `the hub to hold the controller's head (${site.head})`);
+    const trail = await site.trail();
+    const held = await hubChain(databaseUrl, controllerId);
+    if ((trail.length === site.head && held.length === trail.length) || Date.now() > deadline) return { trail, held };
   }
 }
 
