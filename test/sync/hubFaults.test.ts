@@ -196,6 +196,36 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     expect(compared).toBeGreaterThan(before + 12);
   });
 
+  it('PostgreSQL cut from under the hub while the link stays live: a revocation written meanwhile reaches the controller once the hub has its database again, without a reconnect', async () => {
+    const pgProxy = await startTcpProxy('127.0.0.1', Number(new URL(adminUrl).port || 5432));
+    cleanups.push(() => pgProxy.close());
+    const viaProxy = (url: string) => {
+      const parsed = new URL(url);
+      parsed.hostname = '127.0.0.1';
+      parsed.port = String(pgProxy.port);
+      return parsed.toString();
+    };
+    const linked = await linkedSite({ hubDatabaseUrl: viaProxy });
+    const { site, proxy } = linked;
+    const visitor = await site.issue();
+    await linked.uploaded();
+    const connections = proxy.accepted;
+
+    // No scan, so no audit batch: pings need no database, and the link stays live through the cut.
+    pgProxy.cut();
+    const { cursor } = await linked.fixture.admin.revokeSubject('lisbon', 0, visitor.id, 'revoked while the hub had no database');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(site.running.syncStatus).toMatchObject({ state: 'live' });
+    expect(site.running.syncStatus!.cursor).toBeLessThan(cursor);
+    pgProxy.restore();
+    // The hub's change feed listens again (1 s, then 2 s ... between tries) and looks for what it missed.
+    await until(() => (site.running.syncStatus?.cursor ?? 0) >= cursor, 20_000, 'the revocation pushed after the database came back');
+    expect(await site.scan(visitor.code)).toMatchObject({ verdict: 'deny', reason: 'revoked' });
+    expect(proxy.accepted).toBe(connections);
+    expect(site.running.syncStatus).toMatchObject({ state: 'live', attempts: 0 });
+    await linked.expectWholeChain();
+  });
+
   it('network cut (sockets closed): noticed at once, the controller keeps deciding, and on recovery uploads with no duplicate and no gap', async () => {
     const linked = await linkedSite();
     const { site, proxy } = linked;
