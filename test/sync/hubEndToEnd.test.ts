@@ -175,6 +175,43 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     expectSameChain(held, trail);
   });
 
+  it('a rotated credential ends the running link once the new code is used, the restarted controller continues its chain on it; a revoked controller is refused and keeps deciding', async () => {
+    const fixture = await database();
+    await fixture.admin.addSite('evora');
+    const { controllerId, code } = await fixture.admin.addController('evora', 'desk');
+    const hubA = await hub(fixture.db.url);
+    const site = await controllerSite();
+    await site.enrol(hubHttpUrl(hubA), code);
+    await site.start({ hubUrl: hubHttpUrl(hubA) });
+    await until(() => site.running.syncStatus?.state === 'live', 10_000, 'the link live');
+    const visitor = await site.issue();
+    expect(await site.scan(visitor.code)).toMatchObject({ verdict: 'grant' });
+    await uploaded(site, fixture, controllerId);
+
+    const rotated = await fixture.admin.rotateController(controllerId);
+    // The old credential works until the new code is used.
+    expect(site.running.syncStatus).toMatchObject({ state: 'live' });
+    await site.enrol(hubHttpUrl(hubA), rotated.code);
+    await until(() => site.running.syncStatus?.state !== 'live', 5000, 'the old link closed');
+    await until(() => /401/.test(site.running.syncStatus?.lastError ?? ''), 5000, 'the old credential refused');
+    expect(await site.scan(visitor.code)).toMatchObject({ verdict: 'grant' });
+
+    await site.stop();
+    await site.start({ hubUrl: hubHttpUrl(hubA) });
+    await until(() => site.running.syncStatus?.state === 'live', 10_000, 'live with the new credential');
+    expect(site.running.syncStatus).toMatchObject({ controllerId, auditProblem: null });
+    const { trail, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+    expectSameChain(held, trail);
+
+    expect(await fixture.admin.revokeController(controllerId)).toBe(true);
+    await until(() => site.running.syncStatus?.state !== 'live', 5000, 'the link closed by the revocation');
+    await until(() => (site.running.syncStatus?.attempts ?? 0) >= 2 && /401/.test(site.running.syncStatus?.lastError ?? ''), 5000, 'refused again and again');
+    expect(await site.scan(visitor.code)).toMatchObject({ verdict: 'grant' });
+    const status = (await fixture.admin.status('evora'))[0]!.controllers[0]!;
+    expect(status.revokedAt).not.toBeNull();
+    expect(status.auditSeq).toBeLessThan(site.head);
+  });
+
   it('back after a simulated week with 100,000 events queued, uploads every one once and in order', async () => {
     const fixture = await database();
     await fixture.admin.addSite('faro');
