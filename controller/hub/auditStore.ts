@@ -12,7 +12,7 @@ import { hashEvent } from '../audit/auditChain.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
 import type { HubDb } from './hubDatabase.ts';
 
-export type AuditProblem = 'gap' | 'broken-link' | 'edited' | 'fork';
+export type AuditProblem = 'gap' | 'broken-link' | 'edited' | 'fork' | 'truncated';
 
 export type BatchResult = { ok: true; seq: number } | { ok: false; seq: number; problem: AuditProblem };
 
@@ -33,6 +33,28 @@ export class AuditStore {
   async head(controllerId: string): Promise<AuditHead | undefined> {
     const row = await this.db.selectFrom('hub_audit_heads').selectAll().where('controller_id', '=', controllerId).executeTakeFirst();
     return row && { seq: row.seq, hash: row.hash, problem: row.problem, problemSeq: row.problem_seq, flaggedAt: row.flagged_at };
+  }
+
+  /**
+   * Compares the newest event a controller says it holds with the chain the hub holds, and flags
+   * the controller when they disagree: `truncated` when its chain ends at an event the hub holds
+   * but before the hub's head (events deleted at the site, or an old backup restored), `fork` when
+   * the hub holds another event at that seq. A chain that is ahead is for the uploads to check.
+   */
+  async checkTip(controllerId: string, tip: { seq: number; hash: string }): Promise<{ seq: number; problem: AuditProblem } | undefined> {
+    const head = await this.head(controllerId);
+    if (head === undefined || tip.seq > head.seq) return undefined;
+    let problem: AuditProblem | undefined;
+    if (tip.seq === 0) problem = head.seq > 0 ? 'truncated' : undefined;
+    else {
+      const held = await this.db.selectFrom('hub_audit_events').select('hash').where('controller_id', '=', controllerId).where('seq', '=', tip.seq).executeTakeFirst();
+      if (held === undefined || held.hash !== tip.hash) problem = 'fork';
+      else if (tip.seq < head.seq) problem = 'truncated';
+    }
+    if (problem === undefined) return undefined;
+    const seq = problem === 'truncated' ? tip.seq + 1 : tip.seq;
+    await this.db.updateTable('hub_audit_heads').set({ problem, problem_seq: seq, flagged_at: this.clock() }).where('controller_id', '=', controllerId).execute();
+    return { seq, problem };
   }
 
   /** Checks and stores a batch of the controller's chain (events in the order sent, all of its chain). */

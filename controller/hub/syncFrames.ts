@@ -30,7 +30,14 @@ const auditEvent = z.object({
 });
 
 export const controllerFrame = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), cursor: whole, chain: z.string().min(1).max(200), time: z.number() }),
+  z.object({
+    type: z.literal('hello'),
+    cursor: whole,
+    chain: z.string().min(1).max(200),
+    time: z.number(),
+    // The newest event of its chain: lets the hub see at once a trail cut short or rewritten at the site.
+    head: z.object({ seq: whole, hash: hex64 }).optional(),
+  }),
   z.object({ type: z.literal('audit'), events: z.array(auditEvent).min(1).max(MAX_AUDIT_BATCH) }),
   z.object({ type: z.literal('ping'), id: z.union([z.string().max(200), z.number()]), time: z.number().optional() }),
 ]);

@@ -121,7 +121,7 @@ export class SyncSession {
     if (frame.type === 'hello') {
       if (this.state !== 'hello') return this.protocolError('hello is the first frame, and only once');
       this.state = 'syncing';
-      this.enqueue(() => this.hello(frame.cursor, frame.chain));
+      this.enqueue(() => this.hello(frame.cursor, frame.chain, frame.head));
       return;
     }
     if (this.state === 'hello') return this.protocolError('hello is the first frame');
@@ -143,7 +143,7 @@ export class SyncSession {
     });
   }
 
-  private async hello(cursor: number, chain: string): Promise<void> {
+  private async hello(cursor: number, chain: string, tip: { seq: number; hash: string } | undefined): Promise<void> {
     const binding = await this.deps.store.bindChain(this.controller.id, chain);
     if (binding !== 'bound') {
       const message = binding === 'taken' ? `chain ${chain} belongs to another controller of this site` : `this controller uploads chain ${this.controller.chain ?? '(another)'}, not ${chain}`;
@@ -153,6 +153,11 @@ export class SyncSession {
     await this.touch();
     const head = await this.deps.audit.head(this.controller.id);
     this.send({ type: 'welcome', siteId: this.siteId, controllerId: this.controller.id, hubTime: this.deps.clock(), auditAcked: head?.seq ?? 0 });
+    const cut = tip === undefined ? undefined : await this.deps.audit.checkTip(this.controller.id, tip);
+    if (cut !== undefined) {
+      this.log.warn({ seq: cut.seq, problem: cut.problem }, 'the controller no longer holds the chain the hub has: controller flagged');
+      this.send({ type: 'auditRejected', seq: cut.seq, problem: cut.problem });
+    }
     const start = await this.deps.changes.syncStart(this.siteId, cursor);
     if (start.kind === 'snapshot') {
       await this.sendSnapshot(start.cursor);

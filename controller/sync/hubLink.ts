@@ -41,8 +41,8 @@ export interface HubLinkDependencies {
   chain: string;
   store: Pick<Store, 'queryAudit'>;
   changes: Pick<HubChanges, 'applySnapshotChunk' | 'finishSnapshot' | 'applyChanges' | 'confirm'>;
-  /** The newest seq appended to the chain (stored or not): tells an upload to wait for the store. */
-  auditHead: () => number;
+  /** The newest event appended to the chain (stored or not): tells an upload to wait for the store, and the hello what the site holds. */
+  auditHead: () => { seq: number; hash: string };
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
   clock?: () => number;
 }
@@ -87,7 +87,10 @@ export function createHubLink(deps: HubLinkDependencies) {
       ...(deps.ca !== undefined ? { ca: deps.ca } : {}),
     });
 
-    socket.on('open', () => send({ type: 'hello', cursor: input.cursor, chain: deps.chain, time: clock() }));
+    socket.on('open', () => {
+      const { seq, hash } = deps.auditHead();
+      send({ type: 'hello', cursor: input.cursor, chain: deps.chain, time: clock(), head: { seq, hash } });
+    });
     socket.on('unexpected-response', (_request, response) => {
       // The hub answers before the upgrade when it refuses the credential (401): say so plainly.
       const status = response.statusCode ?? 0;
@@ -172,7 +175,7 @@ export function createHubLink(deps: HubLinkDependencies) {
           const batch = fitFrame(consecutive(events, after));
           if (batch.length > 0) send({ type: 'audit', events: batch });
           // Appended but not stored yet (the trail writes in the background): look again soon.
-          else if (deps.auditHead() > after) retryUpload(after, UPLOAD_RETRY_MS);
+          else if (deps.auditHead().seq > after) retryUpload(after, UPLOAD_RETRY_MS);
         }
       } catch (error) {
         // The machine waits for this batch's ack: without a retry the upload would stall until reconnect.

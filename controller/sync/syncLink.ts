@@ -55,7 +55,7 @@ export class SyncLink {
     const log = logger.child({ component: 'sync' });
     const changes = new HubChanges({ store, audit, logger: log });
     this.#changes = changes;
-    const hubLink = createHubLink({ url: hubSyncUrl(hub.url), credential, ca, chain: audit.controllerId, store, changes, auditHead: () => audit.head.seq, logger: log, clock });
+    const hubLink = createHubLink({ url: hubSyncUrl(hub.url), credential, ca, chain: audit.controllerId, store, changes, auditHead: () => audit.head, logger: log, clock });
     const actor = createActor(syncLinkMachine.provide({ actors: { hubLink } }), {
       input: { ...this.#deps.timing, cursor: await changes.cursor(), auditHead: audit.head.seq, start: true },
     });

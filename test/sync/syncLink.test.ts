@@ -59,15 +59,16 @@ async function rig(options: { seed?: (store: Store, audit: AuditTrail) => Promis
 }
 
 describe('sync link', () => {
-  it('says hello with the stored cursor and its chain, the credential only in the Authorization header', async () => {
-    const { hub, link } = await rig({
+  it('says hello with the stored cursor, its chain and its newest event, the credential only in the Authorization header', async () => {
+    const { hub, link, audit } = await rig({
       seed: async (store) => {
         await store.putSetting(CURSOR_SETTING, '7');
       },
     });
+    const newest = await audit.append({ type: 'system', actor: 'system', reason: 'before the link' });
     await link.start();
     const hello = await until(() => hub.hellos[0], 5000, 'hello');
-    expect(hello).toMatchObject({ type: 'hello', cursor: 7, chain: 'test-site' });
+    expect(hello).toMatchObject({ type: 'hello', cursor: 7, chain: 'test-site', head: { seq: newest.seq, hash: newest.hash } });
     expect(Math.abs(hello.time - Date.now())).toBeLessThan(5000);
     expect(hub.connections[0]!.headers.authorization).toBe(`Bearer ${CREDENTIAL}`);
     // Nowhere else: not in the URL, not in a frame.
