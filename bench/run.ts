@@ -8,6 +8,7 @@ import { runCliCommands } from './cliCommands.ts';
 import { runDecode } from './decode.ts';
 import { runDecisionLatency } from './decisionLatency.ts';
 import { runFsyncFloor } from './fsyncFloor.ts';
+import { runHubSync } from './hubSync.ts';
 import { runLargeStore, runLargeStore10m } from './largeStore.ts';
 import { runLockedStore } from './lockedStore.ts';
 import { runUiMeasures } from './uiMeasures.ts';
@@ -27,6 +28,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   decode: runDecode,
   cameras: runCameras,
   cli: runCliCommands,
+  hubSync: runHubSync,
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');
