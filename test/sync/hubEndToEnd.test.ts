@@ -224,6 +224,9 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     const eightDaysAgo = Date.now() - 8 * DAY;
     const offset = Date.now() - eightDaysAgo;
     await site.start({ hubUrl: hubHttpUrl(hubA), clock: () => Date.now() - offset });
+    // The real hub's pongs tell it how far behind it is.
+    await until(() => site.running.syncStatus?.clockAlarm === true, 10_000, 'the clock alarm (8 days behind the hub)');
+    expect(site.running.syncStatus!.clockOffsetMs).toBeGreaterThan(offset - 5000);
     await uploaded(site, fixture, controllerId);
     await site.stop();
 

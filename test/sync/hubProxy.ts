@@ -26,6 +26,12 @@ export interface HubProxy {
   blackhole(): void;
   /** Forwards again: held bytes flow, held connections reach the backend. */
   restore(): void;
+  /**
+   * The backend's end of every connection goes away and the client is never told, as when a
+   * server restarts or a NAT forgets the connection during a partition: a client that only listens
+   * hears nothing ever again; one that writes is reset.
+   */
+  orphan(): void;
   /** A new backend for new connections; the open ones are closed (the controller reconnects there). */
   switchTo(port: number, host?: string): void;
   close(): Promise<void>;
@@ -34,6 +40,8 @@ export interface HubProxy {
 interface Connection {
   client: Socket;
   upstream: Socket | undefined;
+  /** Its far end is gone while nothing got through (see orphan()): never forwarded again. */
+  orphaned?: boolean;
 }
 
 export async function startHubProxy(targetPort: number, targetHost = '127.0.0.1', listenHost = '127.0.0.1'): Promise<HubProxy> {
@@ -50,6 +58,7 @@ export async function startHubProxy(targetPort: number, targetHost = '127.0.0.1'
   };
 
   const forward = (conn: Connection) => {
+    if (conn.orphaned === true) return;
     if (conn.upstream === undefined) {
       const upstream = connect(target.port, target.host);
       conn.upstream = upstream;
@@ -107,6 +116,21 @@ export async function startHubProxy(targetPort: number, targetHost = '127.0.0.1'
       const was = mode;
       mode = 'up';
       if (was === 'blackhole') for (const conn of connections) forward(conn);
+    },
+    orphan() {
+      for (const conn of connections) {
+        conn.orphaned = true;
+        const upstream = conn.upstream;
+        conn.upstream = undefined;
+        if (upstream !== undefined) {
+          upstream.removeAllListeners('close');
+          upstream.unpipe();
+          upstream.destroy();
+        }
+        conn.client.unpipe();
+        conn.client.on('data', () => drop(conn));
+        conn.client.resume();
+      }
     },
     switchTo(newPort, newHost = '127.0.0.1') {
       target = { host: newHost, port: newPort };
