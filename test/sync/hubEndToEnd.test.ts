@@ -7,7 +7,7 @@
  * - a revocation made while it was cut off is in force before the link reports live;
  * - back after a simulated week with 100,000 events queued, it uploads all of them once, in order.
  */
-import { stat } from 'node:fs/promises';
+import { cp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../controller/audit/auditTrail.ts';
@@ -16,7 +16,7 @@ import { openStore } from '../../controller/store/openStore.ts';
 import type { SyncStatus } from '../../controller/sync/syncLink.ts';
 import { ApiClient, makeTokens } from '../support/apiClient.ts';
 import { postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
-import { CHAIN, ControllerSite, doorsLocked, expectSameChain, hubDatabase, hubHttpUrl, hubSeq, settledChains, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
+import { CHAIN, ControllerSite, doorsLocked, expectSameChain, hubChain, hubDatabase, hubHttpUrl, hubSeq, settledChains, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
 
 const pgUp = await postgresAvailable();
 
@@ -210,6 +210,54 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     const status = (await fixture.admin.status('evora'))[0]!.controllers[0]!;
     expect(status.revokedAt).not.toBeNull();
     expect(status.auditSeq).toBeLessThan(site.head);
+  });
+
+  it('a controller put back on an old copy of its data directory cannot upload a rewritten chain: the hub stores nothing of it and flags it', async () => {
+    const fixture = await database();
+    await fixture.admin.addSite('sintra');
+    const { controllerId, code } = await fixture.admin.addController('sintra', 'desk');
+    const hubA = await hub(fixture.db.url);
+    const site = await controllerSite();
+    await site.enrol(hubHttpUrl(hubA), code);
+    await site.start({ hubUrl: hubHttpUrl(hubA) });
+    await until(() => site.running.syncStatus?.state === 'live', 10_000, 'the link live');
+    const visitor = await site.issue();
+    await uploaded(site, fixture, controllerId);
+    await site.stop();
+    // The copy an operator might restore: the data directory as it stood then.
+    const copy = `${site.dataDir}.copy`;
+    await cp(site.dataDir, copy, { recursive: true });
+    cleanups.push(() => rm(copy, { recursive: true, force: true }));
+
+    await site.start({ hubUrl: hubHttpUrl(hubA) });
+    for (let i = 0; i < 3; i++) expect(await site.scan(visitor.code)).toMatchObject({ verdict: 'grant' });
+    const { trail, held } = await settledChains(site, fixture.admin, fixture.db.url, controllerId);
+    const hubHead = expectSameChain(held, trail);
+    await site.stop();
+
+    // Put back: its chain is shorter than the hub's, and grows again with other events at the same seqs.
+    await rm(site.dataDir, { recursive: true });
+    await cp(copy, site.dataDir, { recursive: true });
+    await site.start({ hubUrl: hubHttpUrl(hubA) });
+    // Its 'started' event is the first that differs from what the hub holds.
+    const firstRewritten = site.head;
+    expect(firstRewritten).toBeLessThan(hubHead);
+    await until(() => site.running.syncStatus?.state === 'live', 10_000, 'the link live');
+    expect(site.running.syncStatus!.auditAcked).toBe(hubHead);
+    // It goes on deciding; its chain grows past the hub's head.
+    while (site.head <= hubHead) expect(await site.scan(visitor.code)).toMatchObject({ verdict: 'grant' });
+    await until(() => site.running.syncStatus?.auditProblem !== null, 10_000, 'the hub to refuse the rewritten chain');
+    // Flagged where the chains part (a fork at the first rewritten seq, seen at hello), or at the
+    // latest where the rewritten chain would go past the hub's head (a broken link).
+    const [, problem, seq] = /^(fork|broken-link) at seq (\d+)$/.exec(site.running.syncStatus!.auditProblem!) ?? [];
+    expect(problem).toBeDefined();
+    expect(Number(seq)).toBeGreaterThanOrEqual(firstRewritten);
+    expect(Number(seq)).toBeLessThanOrEqual(hubHead + 1);
+    const status = (await fixture.admin.status('sintra'))[0]!.controllers[0]!;
+    expect(status).toMatchObject({ auditSeq: hubHead, problem, problemSeq: Number(seq) });
+    // Nothing of the rewritten chain is stored: the hub's copy is still the original one.
+    await doorsLocked(site);
+    expect(await hubChain(fixture.db.url, controllerId)).toEqual(held);
   });
 
   it('back after a simulated week with 100,000 events queued, uploads every one once and in order', async () => {
