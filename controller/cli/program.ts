@@ -423,6 +423,34 @@ const HUB_CONTROLLER: Leaf[] = [
   },
 ];
 
+/** `postern hub audit ...`: the chains the hub holds; SITE and --controller (the hub's id, ctl-...) narrow it. */
+const hubController = opt('--controller <ID>', "only this controller: its hub id (ctl-..., as `postern hub status` lists it)");
+
+const HUB_AUDIT: Leaf[] = [
+  {
+    name: 'tail [site]',
+    summary: 'the newest audit events the hub holds, of every site or one: site, controller, then the line of `postern audit tail`',
+    usage: '[SITE] [-n N] [--controller ID] [--database-url URL]',
+    options: [hubDatabase, opt('-n <N>', 'how many (default 20)'), hubController],
+    load: () => import('./hubAuditCommands.ts').then((m) => m.hubAuditTail),
+  },
+  {
+    name: 'export <site>',
+    summary: "every event of a site's controllers in (controller, seq) order: CSV (the columns of `postern audit export` after siteId and hubControllerId) or JSON lines",
+    usage: 'SITE [--controller ID] [--csv | --jsonl] [--out FILE] [--database-url URL]',
+    options: [hubDatabase, hubController, opt('--csv', 'as CSV (the default)'), opt('--jsonl', 'as JSON lines: each event with siteId and hubControllerId'), opt('--out <FILE>', 'write to FILE instead of standard output')],
+    load: () => import('./hubAuditCommands.ts').then((m) => m.hubAuditExport),
+  },
+  {
+    name: 'verify [site]',
+    summary: 'recomputes every chain the hub holds against the head it keeps; exit 3 when one is broken or a controller is flagged',
+    usage: '[SITE] [--controller ID] [--database-url URL]',
+    details: 'Names an edited, missing, reordered or re-linked event, a chain cut short below its head, and the flag an upload or a hello left.',
+    options: [hubDatabase, hubController],
+    load: () => import('./hubAuditCommands.ts').then((m) => m.hubAuditVerify),
+  },
+];
+
 interface Group {
   name: string;
   summary: string;
@@ -439,6 +467,7 @@ const HUB_GROUP: Group = {
   groups: [
     { name: 'site', summary: "the hub's sites", leaves: HUB_SITE },
     { name: 'controller', summary: "a site's controllers: slots, enrolment codes, revocation", leaves: HUB_CONTROLLER },
+    { name: 'audit', summary: "every site's audit trail as the hub holds it: tail, export and verify", leaves: HUB_AUDIT },
   ],
 };
 
