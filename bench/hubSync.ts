@@ -44,7 +44,7 @@ const REVOCATIONS = 20;
 const POLL_MS = 250;
 const QUEUED_EVENTS = 100_000;
 const SNAPSHOT_REVOCATIONS = 1_000_000;
-const HELD = Number(process.env.POSTERN_BENCH_HUB_HELD ?? 1000);
+const HELD = Number(process.env.POSTERN_BENCH_HUB_HELD ?? 3000);
 const HOLD_SECONDS = 20;
 const INGEST_LINKS = 20;
 const INGEST_EVENTS_PER_LINK = 10_000;
@@ -247,13 +247,15 @@ interface EnforceResult {
   arrived: LatencySummary;
   /** store.revoke() called → committed (the controller's SQLite write, fsync'd). */
   localCommit: LatencySummary;
+  /** Admin call start → the `changes` frame at a bare WebSocket client (one per hub, no store): the hub's path alone. */
+  pushOnly: LatencySummary;
   enforcedEverywhere: boolean;
   hubCpuCoresDuring: number;
   hubIdleCpuCores: number;
   load: MachineLoad;
 }
 
-async function measureEnforcement(variant: string, admin: HubAdmin, hubs: HubProcess[], controllers: BenchController[], subjectBase: number): Promise<EnforceResult> {
+async function measureEnforcement(variant: string, admin: HubAdmin, hubs: HubProcess[], controllers: BenchController[], subjectBase: number, pushed: Map<string, number[]>): Promise<EnforceResult> {
   // Idle cost of the hubs for 5 s with every link open (heartbeats; polling in the polling variant).
   const idle0 = hubs.reduce((a, h) => a + h.cpuSeconds(), 0);
   await sleep(5000);
@@ -264,6 +266,7 @@ async function measureEnforcement(variant: string, admin: HubAdmin, hubs: HubPro
   const per: number[] = [];
   const arrived: number[] = [];
   const localCommit: number[] = [];
+  const pushOnly: number[] = [];
   const all: number[] = [];
   const commits: number[] = [];
   for (let r = 0; r < REVOCATIONS; r++) {
@@ -271,7 +274,8 @@ async function measureEnforcement(variant: string, admin: HubAdmin, hubs: HubPro
     const t0 = performance.now();
     await admin.revokeSubject('fleet', 0, subject, 'bench');
     commits.push(performance.now() - t0);
-    await until(() => controllers.every((c) => c.revokedAt.has(subject)), 10_000, `revocation ${subject} on every controller`, 2);
+    await until(() => controllers.every((c) => c.revokedAt.has(subject)) && (pushed.get(subject)?.length ?? 0) >= hubs.length, 10_000, `revocation ${subject} on every controller`, 2);
+    for (const at of pushed.get(subject)!) pushOnly.push(at - t0);
     const times = controllers.map((c) => c.revokedAt.get(subject)! - t0);
     per.push(...times);
     for (const c of controllers) {
@@ -295,6 +299,7 @@ async function measureEnforcement(variant: string, admin: HubAdmin, hubs: HubPro
     adminCommit: rounded(summarize(commits)),
     arrived: rounded(summarize(arrived)),
     localCommit: rounded(summarize(localCommit)),
+    pushOnly: rounded(summarize(pushOnly)),
     enforcedEverywhere,
     hubCpuCoresDuring: Math.round(hubCpuCoresDuring * 100) / 100,
     hubIdleCpuCores: Math.round(hubIdleCpuCores * 100) / 100,
@@ -310,7 +315,17 @@ async function scenarioEnforcement(db: BenchDatabase, cleanups: Array<() => Prom
   const admin = await HubAdmin.open(db.url);
   cleanups.push(() => admin.close());
   await admin.addSite('fleet');
-  const enrolled = await enrolMany(admin, hubs[0]!, 'fleet', CONTROLLERS);
+  const enrolled = await enrolMany(admin, hubs[0]!, 'fleet', CONTROLLERS + 2);
+  // Two bare clients, one per hub: when the hub's `changes` frame arrives, without a controller's work.
+  const pushed = new Map<string, number[]>();
+  const onChange = (subject: string) => pushed.set(subject, [...(pushed.get(subject) ?? []), performance.now()]);
+  let raws: RawLink[] = [];
+  const openRaws = async () => {
+    raws = await Promise.all(hubs.map((h, i) => openRaw(h, enrolled[CONTROLLERS + i]!.credential, `fleet-raw-${i}`, onChange)));
+  };
+  cleanups.push(async () => {
+    for (const r of raws) r.ws.terminate();
+  });
   const controllers: BenchController[] = [];
   for (let i = 0; i < CONTROLLERS; i++) controllers.push(await benchController(`fleet-${i}`, enrolled[i]!.credential, cleanups));
   const connectAll = async () => {
@@ -319,21 +334,28 @@ async function scenarioEnforcement(db: BenchDatabase, cleanups: Array<() => Prom
     await until(() => controllers.every((c) => c.status()?.state === 'live'), 60_000, 'every link live', 50);
     return performance.now() - started;
   };
+  // The hubs' path alone first: only the two bare clients connected, no controller at work.
+  await openRaws();
+  const notifyBare = await measureEnforcement('LISTEN/NOTIFY, bare clients only', admin, hubs, [], 4000, pushed);
   const liveMs = await connectAll();
   console.log(`  ${CONTROLLERS} links live on two hubs in ${(liveMs / 1000).toFixed(1)} s`);
-  const notify = await measureEnforcement('LISTEN/NOTIFY', admin, hubs, controllers, 5000);
+  const notify = await measureEnforcement('LISTEN/NOTIFY', admin, hubs, controllers, 5000, pushed);
   console.log(`  NOTIFY: p50 ${notify.perController.p50.toFixed(1)} ms, p99 ${notify.perController.p99.toFixed(1)} ms`);
 
   // The same links on two hubs that poll instead.
   for (const c of controllers) await c.link?.stop();
   for (const h of hubs) await h.stop();
+  for (const r of raws) r.ws.terminate();
   hubs = [await startHubProcess(db.url, POLL_MS), await startHubProcess(db.url, POLL_MS)];
+  await openRaws();
+  const pollingBare = await measureEnforcement(`cursor polling every ${POLL_MS} ms, bare clients only`, admin, hubs, [], 7000, pushed);
   await connectAll();
-  const polling = await measureEnforcement(`cursor polling every ${POLL_MS} ms`, admin, hubs, controllers, 6000);
+  const polling = await measureEnforcement(`cursor polling every ${POLL_MS} ms`, admin, hubs, controllers, 6000, pushed);
   console.log(`  polling: p50 ${polling.perController.p50.toFixed(1)} ms, p99 ${polling.perController.p99.toFixed(1)} ms`);
+  for (const r of raws) r.ws.terminate();
   for (const h of hubs) await h.stop();
   await Promise.all(controllers.map((c) => c.stop()));
-  return [notify, polling];
+  return [notifyBare, notify, pollingBare, polling];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,7 +473,7 @@ interface RawLink {
   waiter: (() => void) | undefined;
 }
 
-function openRaw(hub: HubProcess, credential: string, chain: string): Promise<RawLink> {
+function openRaw(hub: HubProcess, credential: string, chain: string, onChange?: (subject: string) => void): Promise<RawLink> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/sync`, { headers: { authorization: `Bearer ${credential}` } });
     const link: RawLink = { ws, rtts: [], acked: 0, waiter: undefined };
@@ -459,8 +481,10 @@ function openRaw(hub: HubProcess, credential: string, chain: string): Promise<Ra
     let pingId = 0;
     let timer: NodeJS.Timeout | undefined;
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { type: string; id?: number; seq?: number };
-      if (frame.type === 'synced') {
+      const frame = JSON.parse(data.toString()) as { type: string; id?: number; seq?: number; items?: Array<{ subject: string }> };
+      if (frame.type === 'changes') {
+        for (const item of frame.items ?? []) onChange?.(item.subject);
+      } else if (frame.type === 'synced') {
         // A ping every 5 s as the SyncLink does, the first at a random point of the period.
         const ping = () => {
           const id = ++pingId;
@@ -609,8 +633,11 @@ export async function runHubSync(): Promise<void> {
     console.log(
       '\n' +
         table(
-          ['variant', 'samples', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'all 50: p50 ms', 'all 50: p99 ms', 'hub CPU idle', 'hub CPU during'],
-          enforcement.map((e) => [e.variant, e.perController.count, e.perController.p50.toFixed(1), e.perController.p90.toFixed(1), e.perController.p99.toFixed(1), e.perController.max.toFixed(1), e.allControllers.p50.toFixed(1), e.allControllers.p99.toFixed(1), e.hubIdleCpuCores.toFixed(2), e.hubCpuCoresDuring.toFixed(2)]),
+          ['variant', 'enforced: samples', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'all 50: p99 ms', 'bare client p50 ms', 'bare client p99 ms', 'hub CPU idle', 'hub CPU during'],
+          enforcement.map((e) => {
+            const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
+            return [e.variant, e.perController.count, f(e.perController.p50), f(e.perController.p90), f(e.perController.p99), f(e.perController.max), f(e.allControllers.p99), f(e.pushOnly.p50), f(e.pushOnly.p99), e.hubIdleCpuCores.toFixed(2), e.hubCpuCoresDuring.toFixed(2)];
+          }),
         ),
     );
     for (const e of enforcement) {
