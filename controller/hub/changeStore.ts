@@ -10,6 +10,7 @@
 import { sql } from 'kysely';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import { SUBJECT_PATTERN } from '../sync/syncFrames.ts';
 import type { HubDb } from './hubDatabase.ts';
 
 /** More changes behind than this, and a controller gets the whole set instead (docs/sync.md). */
@@ -49,7 +50,7 @@ export class ChangeStore {
   async revokeSubject(siteId: string, issuer: number, subject: string, reason: string | null): Promise<{ created: boolean; cursor: number; revokedAt: number }> {
     if (!Number.isInteger(issuer) || issuer < 0 || issuer > 0xffff) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `an issuer is 0 to 65535, not ${issuer}`);
     // As everywhere in Postern (and as controllers parse it): the decimal uint64 of the codes.
-    if (!/^(0|[1-9][0-9]{0,19})$/.test(subject) || BigInt(subject) > 0xffffffffffffffffn) {
+    if (!SUBJECT_PATTERN.test(subject) || BigInt(subject) > 0xffffffffffffffffn) {
       throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `"${subject}" is not a subject: a whole number from 0 to 18446744073709551615, in decimal without leading zeros`);
     }
     const revokedAt = this.clock();

@@ -23,9 +23,8 @@ import { sha256Hex } from './hubSecrets.ts';
 import { HubStore } from './hubStore.ts';
 import { LinkRegistry } from './linkRegistry.ts';
 import { SyncSession, type SessionDeps } from './syncSession.ts';
+import { MAX_FRAME_BYTES } from '../sync/syncFrames.ts';
 
-/** The largest frame a controller may send: a batch of 500 events fits many times over. */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** How often a hub prunes the change log. */
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 

@@ -6,7 +6,7 @@
  * whose own notification this hub has seen) are closed; a link not yet announced is newer and stays.
  */
 import type { FeedListener } from './changeFeed.ts';
-import { CloseCodes } from './syncFrames.ts';
+import { CloseCodes } from '../sync/syncFrames.ts';
 import type { SyncSession } from './syncSession.ts';
 
 export class LinkRegistry implements FeedListener {

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { AuditStore } from './auditStore.ts';
 import type { ChangeStore, SnapshotKey } from './changeStore.ts';
 import type { AuthenticatedController, HubStore } from './hubStore.ts';
-import { CloseCodes, parseFrame, type ControllerFrame } from './syncFrames.ts';
+import { CloseCodes, controllerFrameSchema, parseFrame, type ControllerFrame } from '../sync/syncFrames.ts';
 
 export interface SessionDeps {
   store: HubStore;
@@ -110,7 +110,7 @@ export class SyncSession {
   private onMessage(text: string | undefined): void {
     if (this.state === 'closed') return;
     this.arm(this.deps.idleTimeoutMs);
-    const parsed = text === undefined ? { problem: 'frames are JSON text, not binary' } : parseFrame(text);
+    const parsed = text === undefined ? { problem: 'frames are JSON text, not binary' } : parseFrame(controllerFrameSchema, text);
     if ('problem' in parsed) return this.protocolError(parsed.problem);
     const frame: ControllerFrame = parsed.frame;
     if (frame.type === 'ping') {

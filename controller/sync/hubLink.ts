@@ -22,10 +22,8 @@ import type { HubLinkCommand, HubLinkEvent, HubLinkInput } from '../../machines/
 import type { Logger } from '../logger.ts';
 import type { AuditEvent, Store } from '../store/storeTypes.ts';
 import type { HubChanges } from './applyChanges.ts';
-import { MAX_FRAME_BYTES, parseHubFrame, type HubFrame } from './syncFrames.ts';
+import { hubFrameSchema, MAX_AUDIT_BATCH, MAX_FRAME_BYTES, parseFrame, type HubFrame } from './syncFrames.ts';
 
-/** Events of one audit frame, at most (docs/sync.md). */
-export const AUDIT_BATCH = 500;
 /** How soon an upload is tried again when the events asked for are not in the store yet. */
 const UPLOAD_RETRY_MS = 250;
 /** Pings whose pong has not come; older ones are forgotten. */
@@ -115,7 +113,7 @@ export function createHubLink(deps: HubLinkDependencies) {
     });
 
     async function handle(text: string): Promise<void> {
-      const parsed = parseHubFrame(text);
+      const parsed = parseFrame(hubFrameSchema, text);
       if ('problem' in parsed) return fail(`the hub sent ${parsed.problem}`);
       const frame: HubFrame = parsed.frame;
       switch (frame.type) {
@@ -171,7 +169,7 @@ export function createHubLink(deps: HubLinkDependencies) {
         while (wantedUpload !== undefined && !stopped) {
           after = wantedUpload;
           wantedUpload = undefined;
-          const events = await deps.store.queryAudit({ controllerId: deps.chain, afterSeq: after, limit: AUDIT_BATCH, order: 'asc' });
+          const events = await deps.store.queryAudit({ controllerId: deps.chain, afterSeq: after, limit: MAX_AUDIT_BATCH, order: 'asc' });
           const batch = fitFrame(consecutive(events, after));
           if (batch.length > 0) send({ type: 'audit', events: batch });
           // Appended but not stored yet (the trail writes in the background): look again soon.
