@@ -64,6 +64,7 @@ describe.skipIf(!run)(suiteName, () => {
   let hubProcess: ChildProcess | undefined;
   let hubOutput = '';
   let site: ControllerSite | undefined;
+  const sites: ControllerSite[] = [];
   let madeNamespace = false;
 
   beforeAll(async () => {
@@ -103,7 +104,7 @@ describe.skipIf(!run)(suiteName, () => {
   }, 90_000);
 
   afterAll(async () => {
-    await site?.stop().catch(() => undefined);
+    for (const started of sites) await started.stop().catch(() => undefined);
     if (hubProcess !== undefined && hubProcess.exitCode === null) {
       const exited = new Promise<void>((resolve) => hubProcess!.once('exit', () => resolve()));
       hubProcess.kill('SIGTERM');
@@ -123,6 +124,7 @@ describe.skipIf(!run)(suiteName, () => {
     await admin.addSite('lisbon');
     const { controllerId, code } = await admin.addController('lisbon', 'desk');
     site = await ControllerSite.create();
+    sites.push(site);
     await site.enrol(hubUrl, code);
     await site.start({ hubUrl, timing });
     await until(() => site!.running.syncStatus?.state === 'live', 15_000, 'the link live across the veth');
@@ -173,4 +175,42 @@ describe.skipIf(!run)(suiteName, () => {
     expect((await admin.status('lisbon'))[0]!.controllers[0]).toMatchObject({ chain: CHAIN, auditSeq: head, problem: null });
     console.info(`[hubNetns] partition noticed after ${noticedMs} ms (silence setting 1000 ms)`);
   }, 90_000);
+
+  it('the hub cut off from PostgreSQL (its veth to the database down): the controller keeps deciding, and after it the hub takes the queued events once and pushes the revocation made meanwhile', async () => {
+    const { admin } = fixture!;
+    await admin.addSite('porto');
+    const { controllerId, code } = await admin.addController('porto', 'desk');
+    const porto = await ControllerSite.create();
+    sites.push(porto);
+    await porto.enrol(hubUrl, code);
+    await porto.start({ hubUrl, timing });
+    await until(() => porto.running.syncStatus?.state === 'live', 15_000, 'the link live across the veth');
+    const open = await porto.issue('Open');
+    const later = await porto.issue('Later');
+    await doorsLocked(porto);
+    await until(async () => porto.running.syncStatus?.outboxDepth === 0 && (await hubSeq(admin, controllerId)) === porto.head, 20_000, 'the hub to hold the head');
+    const before = porto.head;
+
+    ip('link', 'set', dbHost, 'down');
+    let healed = false;
+    try {
+      for (let i = 0; i < 3; i++) expect(await porto.scan(open.code)).toMatchObject({ verdict: 'grant' });
+      // Written straight to PostgreSQL: the hub's listening connection cannot hear it while the veth is down.
+      const { cursor } = await admin.revokeSubject('porto', 0, later.id, 'revoked while the hub had no database');
+      expect(await porto.scan(later.code)).toMatchObject({ verdict: 'grant' });
+      await doorsLocked(porto);
+      expect(await hubSeq(admin, controllerId)).toBe(before);
+      expect(porto.running.syncStatus!.cursor).toBeLessThan(cursor);
+      ip('link', 'set', dbHost, 'up');
+      healed = true;
+      await until(() => (porto.running.syncStatus?.cursor ?? 0) >= cursor, 45_000, 'the revocation once the hub reaches its database again');
+    } finally {
+      if (!healed) ip('link', 'set', dbHost, 'up');
+    }
+    expect(await porto.scan(later.code)).toMatchObject({ verdict: 'deny', reason: 'revoked' });
+    const { trail, held } = await settledChains(porto, admin, fixture!.db.url, controllerId, 45_000);
+    const head = expectSameChain(held, trail);
+    expect(head).toBeGreaterThan(before + 4);
+    expect((await admin.status('porto'))[0]!.controllers[0]).toMatchObject({ chain: CHAIN, auditSeq: head, problem: null });
+  }, 120_000);
 });
