@@ -175,6 +175,52 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
     expectSameChain(held, trail);
   });
 
+  it('1,200 revocations made while it was cut off all arrive (more than one frame of changes) before the link reports live', async () => {
+    const fixture = await database();
+    await fixture.admin.addSite('aveiro');
+    const { code } = await fixture.admin.addController('aveiro', 'desk');
+    let hubA = await hub(fixture.db.url);
+    const port = hubA.address().port;
+    const site = await controllerSite();
+    await site.enrol(hubHttpUrl(hubA), code);
+    await site.start({ hubUrl: hubHttpUrl(hubA) });
+    await until(() => site.running.syncStatus?.state === 'live', 10_000, 'the link live');
+    const first = await site.issue('First');
+    const last = await site.issue('Last');
+    const spared = await site.issue('Spared');
+    // A first change, so that the controller asks from a cursor (from 0 it would get a snapshot).
+    const { cursor: before } = await fixture.admin.revokeSubject('aveiro', 0, '1', 'first');
+    await until(() => site.running.syncStatus?.cursor === before, 5000, 'the first change applied');
+    await hubA.stop();
+    await until(() => site.running.syncStatus?.state !== 'live', 5000, 'the link down');
+
+    const subjects = [first.id, ...Array.from({ length: 1198 }, (_, i) => String(9_000_000 + i)), last.id];
+    let cursor = 0;
+    for (let i = 0; i < subjects.length; i += 25) {
+      const made = await Promise.all(subjects.slice(i, i + 25).map((subject) => fixture.admin.revokeSubject('aveiro', 0, subject, 'offline batch')));
+      cursor = Math.max(cursor, ...made.map((m) => m.cursor));
+    }
+    const statuses: SyncStatus[] = [];
+    const decisions: Array<ReturnType<ControllerSite['scan']>> = [];
+    cleanups.push(
+      site.internals.sync!.onStatus((status) => {
+        statuses.push(status);
+        if (status.state === 'live' && decisions.length === 0) decisions.push(site.scan(last.code));
+      }),
+    );
+    hubA = await hub(fixture.db.url, port);
+    await until(() => decisions.length > 0, 20_000, 'live again');
+    // The last of 1,200 changes was in the store when the link said live; the first of them too.
+    expect(await decisions[0]).toMatchObject({ verdict: 'deny', reason: 'revoked', subject: last.id });
+    expect(await site.scan(first.code)).toMatchObject({ verdict: 'deny', reason: 'revoked', subject: first.id });
+    expect(statuses.find((s) => s.state === 'live')).toMatchObject({ cursor, lag: 0 });
+    expect(await site.scan(spared.code)).toMatchObject({ verdict: 'grant', subject: spared.id });
+    // Each change applied once: one audit event per revocation.
+    const applied = (await site.trail()).filter((e) => e.reason === 'hub.revoke' && Number(e.data?.cursor) > before);
+    expect(applied.length).toBe(subjects.length);
+    expect(new Set(applied.map((e) => e.subject)).size).toBe(subjects.length);
+  }, 90_000);
+
   it('a rotated credential ends the running link once the new code is used, the restarted controller continues its chain on it; a revoked controller is refused and keeps deciding', async () => {
     const fixture = await database();
     await fixture.admin.addSite('evora');
