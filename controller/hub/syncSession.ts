@@ -212,8 +212,12 @@ export class SyncSession {
   private sendWritten(text: string): Promise<void> {
     if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
     return new Promise((resolve) => {
-      this.ws.send(text, () => resolve());
-      this.onClose.push(resolve);
+      const done = () => {
+        this.onClose = this.onClose.filter((waiting) => waiting !== done);
+        resolve();
+      };
+      this.onClose.push(done);
+      this.ws.send(text, done);
     });
   }
 

@@ -134,10 +134,13 @@ export function createHubLink(deps: HubLinkDependencies) {
           return tell({ type: 'LINK.APPLIED', cursor, hubCursor: frame.cursor });
         }
         case 'changes': {
+          // Nothing comes between a snapshot's chunks: the cursor must not pass a snapshot half applied.
+          if (snapshot !== undefined) return fail('the hub sent changes before the last chunk of its snapshot');
           const cursor = await deps.changes.applyChanges(frame.items);
           return tell({ type: 'LINK.APPLIED', cursor, hubCursor: Math.max(frame.cursor, cursor) });
         }
         case 'synced': {
+          if (snapshot !== undefined) return fail('the hub said synced before the last chunk of its snapshot');
           const cursor = await deps.changes.confirm(frame.cursor);
           return tell({ type: 'LINK.SYNCED', cursor });
         }

@@ -149,3 +149,40 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub snapshot in chunks'
     }
   }, 120_000);
 });
+
+describe('a snapshot cut short by the hub', () => {
+  it('is never taken as complete: `synced` before the last chunk ends the link and the cursor stays', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (ws) => {
+      ws.on('message', () => {
+        ws.send(JSON.stringify({ type: 'welcome', siteId: 'big', controllerId: 'c', hubTime: Date.now(), auditAcked: 0 }));
+        ws.send(JSON.stringify({ type: 'snapshot', cursor: 9, last: false, revocations: [{ issuer: 0, subject: '1', revokedAt: 1, reason: null }] }));
+        ws.send(JSON.stringify({ type: 'synced', cursor: 9 }));
+      });
+    });
+    const dir = await tempDir('postern-snapshot-');
+    const store = openStore({ dataDir: dir });
+    await store.start();
+    const audit = new AuditTrail({ store, controllerId: 'big' });
+    await audit.start();
+    const credentialFile = path.join(dir, 'hub-credential');
+    await writeFile(credentialFile, 'pstc_0123456789abcdef0123456789abcdef\n');
+    const port = (wss.address() as { port: number }).port;
+    const link = new SyncLink({ hub: { url: `http://127.0.0.1:${port}` }, credentialFile, store, audit, logger: createLogger('silent'), timing: FAST });
+    try {
+      await link.start();
+      await until(() => link.status()?.lastError?.includes('before the last chunk'), 5000, 'the refusal');
+      expect(await store.isRevoked(0, '1')).toBe(true);
+      expect(await store.getSetting(CURSOR_SETTING)).toBeUndefined();
+      expect(link.status()!.state).not.toBe('live');
+    } finally {
+      await link.stop();
+      await audit.stop();
+      await store.stop();
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
