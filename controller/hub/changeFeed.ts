@@ -6,6 +6,11 @@
  * - `!link:<controllerId>:<nonce>`: a new link of the controller opened on some hub (syncSession.ts).
  * A lost connection is made again with backoff (1 s doubling to 30 s); notifications sent while it
  * was down are lost, so `onReconnect` tells the hub to check everything again.
+ *
+ * A listening connection only receives, so one whose server end vanished without a FIN or RST (the
+ * database failed over during a partition, a NAT or firewall forgot the idle connection) would look
+ * connected for hours while this hub pushed nothing and heard no `!close`. So it is probed: a
+ * `SELECT 1` every probeMs that must answer within probeMs, else the connection counts as lost.
  */
 import pg from 'pg';
 
@@ -23,14 +28,18 @@ export interface ChangeFeedOptions {
   databaseUrl: string;
   listener: FeedListener;
   logger?: Logger;
+  /** How often the listening connection is probed, and how long a probe may take (default 10 s). */
+  probeMs?: number;
 }
 
 const FIRST_RETRY_MS = 1000;
 const LAST_RETRY_MS = 30_000;
+const DEFAULT_PROBE_MS = 10_000;
 
 export class ChangeFeed {
   private client: pg.Client | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
   private retryMs = FIRST_RETRY_MS;
   private stopped = false;
 
@@ -46,19 +55,23 @@ export class ChangeFeed {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => undefined);
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, connectionTimeoutMillis: 5000, keepAlive: true, application_name: 'postern-hub-feed' });
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'postern-hub-feed' });
     client.on('notification', (message) => {
       if (message.channel === HUB_CHANNEL && message.payload !== undefined) this.dispatch(message.payload);
     });
     const lost = (error?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;
+      clearInterval(this.probeTimer);
+      this.probeTimer = undefined;
       client.end().catch(() => undefined);
       this.options.logger?.warn({ err: error }, 'change feed lost its database connection: reconnecting');
       this.scheduleRetry();
@@ -78,6 +91,17 @@ export class ChangeFeed {
     }
     this.client = client;
     this.retryMs = FIRST_RETRY_MS;
+    const probeMs = this.options.probeMs ?? DEFAULT_PROBE_MS;
+    let probing = false;
+    this.probeTimer = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      probe(client, probeMs).then(
+        () => (probing = false),
+        (error: unknown) => lost(error as Error),
+      );
+    }, probeMs);
+    this.probeTimer.unref();
   }
 
   private scheduleRetry(): void {
@@ -110,5 +134,20 @@ export class ChangeFeed {
     const split = payload.lastIndexOf(':');
     const cursor = Number(payload.slice(split + 1));
     if (split > 0 && Number.isSafeInteger(cursor)) listener.onChange(payload.slice(0, split), cursor);
+  }
+}
+
+/** A `SELECT 1` that answers within `ms`, else rejects. */
+async function probe(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.query('SELECT 1'),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`the listening connection did not answer a probe within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

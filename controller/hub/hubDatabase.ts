@@ -40,8 +40,12 @@ export async function openHubDatabase(databaseUrl: string, logger?: Logger): Pro
     application_name: 'postern-hub',
     types: hubPgTypes,
   });
-  // An idle client that loses its server emits 'error' on the pool; unhandled, it would end the process.
-  pool.on('error', (error) => logger?.warn({ err: error, location }, 'hub database connection lost'));
+  // A client that loses its server emits 'error': on the pool while idle, on the client itself
+  // while a query has it checked out (the query is rejected too). Unheard, either would end the
+  // process; the pool drops the broken client on its release.
+  const lost = (error: Error) => logger?.warn({ err: error, location }, 'hub database connection lost');
+  pool.on('error', lost);
+  pool.on('connect', (client) => client.on('error', lost));
   const db = new Kysely<HubDatabase>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);

@@ -48,6 +48,8 @@ export interface HubOptions {
   helloTimeoutMs?: number;
   /** A link silent this long is closed (default 60 s; controllers ping every 5 s). */
   idleTimeoutMs?: number;
+  /** How often the change feed's listening connection is probed (changeFeed.ts; default 10 s). */
+  feedProbeMs?: number;
 }
 
 export class Hub {
@@ -82,7 +84,7 @@ export class Hub {
     const db = await openHubDatabase(this.options.databaseUrl, this.logger);
     this.db = db;
     const store = new HubStore(db, clock);
-    const feed = new ChangeFeed({ databaseUrl: this.options.databaseUrl, listener: this.links, logger: this.logger.child({ component: 'hub.feed' }) });
+    const feed = new ChangeFeed({ databaseUrl: this.options.databaseUrl, listener: this.links, logger: this.logger.child({ component: 'hub.feed' }), probeMs: this.options.feedProbeMs });
     this.feed = feed;
     try {
       await feed.start();
