@@ -52,6 +52,8 @@ const TARGET_ENFORCE_MS = 1000;
 const TARGET_CATCH_UP_MS = 30_000;
 const TARGET_SNAPSHOT_MS = 60_000;
 
+/** Node options for the hub processes (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof), for profiling; unset in the measured runs. */
+const HUB_NODE_ARGS = (process.env.POSTERN_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const HUB_SCRIPT = fileURLToPath(new URL('./hubProcess.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const log = createLogger('silent');
@@ -83,7 +85,7 @@ interface HubProcess {
 }
 
 async function startHubProcess(databaseUrl: string, pollMs = 0): Promise<HubProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HUB_SCRIPT], {
+  const child = spawn(process.execPath, [...HUB_NODE_ARGS, '--import', 'tsx', HUB_SCRIPT], {
     cwd: ROOT,
     env: { ...process.env, POSTERN_BENCH_HUB_DB: databaseUrl, POSTERN_BENCH_HUB_POLL_MS: String(pollMs) },
     stdio: ['ignore', 'pipe', 'inherit'],
