@@ -10,7 +10,7 @@
 import { sql } from 'kysely';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
-import { SUBJECT_PATTERN } from '../sync/syncFrames.ts';
+import { MAX_REASON_LENGTH, SUBJECT_PATTERN } from '../sync/syncFrames.ts';
 import type { HubDb } from './hubDatabase.ts';
 
 /** More changes behind than this, and a controller gets the whole set instead (docs/sync.md). */
@@ -53,6 +53,7 @@ export class ChangeStore {
     if (!SUBJECT_PATTERN.test(subject) || BigInt(subject) > 0xffffffffffffffffn) {
       throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `"${subject}" is not a subject: a whole number from 0 to 18446744073709551615, in decimal without leading zeros`);
     }
+    if (reason !== null && reason.length > MAX_REASON_LENGTH) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `a reason is at most ${MAX_REASON_LENGTH} characters`);
     const revokedAt = this.clock();
     return this.db.transaction().execute(async (trx) => {
       const site = await trx.selectFrom('hub_sites').select('id').where('id', '=', siteId).forUpdate().executeTakeFirst();

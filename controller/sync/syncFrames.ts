@@ -24,6 +24,9 @@ export const CloseCodes = {
   IDLE: 4008,
 } as const;
 
+/** The longest reason a revocation carries: a snapshot chunk's byte bound assumes short ones. */
+export const MAX_REASON_LENGTH = 1000;
+
 /** A subject as everywhere in Postern (the store and the hub check it alike): the decimal uint64 of the codes. */
 export const SUBJECT_PATTERN = /^(0|[1-9][0-9]{0,19})$/;
 
@@ -76,7 +79,7 @@ export const revocationSchema = z.object({
   issuer: z.number().int().min(0).max(0xffff),
   subject,
   revokedAt: z.number().optional(),
-  reason: z.string().nullable().optional(),
+  reason: z.string().max(MAX_REASON_LENGTH).nullable().optional(),
 });
 
 /** A change item: its cursor and kind are required; revocation is the only kind yet. */

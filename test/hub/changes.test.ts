@@ -105,11 +105,12 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub changes', pgUp), ()
     future.close();
   });
 
-  it('refuses a subject controllers could not parse, an issuer out of range and an unknown site, writing no change', async () => {
+  it('refuses a subject controllers could not parse, an issuer out of range, an overlong reason and an unknown site, writing no change', async () => {
     const before = (await admin.status('north'))[0]!.cursor;
     await expect(admin.revokeSubject('north', 0, 'badge-1')).rejects.toThrow(/not a subject/);
     await expect(admin.revokeSubject('north', 0, '18446744073709551616')).rejects.toThrow(/not a subject/);
     await expect(admin.revokeSubject('north', 70_000, '1')).rejects.toThrow(/issuer/);
+    await expect(admin.revokeSubject('north', 0, '1', 'x'.repeat(1001))).rejects.toThrow(/at most 1000 characters/);
     await expect(admin.revokeSubject('nowhere', 0, '1')).rejects.toThrow(/no site nowhere/);
     expect((await admin.status('north'))[0]!.cursor).toBe(before);
   });
