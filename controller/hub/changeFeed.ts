@@ -45,6 +45,11 @@ export class ChangeFeed {
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
+  /** Whether a connection is listening now (not between a loss and its retry). */
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
   /** Connects and listens; fails when the database cannot be reached now. */
   async start(): Promise<void> {
     this.stopped = false;

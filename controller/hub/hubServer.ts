@@ -18,6 +18,7 @@ import { AuditStore } from './auditStore.ts';
 import { ChangeFeed } from './changeFeed.ts';
 import { ChangeStore } from './changeStore.ts';
 import { EnrolEndpoint, sendError, type Throttle } from './enrolEndpoint.ts';
+import { handleHealth } from './healthEndpoint.ts';
 import { openHubDatabase, type HubDb } from './hubDatabase.ts';
 import { sha256Hex } from './hubSecrets.ts';
 import { HubStore } from './hubStore.ts';
@@ -110,7 +111,11 @@ export class Hub {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     const handler: RequestListener = (req, res) => {
       const path = new URL(req.url ?? '/', 'http://hub').pathname;
-      if (path !== '/enrol') return sendError(res, 404, 'hub.not-found', 'no such endpoint: POST /enrol, GET /sync (WebSocket)');
+      if (path === '/health') {
+        handleHealth(req, res, db, () => feed.listening).catch(() => res.destroy());
+        return;
+      }
+      if (path !== '/enrol') return sendError(res, 404, 'hub.not-found', 'no such endpoint: POST /enrol, GET /sync (WebSocket), GET /health');
       enrol.handle(req, res).catch((error: unknown) => {
         this.logger.error({ err: error }, 'enrolment failed');
         if (!res.headersSent) sendError(res, 503, 'hub.unavailable', 'the hub could not enrol now: try again later');
