@@ -44,7 +44,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub health', pgUp), () 
       const answer = await health();
       return answer.status === 503 && answer.body.changeFeed === 'reconnecting' ? answer : undefined;
     }, 10_000, '503 with the database cut off');
-    expect(down.body).toEqual({ status: 'unavailable', database: 'unreachable', changeFeed: 'reconnecting' });
+    expect(down!.body).toEqual({ status: 'unavailable', database: 'unreachable', changeFeed: 'reconnecting' });
 
     proxy.restore();
     await until(async () => (await health()).status === 200, 20_000, '200 again');
