@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { HubAdmin } from '../../controller/hub/hubAdmin.ts';
 import type { Hub } from '../../controller/hub/hubServer.ts';
-import { adminUrl, createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
+import { adminUrl, createTestDatabase, databaseUrlThrough, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
 import { startHubProxy, type HubProxy } from '../sync/hubProxy.ts';
 import { enrolledController, startHub, TestLink } from './hubHarness.ts';
 
@@ -25,10 +25,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub change feed probe',
     admin = await HubAdmin.open(db.url);
     await admin.addSite('south');
     proxy = await startHubProxy(Number(new URL(adminUrl).port || 5432));
-    const viaProxy = new URL(db.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    hub = await startHub(viaProxy.toString(), { feedProbeMs: 300 });
+    hub = await startHub(databaseUrlThrough(db.url, proxy.port), { feedProbeMs: 300 });
   });
   afterAll(async () => {
     await hub?.stop();

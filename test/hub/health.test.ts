@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Hub } from '../../controller/hub/hubServer.ts';
-import { adminUrl, createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
+import { adminUrl, createTestDatabase, databaseUrlThrough, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
 import { until } from '../sync/fakeHub.ts';
 import { startHubProxy, type HubProxy } from '../sync/hubProxy.ts';
 import { hubUrl, startHub } from './hubHarness.ts';
@@ -20,10 +20,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub health', pgUp), () 
   beforeAll(async () => {
     db = await createTestDatabase();
     proxy = await startHubProxy(Number(new URL(adminUrl).port || 5432));
-    const viaProxy = new URL(db.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    hub = await startHub(viaProxy.toString());
+    hub = await startHub(databaseUrlThrough(db.url, proxy.port));
   });
   afterAll(async () => {
     await hub?.stop();

@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,27 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, hashEvent } from '../../controller/audit/auditChain.ts';
 import { AUDIT_CSV_HEADER, auditCsvLine } from '../../controller/audit/auditCsv.ts';
 import { formatEvent } from '../../controller/cli/auditCommands.ts';
-import { main } from '../../controller/cli/main.ts';
 import { auditPages } from '../../controller/hub/hubAuditReader.ts';
 import { HubAdmin } from '../../controller/hub/hubAdmin.ts';
 import type { Hub } from '../../controller/hub/hubServer.ts';
 import type { AuditEvent } from '../../controller/store/storeTypes.ts';
+import { runMain } from '../support/runCli.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
 import { tempDir } from '../support/testSite.ts';
 import { chainEvents, enrolledController, startHub, TestLink } from './hubHarness.ts';
 
 const pgUp = await postgresAvailable();
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main(args, { env, stdout, stderr, stdin: new PassThrough() });
-  return { code, stdout: out, stderr: err };
-}
 
 /** A controller of the site, enrolled, that has uploaded `events` of `chain` through a sync link. */
 interface Uploaded {
@@ -107,31 +95,31 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
   const byId = (...uploaded: Uploaded[]) => [...uploaded].sort((a, b) => (a.controllerId < b.controllerId ? -1 : 1));
 
   it('tail: the newest events the hub holds, oldest first, of every site, one site or one controller', async () => {
-    const site = await cli(['hub', 'audit', 'tail', 'lyon', '-n', '5', ...url]);
+    const site = await runMain(['hub', 'audit', 'tail', 'lyon', '-n', '5', ...url]);
     expect(site.code).toBe(0);
     // lyon-b's events are the newest of lyon, then lyon-a's.
     expect(site.stdout).toBe(lyonB.events.slice(-5).map((e) => line(lyonB, e) + '\n').join(''));
     expect(site.stdout).toMatch(/^lyon ctl-[0-9a-f]+ 2027-\S+ lyon-b#8 decision door=front scanner=front-in GRANT subject=s8\n/);
 
-    const all = await cli(['hub', 'audit', 'tail', ...url], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/wrong' });
+    const all = await runMain(['hub', 'audit', 'tail', ...url], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/wrong' });
     const expected = [...lyonA.events.slice(-8).map((e) => line(lyonA, e)), ...lyonB.events.map((e) => line(lyonB, e))];
     expect(all.stdout.trimEnd().split('\n')).toEqual(expected);
 
-    const one = await cli(['hub', 'audit', 'tail', '--controller', lyonA.controllerId, '-n', '3', ...url]);
+    const one = await runMain(['hub', 'audit', 'tail', '--controller', lyonA.controllerId, '-n', '3', ...url]);
     expect(one.stdout.trimEnd().split('\n')).toEqual(lyonA.events.slice(-3).map((e) => line(lyonA, e)));
-    const older = await cli(['hub', 'audit', 'tail', 'porto', ...url]);
+    const older = await runMain(['hub', 'audit', 'tail', 'porto', ...url]);
     expect(older.stdout.trimEnd().split('\n')).toEqual(porto.events.map((e) => line(porto, e)));
 
-    const unknown = await cli(['hub', 'audit', 'tail', 'nowhere', ...url]);
+    const unknown = await runMain(['hub', 'audit', 'tail', 'nowhere', ...url]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no site nowhere at this hub/);
-    const foreign = await cli(['hub', 'audit', 'tail', 'porto', '--controller', lyonA.controllerId, ...url]);
+    const foreign = await runMain(['hub', 'audit', 'tail', 'porto', '--controller', lyonA.controllerId, ...url]);
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toMatch(`no controller ${lyonA.controllerId} at site porto`);
   });
 
   it("export: every event of the site's controllers in (controller, seq) order, as CSV or JSON lines, none of another site", async () => {
-    const csv = await cli(['hub', 'audit', 'export', 'lyon', '--csv', ...url]);
+    const csv = await runMain(['hub', 'audit', 'export', 'lyon', '--csv', ...url]);
     expect(csv.code).toBe(0);
     const rows = csv.stdout.split('\r\n');
     expect(rows.pop()).toBe('');
@@ -142,28 +130,28 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
 
     const dir = await tempDir('postern-hub-audit-');
     const file = path.join(dir, 'lyon.jsonl');
-    const jsonl = await cli(['hub', 'audit', 'export', 'lyon', '--jsonl', '--out', file, ...url]);
+    const jsonl = await runMain(['hub', 'audit', 'export', 'lyon', '--jsonl', '--out', file, ...url]);
     expect(jsonl).toMatchObject({ code: 0, stdout: '' });
     const parsed = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed).toEqual(byId(lyonA, lyonB).flatMap((u) => u.events.map((e) => ({ ...e, siteId: 'lyon', hubControllerId: u.controllerId }))));
 
-    const one = await cli(['hub', 'audit', 'export', 'lyon', '--jsonl', '--controller', lyonB.controllerId, ...url]);
+    const one = await runMain(['hub', 'audit', 'export', 'lyon', '--jsonl', '--controller', lyonB.controllerId, ...url]);
     expect(one.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as AuditEvent).seq)).toEqual(lyonB.events.map((e) => e.seq));
-    const portoCsv = await cli(['hub', 'audit', 'export', 'porto', ...url]);
+    const portoCsv = await runMain(['hub', 'audit', 'export', 'porto', ...url]);
     expect(portoCsv.stdout.split('\r\n').slice(1, -1)).toEqual(porto.events.map((e) => `porto,${porto.controllerId},${auditCsvLine(e)}`));
 
-    const both = await cli(['hub', 'audit', 'export', 'lyon', '--csv', '--jsonl', ...url]);
+    const both = await runMain(['hub', 'audit', 'export', 'lyon', '--csv', '--jsonl', ...url]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--csv or --jsonl, not both/);
     const missing = path.join(dir, 'none.csv');
-    expect((await cli(['hub', 'audit', 'export', 'nowhere', '--out', missing, ...url])).code).toBe(1);
+    expect((await runMain(['hub', 'audit', 'export', 'nowhere', '--out', missing, ...url])).code).toBe(1);
     await expect(readFile(missing)).rejects.toThrow(/ENOENT/);
   });
 
   it('export of 5,000 events, page by page across two controllers, and their verify', async () => {
     const a = await upload('bulk', 'bulk-a', chainEvents('bulk-a', 1, 2600));
     const b = await upload('bulk', 'bulk-b', chainEvents('bulk-b', 1, 2400));
-    const csv = await cli(['hub', 'audit', 'export', 'bulk', ...url]);
+    const csv = await runMain(['hub', 'audit', 'export', 'bulk', ...url]);
     expect(csv.code).toBe(0);
     const rows = csv.stdout.split('\r\n').slice(1, -1);
     expect(rows).toHaveLength(5000);
@@ -174,13 +162,13 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
     for await (const page of auditPages(admin.store.db, { siteId: 'bulk' })) pages.push({ size: page.length, controllers: new Set(page.map((e) => e.hubControllerId)).size });
     expect(pages).toEqual([1, 1, 2, 1, 1].map((controllers) => ({ size: 1000, controllers })));
 
-    const verify = await cli(['hub', 'audit', 'verify', 'bulk', ...url]);
+    const verify = await runMain(['hub', 'audit', 'verify', 'bulk', ...url]);
     expect(verify.code).toBe(0);
     expect(verify.stdout.trimEnd().split('\n').sort()).toEqual([`bulk ${a.controllerId} (chain bulk-a): ok 2600`, `bulk ${b.controllerId} (chain bulk-b): ok 2400`].sort());
   });
 
   it('verify: ok per controller, exit 0', async () => {
-    const result = await cli(['hub', 'audit', 'verify', 'lyon', ...url]);
+    const result = await runMain(['hub', 'audit', 'verify', 'lyon', ...url]);
     expect(result).toEqual({
       code: 0,
       stdout: byId(lyonA, lyonB).map((u) => `lyon ${u.controllerId} (chain ${u.chain}): ok ${u.events.length}\n`).join(''),
@@ -190,10 +178,10 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
 
   it("verify: a row edited or the newest deleted in the hub's database is named with its controller and seq, exit 3", async () => {
     const nantes = await upload('nantes', 'nantes', chainEvents('nantes', 1, 40));
-    expect((await cli(['hub', 'audit', 'verify', 'nantes', ...url])).code).toBe(0);
+    expect((await runMain(['hub', 'audit', 'verify', 'nantes', ...url])).code).toBe(0);
     await sql`UPDATE hub_audit_events SET verdict = 'deny' WHERE controller_id = ${nantes.controllerId} AND seq = 17`.execute(admin.store.db);
 
-    const edited = await cli(['hub', 'audit', 'verify', 'nantes', ...url]);
+    const edited = await runMain(['hub', 'audit', 'verify', 'nantes', ...url]);
     expect(edited.code).toBe(3);
     expect(edited.stdout).toBe(
       `nantes ${nantes.controllerId} (chain nantes): 40 events, 1 problem(s)\n` + '  event #17: edited: event 17 does not match its hash: its content was changed\n',
@@ -201,7 +189,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
     expect(edited.stderr).toBe('postern: 1 controller(s) failed verification or are flagged\n');
 
     // The whole hub: the other sites still ok, nantes broken.
-    const all = await cli(['hub', 'audit', 'verify', ...url]);
+    const all = await runMain(['hub', 'audit', 'verify', ...url]);
     expect(all.code).toBe(3);
     expect(all.stdout).toContain(`lyon ${lyonA.controllerId} (chain lyon-a): ok 30\n`);
     expect(all.stdout).toContain(`porto ${porto.controllerId} (chain porto): ok 8\n`);
@@ -209,7 +197,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
 
     // The newest event deleted: the chain is whole, but shorter than the head the hub keeps.
     await sql`DELETE FROM hub_audit_events WHERE controller_id = ${nantes.controllerId} AND seq = 40`.execute(admin.store.db);
-    const cut = await cli(['hub', 'audit', 'verify', 'nantes', '--controller', nantes.controllerId, ...url]);
+    const cut = await runMain(['hub', 'audit', 'verify', 'nantes', '--controller', nantes.controllerId, ...url]);
     expect(cut.code).toBe(3);
     expect(cut.stdout).toContain('  event #17: edited');
     expect(cut.stdout).toContain('  event #40: missing: event 40 is missing\n');
@@ -232,7 +220,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub audit', pgU
       link.close();
     }
 
-    const result = await cli(['hub', 'audit', 'verify', 'rennes', ...url]);
+    const result = await runMain(['hub', 'audit', 'verify', 'rennes', ...url]);
     expect(result.code).toBe(3);
     expect(result.stdout).toContain(`rennes ${rennes.controllerId} (chain rennes): ok 3\n`);
     expect(result.stdout).toMatch(new RegExp(`^rennes ${flaggedId} \\(chain rennes-2\\): chain intact to seq 3, FLAGGED: gap at seq 5 \\(\\d{4}-\\S+Z\\)$`, 'm'));

@@ -3,28 +3,15 @@
  * commands run in this process against its database; a revocation made with `hub revoke` reaches a
  * controller linked to the served hub, and `hub status` shows a flagged controller.
  */
-import { PassThrough } from 'node:stream';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
-import { main } from '../../controller/cli/main.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
-import { spawnCli } from '../support/runCli.ts';
+import { runMain, spawnCli } from '../support/runCli.ts';
 import { chainEvents } from './hubHarness.ts';
 
 const pgUp = await postgresAvailable();
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main(args, { env, stdout, stderr, stdin: new PassThrough() });
-  return { code, stdout: out, stderr: err };
-}
 
 describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub commands', pgUp), () => {
   let db: TestDatabase;
@@ -55,11 +42,11 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub commands', 
   it('site add, controller add, enrol, hub revoke reaches the link, status shows a flag; serve stops on SIGTERM', async () => {
     const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/wrong' };
     const url = ['--database-url', db.url];
-    expect((await cli(['hub', 'site', 'add', 'lyon', '--name', 'Lyon', ...url], env)).stdout).toMatch(/^Site lyon added/);
-    const again = await cli(['hub', 'site', 'add', 'lyon', ...url], env);
+    expect((await runMain(['hub', 'site', 'add', 'lyon', '--name', 'Lyon', ...url], env)).stdout).toMatch(/^Site lyon added/);
+    const again = await runMain(['hub', 'site', 'add', 'lyon', ...url], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/exists already/);
-    const added = await cli(['hub', 'controller', 'add', 'lyon', '--name', 'front desk', ...url], env);
+    const added = await runMain(['hub', 'controller', 'add', 'lyon', '--name', 'front desk', ...url], env);
     expect(added.code).toBe(0);
     const code = /enrolment code: (\S+)/.exec(added.stdout)![1]!;
     const enrolled = await fetch(`http://127.0.0.1:${port}/enrol`, { method: 'POST', body: JSON.stringify({ code }) });
@@ -85,21 +72,21 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub commands', 
     await synced;
 
     const changes = arrived('changes');
-    const revoked = await cli(['hub', 'revoke', 'lyon', '9', '--issuer', '12', '--reason', 'lost', ...url], env);
+    const revoked = await runMain(['hub', 'revoke', 'lyon', '9', '--issuer', '12', '--reason', 'lost', ...url], env);
     expect(revoked.stdout).toMatch(/^Subject 9 of issuer 12 revoked at site lyon/);
     expect((await changes).items).toEqual([expect.objectContaining({ issuer: 12, subject: '9', reason: 'lost' })]);
 
     const rejected = arrived('auditRejected');
     ws.send(JSON.stringify({ type: 'audit', events: chainEvents('lyon', 2, 1) }));
     expect(await rejected).toMatchObject({ problem: 'gap', seq: 2 });
-    const status = await cli(['hub', 'status', 'lyon', ...url], env);
+    const status = await runMain(['hub', 'status', 'lyon', ...url], env);
     expect(status.stdout).toMatch(/^Site lyon \(Lyon\): 1 revocation\(s\)/);
     expect(status.stdout).toMatch(new RegExp(`${controllerId} +front desk +lyon .*FLAGGED: gap at seq 2`));
-    const json = JSON.parse((await cli(['hub', 'status', '--json', ...url], env)).stdout) as Array<{ controllers: Array<{ problem: string }> }>;
+    const json = JSON.parse((await runMain(['hub', 'status', '--json', ...url], env)).stdout) as Array<{ controllers: Array<{ problem: string }> }>;
     expect(json[0]!.controllers[0]!.problem).toBe('gap');
 
     const closed = new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
-    expect((await cli(['hub', 'controller', 'revoke', controllerId, ...url], env)).stdout).toMatch(/revoked/);
+    expect((await runMain(['hub', 'controller', 'revoke', controllerId, ...url], env)).stdout).toMatch(/revoked/);
     expect(await closed).toBe(4003);
 
     serve.kill('SIGTERM');
@@ -108,7 +95,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('postern hub commands', 
   });
 
   it('refuses a hub command without a database', async () => {
-    const result = await cli(['hub', 'status'], {});
+    const result = await runMain(['hub', 'status'], {});
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--database-url or set DATABASE_URL/);
   });

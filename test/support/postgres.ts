@@ -103,3 +103,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** The same database reached through a TCP proxy on 127.0.0.1 at `port` (to cut or orphan it under a test). */
+export function databaseUrlThrough(url: string, port: number): string {
+  const parsed = new URL(url);
+  parsed.hostname = '127.0.0.1';
+  parsed.port = String(port);
+  return parsed.toString();
+}

@@ -3,7 +3,10 @@
  * tsx, as `npm run postern` does), or with `built` the package's bin in dist/ (`npm run build`).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+
+import { main } from '../../controller/cli/main.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = fileURLToPath(new URL('../../controller/bin/postern.ts', import.meta.url));
@@ -40,4 +43,16 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(stdin);
   });
+}
+
+/** Runs `postern` in this process (controller/cli/main.ts), its output captured: for commands a test runs many times. */
+export async function runMain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await main(args, { env, stdout, stderr, stdin: new PassThrough() });
+  return { code, stdout: out, stderr: err };
 }

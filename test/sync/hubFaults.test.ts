@@ -11,7 +11,7 @@ import { AuditStore } from '../../controller/hub/auditStore.ts';
 import type { Hub } from '../../controller/hub/hubServer.ts';
 import type { AuditEvent } from '../../controller/store/storeTypes.ts';
 import type { SyncStatus, SyncTiming } from '../../controller/sync/syncLink.ts';
-import { adminUrl, postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
+import { adminUrl, databaseUrlThrough, postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
 import { startTcpProxy } from '../support/tcpProxy.ts';
 import { startHubProxy, type HubProxy } from './hubProxy.ts';
 import { CHAIN, ControllerSite, FAST, expectSameChain, hubDatabase, doorsLocked, hubHttpUrl, hubSeq, settledChains, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
@@ -167,13 +167,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
   it('PostgreSQL cut from under the hub: the controller keeps deciding; on recovery everything uploads once and a revocation made meanwhile is in force', async () => {
     const pgProxy = await startTcpProxy('127.0.0.1', Number(new URL(adminUrl).port || 5432));
     cleanups.push(() => pgProxy.close());
-    const viaProxy = (url: string) => {
-      const parsed = new URL(url);
-      parsed.hostname = '127.0.0.1';
-      parsed.port = String(pgProxy.port);
-      return parsed.toString();
-    };
-    const linked = await linkedSite({ hubDatabaseUrl: viaProxy });
+    const linked = await linkedSite({ hubDatabaseUrl: (url) => databaseUrlThrough(url, pgProxy.port) });
     const { site } = linked;
     const { open, revoked } = await twoLinks(linked);
     const later = await site.issue('Later');
@@ -199,13 +193,7 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('a real controller and r
   it('PostgreSQL cut from under the hub while the link stays live: a revocation written meanwhile reaches the controller once the hub has its database again, without a reconnect', async () => {
     const pgProxy = await startTcpProxy('127.0.0.1', Number(new URL(adminUrl).port || 5432));
     cleanups.push(() => pgProxy.close());
-    const viaProxy = (url: string) => {
-      const parsed = new URL(url);
-      parsed.hostname = '127.0.0.1';
-      parsed.port = String(pgProxy.port);
-      return parsed.toString();
-    };
-    const linked = await linkedSite({ hubDatabaseUrl: viaProxy });
+    const linked = await linkedSite({ hubDatabaseUrl: (url) => databaseUrlThrough(url, pgProxy.port) });
     const { site, proxy } = linked;
     const visitor = await site.issue();
     await linked.uploaded();
