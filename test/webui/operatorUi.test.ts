@@ -211,7 +211,7 @@ describe.skipIf(!runs)(title, () => {
     expect(await page.getByRole('button', { name: 'Lock now' }).count()).toBe(0);
     // A viewer reads links but makes none.
     await page.getByRole('link', { name: 'Access links' }).click();
-    await page.getByRole('heading', { name: 'Access links' }).waitFor();
+    await page.getByRole('heading', { name: 'Access links', level: 2 }).waitFor();
     expect(await page.getByRole('heading', { name: 'New access link' }).count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Partners' }).count()).toBe(1);
   });
