@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { Logger } from '../logger.ts';
 import { TokenBucket } from '../api/tokenBucket.ts';
-import type { HubStore } from './hubStore.ts';
+import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import type { Enrolled, HubStore } from './hubStore.ts';
+import { SITE_KEY_PATTERN, type OfferedSiteKey } from './siteKeyAgreement.ts';
 import { normaliseEnrolmentCode } from './hubSecrets.ts';
 
 /** The largest body read: `{"code": "..."}` needs far less. */
@@ -42,13 +44,20 @@ export class EnrolEndpoint {
     }
     const body = await readBody(req, ENROL_BODY_LIMIT);
     if (body === undefined) return sendError(res, 413, 'hub.request.too-large', `the body is at most ${ENROL_BODY_LIMIT} bytes`);
-    let code: string | undefined;
+    let request: EnrolRequest;
     try {
-      code = normaliseEnrolmentCode((JSON.parse(body) as { code?: unknown } | null)?.code);
+      request = parseEnrolRequest(JSON.parse(body));
     } catch {
-      return sendError(res, 400, 'hub.request.invalid', 'the body is JSON: {"code": "<enrolment code>"}');
+      return sendError(res, 400, 'hub.request.invalid', 'the body is JSON: {"code": "<enrolment code>", "siteKey": "<64 hex digits>", "hasLinks": <boolean>, "adopt": <boolean>}, the last three optional');
     }
-    const enrolled = code === undefined ? undefined : await this.store.enrol(code);
+    let enrolled: Enrolled | undefined;
+    try {
+      enrolled = request.code === undefined ? undefined : await this.store.enrol(request.code, request.offered);
+    } catch (error) {
+      if (!(error instanceof PosternError && error.code === ErrorCodes.CONFLICT)) throw error;
+      this.logger.warn({ address }, 'enrolment refused: the controller has links under another issuing key than its site');
+      return sendError(res, 409, 'hub.enrolment.site-key', error.message);
+    }
     if (enrolled === undefined) {
       this.logger.warn({ address }, 'enrolment refused');
       return sendError(res, 403, 'hub.enrolment.invalid', 'this enrolment code is not valid: unknown, used or expired');
@@ -68,6 +77,25 @@ export class EnrolEndpoint {
     }
     return bucket;
   }
+}
+
+interface EnrolRequest {
+  code: string | undefined;
+  offered: OfferedSiteKey | undefined;
+}
+
+/**
+ * `{code}` alone (an enrolment that leaves the site's key alone) or with the controller's key. A
+ * key that is present but malformed is a bad request, not an enrolment without one.
+ */
+function parseEnrolRequest(json: unknown): EnrolRequest {
+  if (typeof json !== 'object' || json === null) throw new TypeError('not an object');
+  const { code, siteKey, hasLinks, adopt } = json as Record<string, unknown>;
+  if (siteKey === undefined) return { code: normaliseEnrolmentCode(code), offered: undefined };
+  if (typeof siteKey !== 'string' || !SITE_KEY_PATTERN.test(siteKey) || typeof hasLinks !== 'boolean' || (adopt !== undefined && typeof adopt !== 'boolean')) {
+    throw new TypeError('a malformed site key offer');
+  }
+  return { code: normaliseEnrolmentCode(code), offered: { siteKey, hasLinks, adopt: adopt === true } };
 }
 
 /** The body as text, or undefined when it is longer than `limit` bytes (the rest is not read). */
