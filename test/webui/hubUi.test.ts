@@ -124,8 +124,9 @@ describe.skipIf(!runs)(title, () => {
     // Nothing kept of a refused token.
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
 
+    // By keyboard: Enter in the token field signs in.
     await page.locator('input[name="token"]').fill(tokens.admin);
-    await page.locator('button[type="submit"]').click();
+    await page.locator('input[name="token"]').press('Enter');
     await page.locator('ul.site-grid').waitFor();
     expect(await page.locator('.user').textContent()).toContain('ada');
     // The token is in this tab's sessionStorage only: not in the URL.
@@ -148,6 +149,8 @@ describe.skipIf(!runs)(title, () => {
     await page.locator('.hub-doors li[data-door="lab"]').waitFor();
     expect(await page.locator('.hub-doors li').count()).toBe(3);
     expect(await page.locator('tr[data-controller][data-online="yes"]').count()).toBe(1);
+    // The site's newest events, from the trail its controller uploaded to the hub.
+    await page.locator('section[aria-labelledby="events-h"] tbody tr').first().waitFor();
 
     // An access link made at the site through the hub: its code shown once, then listed.
     const form = page.locator('[data-testid="link-form"]');
@@ -178,6 +181,7 @@ describe.skipIf(!runs)(title, () => {
     await page.goto(`${url}/#/site/porto`);
     await page.locator('[data-testid="site-offline"]').waitFor();
     expect(await page.locator('[data-testid="site-offline"]').first().textContent()).toContain(OFFLINE_TEXT);
+    expect(await page.locator('section[aria-labelledby="events-h"]').textContent()).toContain('No event uploaded yet');
     expect(await page.locator('.site-page .error').count()).toBe(0);
     expect(await page.locator('[data-testid="link-form"]').count()).toBe(0);
   });
@@ -192,6 +196,12 @@ describe.skipIf(!runs)(title, () => {
     expect(await page.locator('[data-testid="revoke-form"]').count()).toBe(0);
     expect(await page.locator('main button').count()).toBe(0);
     expect(await page.locator('.user').textContent()).toContain('viewer');
+    // Signing out forgets the token: a reload asks for it again.
+    await page.locator('header button', { hasText: 'Sign out' }).click();
+    await page.locator('input[name="token"]').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.reload();
+    await page.locator('input[name="token"]').waitFor();
   });
 
   it('scrolls no page sideways on a 390 px phone at DPR 3 or a 1024x768 tablet', async () => {
@@ -217,7 +227,8 @@ describe.skipIf(!runs)(title, () => {
       await pageChecks(page, `${name}: Porto`);
       if (name === 'phone') expect(await page.evaluate(() => innerWidth)).toBe(390);
     }
-  });
+    // Eight pages through axe in two browsers: more than the default minute on a loaded machine.
+  }, 150_000);
 
   it('follows a controller going offline within seconds, and reconnects and reads again when the hub comes back', async () => {
     const page = await browse({ viewport: { width: 1280, height: 860 } });

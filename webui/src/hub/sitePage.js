@@ -10,7 +10,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { drawQr, qrLayout, qrModules } from '../../badge/qrCanvas.js';
-import { linkStatus, linkTime, statusWord, stateWord } from '../format.js';
+import { clock, dateTime, describeEvent, linkStatus, linkTime, statusWord, stateWord } from '../format.js';
 import { doorState, Icon } from '../icons.js';
 import { ErrorText, useAction } from '../ui.js';
 import { canWrite, hub, rpc } from './hubConnection.js';
@@ -151,6 +151,53 @@ function Links({ siteId, live, again }) {
     </table>`}
     ${live && Array.isArray(result) && links.length === 0 && html`<p class="muted">No link.</p>`}
     ${links.length >= LINKS_SHOWN && html`<p class="muted small">The newest ${LINKS_SHOWN} are shown; the site's own web UI lists them all.</p>`}
+  </section>`;
+}
+
+const EVENTS_SHOWN = 20;
+
+/**
+ * The site's newest events as the hub holds them (audit.query): read from the hub's database, so
+ * shown for an offline site too, up to what its controllers uploaded before they went.
+ */
+function RecentEvents({ site }) {
+  const [events, setEvents] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!hub.connected) return undefined;
+    let current = true;
+    const load = () =>
+      rpc('audit.query', { site: site.id, limit: EVENTS_SHOWN }).then(
+        (result) => current && (setEvents([...(result?.events ?? [])].reverse()), setError(null)),
+        (e) => current && setError(e),
+      );
+    void load();
+    const timer = setInterval(load, POLL_MS);
+    return () => {
+      current = false;
+      clearInterval(timer);
+    };
+  }, [site.id, hub.connected, hub.connections]);
+  const names = new Map(controllersOf(site).map((c) => [c.id, c.name]));
+  return html`<section class="panel" aria-labelledby="events-h">
+    <h2 id="events-h">Recent events</h2>
+    <${ErrorText} error=${error} />
+    ${events && events.length === 0 && html`<p class="muted">No event uploaded yet.</p>`}
+    ${events &&
+    events.length > 0 &&
+    html`<table class="list events">
+      <thead><tr><th>time</th><th>door</th><th>what</th><th>controller</th></tr></thead>
+      <tbody>
+        ${events.map(
+          (e) => html`<tr key=${`${e.hubControllerId ?? e.controllerId}-${e.seq}`} class=${e.verdict === 'deny' ? 'v-deny' : ''}>
+            <td class="time" title=${dateTime(e.at)}>${clock(e.at)}</td>
+            <td data-label="door">${e.door ?? '—'}</td>
+            <td data-label="what">${describeEvent(e)}</td>
+            <td data-label="controller" class="muted">${names.get(e.hubControllerId) ?? e.hubControllerId ?? e.controllerId}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`}
   </section>`;
 }
 
@@ -320,5 +367,6 @@ export function SitePage({ siteId }) {
     </div>
     ${write && live && (created ? html`<${CreatedLink} created=${created} onClose=${() => setCreated(null)} />` : html`<${LinkForm} siteId=${site.id} live=${live} onCreated=${(c) => (setCreated(c), setLinksAgain((n) => n + 1))} />`)}
     <${Links} siteId=${site.id} live=${live} again=${linksAgain} />
+    <${RecentEvents} site=${site} />
   </div>`;
 }
