@@ -363,10 +363,10 @@ export function SitePage({ siteId }) {
     <${Controllers} site=${site} />
     <div class="columns">
       <${Doors} siteId=${site.id} live=${live} />
-      ${write && html`<${RevokeForm} siteId=${site.id} />`}
+      <${RecentEvents} site=${site} />
     </div>
     ${write && live && (created ? html`<${CreatedLink} created=${created} onClose=${() => setCreated(null)} />` : html`<${LinkForm} siteId=${site.id} live=${live} onCreated=${(c) => (setCreated(c), setLinksAgain((n) => n + 1))} />`)}
     <${Links} siteId=${site.id} live=${live} again=${linksAgain} />
-    <${RecentEvents} site=${site} />
+    ${write && html`<${RevokeForm} siteId=${site.id} />`}
   </div>`;
 }
