@@ -1,0 +1,98 @@
+/**
+ * `GET /api` of the hub (docs/hub-api.md): the upgrade to the API's WebSocket. Checked before any
+ * socket is given:
+ * - the Origin, when a browser sends one: it must be the hub's own (the Host header with the hub's
+ *   scheme, or the X-Forwarded-Proto's of a TLS proxy in front of it), else 403, so a page of
+ *   another site cannot use a signed-in browser's connection;
+ * - `Authorization: Bearer <token>` when given: a wrong or revoked token is 401; without it the
+ *   socket opens and must sign in with `session.login` within 10 s (hubApiConnection.ts);
+ * - the token in a URL is refused (400): URLs end up in logs.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+import { WebSocketServer } from 'ws';
+
+import { TokenBucket } from '../api/tokenBucket.ts';
+import type { Logger } from '../logger.ts';
+import type { HubAccount, HubAccounts } from './hubAccounts.ts';
+import { HubApiConnection } from './hubApiConnection.ts';
+import type { HubMethod } from './hubApiMethods.ts';
+
+/** Largest message a client may send: every request is small (site.call's params included). */
+export const MAX_API_MESSAGE_BYTES = 256 * 1024;
+
+export interface HubApiLimits {
+  /** Requests per second per connection, on average (default 20). */
+  rate: number;
+  /** Requests at once (default 40). */
+  burst: number;
+  loginTimeoutMs: number;
+}
+
+export const DEFAULT_API_LIMITS: HubApiLimits = { rate: 20, burst: 40, loginTimeoutMs: 10_000 };
+
+export interface HubApiEndpointDeps {
+  methods: Record<string, HubMethod>;
+  accounts: HubAccounts;
+  /** Whether the hub itself serves TLS: the scheme a browser's Origin must have. */
+  tls: boolean;
+  limits: HubApiLimits;
+  logger: Logger;
+}
+
+export type Refuse = (socket: Duplex, status: number, code: string, message: string) => void;
+
+export class HubApiEndpoint {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_API_MESSAGE_BYTES, clientTracking: false });
+  private readonly connections = new Set<HubApiConnection>();
+
+  constructor(private readonly deps: HubApiEndpointDeps) {}
+
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, refuse: Refuse): Promise<void> {
+    if (/[?&](token|access_token)=/i.test(req.url ?? '')) return refuse(socket, 400, 'hub.bad-request', 'send the token in the Authorization header or with session.login, never in the URL');
+    if (!this.originAllowed(req)) {
+      this.deps.logger.warn({ origin: req.headers.origin, address: req.socket.remoteAddress }, 'hub api refused: another origin');
+      return refuse(socket, 403, 'hub.forbidden', "a page of another origin may not use the hub's API");
+    }
+    let account: HubAccount | undefined;
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const token = /^Bearer (\S{1,200})$/.exec(header)?.[1];
+      account = token === undefined ? undefined : await this.deps.accounts.authenticate(token);
+      if (account === undefined) {
+        this.deps.logger.warn({ address: req.socket.remoteAddress }, 'hub api refused: no valid token');
+        return refuse(socket, 401, 'hub.unauthorized', 'unknown or revoked token');
+      }
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const { limits } = this.deps;
+      const connection = new HubApiConnection(ws, account, {
+        methods: this.deps.methods,
+        accounts: this.deps.accounts,
+        bucket: new TokenBucket(limits.rate, limits.burst),
+        logger: this.deps.logger,
+        loginTimeoutMs: limits.loginTimeoutMs,
+        onClose: (closed) => this.connections.delete(closed),
+      });
+      this.connections.add(connection);
+    });
+  }
+
+  closeAll(): void {
+    for (const connection of [...this.connections]) connection.close(1001, 'hub stopping');
+    this.wss.close();
+  }
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    // Programs send no Origin; browsers always do.
+    if (origin === undefined) return true;
+    const host = req.headers.host;
+    if (host === undefined) return false;
+    const forwarded = req.headers['x-forwarded-proto'];
+    const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    const scheme = proto === 'https' || proto === 'http' ? proto : this.deps.tls ? 'https' : 'http';
+    return origin === `${scheme}://${host}`;
+  }
+}
