@@ -7,10 +7,14 @@
  * Events the hub holds already (a batch resent after a lost ack) are compared, not stored again:
  * the same event has the same hash, which verifies against its content; anything else at a stored
  * seq is a `fork`.
+ *
+ * What the stored events change for the whole site (a link revoked at this controller) is made in
+ * the same transaction (siteWideEffects.ts).
  */
 import { hashEvent } from '../audit/auditChain.ts';
 import type { AuditEvent } from '../store/storeTypes.ts';
 import type { HubDb } from './hubDatabase.ts';
+import { applySiteWideEffects } from './siteWideEffects.ts';
 
 export type AuditProblem = 'gap' | 'broken-link' | 'edited' | 'fork' | 'truncated';
 
@@ -76,6 +80,7 @@ export class AuditStore {
           .execute();
         const last = fresh[fresh.length - 1]!;
         await trx.updateTable('hub_audit_heads').set({ seq: last.seq, hash: last.hash, updated_at: now }).where('controller_id', '=', controllerId).execute();
+        await applySiteWideEffects(trx, controllerId, fresh, now);
       }
       return verdict;
     });

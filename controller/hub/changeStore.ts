@@ -55,22 +55,7 @@ export class ChangeStore {
     }
     if (reason !== null && reason.length > MAX_REASON_LENGTH) throw new PosternError(ErrorCodes.INVALID_ARGUMENT, `a reason is at most ${MAX_REASON_LENGTH} characters`);
     const revokedAt = this.clock();
-    return this.db.transaction().execute(async (trx) => {
-      const site = await trx.selectFrom('hub_sites').select('id').where('id', '=', siteId).forUpdate().executeTakeFirst();
-      if (site === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no site ${siteId} at this hub`);
-      const inserted = await trx
-        .insertInto('hub_revocations')
-        .values({ site_id: siteId, issuer, subject, revoked_at: revokedAt, reason })
-        .onConflict((oc) => oc.columns(['site_id', 'issuer', 'subject']).doNothing())
-        .executeTakeFirst();
-      if (inserted.numInsertedOrUpdatedRows === 0n) {
-        const last = await trx.selectFrom('hub_changes').select((eb) => eb.fn.max('cursor').as('cursor')).where('site_id', '=', siteId).executeTakeFirst();
-        return { created: false, cursor: last?.cursor ?? 0, revokedAt };
-      }
-      const body = JSON.stringify({ issuer, subject, revokedAt, reason });
-      const change = await trx.insertInto('hub_changes').values({ site_id: siteId, kind: 'revocation', body, created_at: revokedAt }).returning('cursor').executeTakeFirstOrThrow();
-      return { created: true, cursor: change.cursor, revokedAt };
-    });
+    return this.db.transaction().execute((trx) => insertRevocation(trx, siteId, issuer, subject, reason, revokedAt));
   }
 
   /** The site's changes after the cursor, oldest first, at most `limit`. */
@@ -138,4 +123,33 @@ export class ChangeStore {
         AND c.cursor < (SELECT max(n.cursor) FROM hub_changes AS n WHERE n.site_id = c.site_id)`.execute(this.db);
     return Number(result.numAffectedRows ?? 0n);
   }
+}
+
+/**
+ * A revocation and its change, in the caller's transaction (revokeSubject; siteWideEffects.ts for a
+ * revocation a controller made). The site row is locked, so changes of a site get their cursors in
+ * commit order. The subject and reason are the caller's to check.
+ */
+export async function insertRevocation(
+  trx: HubDb,
+  siteId: string,
+  issuer: number,
+  subject: string,
+  reason: string | null,
+  revokedAt: number,
+): Promise<{ created: boolean; cursor: number; revokedAt: number }> {
+  const site = await trx.selectFrom('hub_sites').select('id').where('id', '=', siteId).forUpdate().executeTakeFirst();
+  if (site === undefined) throw new PosternError(ErrorCodes.NOT_FOUND, `no site ${siteId} at this hub`);
+  const inserted = await trx
+    .insertInto('hub_revocations')
+    .values({ site_id: siteId, issuer, subject, revoked_at: revokedAt, reason })
+    .onConflict((oc) => oc.columns(['site_id', 'issuer', 'subject']).doNothing())
+    .executeTakeFirst();
+  if (inserted.numInsertedOrUpdatedRows === 0n) {
+    const last = await trx.selectFrom('hub_changes').select((eb) => eb.fn.max('cursor').as('cursor')).where('site_id', '=', siteId).executeTakeFirst();
+    return { created: false, cursor: last?.cursor ?? 0, revokedAt };
+  }
+  const body = JSON.stringify({ issuer, subject, revokedAt, reason });
+  const change = await trx.insertInto('hub_changes').values({ site_id: siteId, kind: 'revocation', body, created_at: revokedAt }).returning('cursor').executeTakeFirstOrThrow();
+  return { created: true, cursor: change.cursor, revokedAt };
 }

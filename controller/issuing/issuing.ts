@@ -82,7 +82,8 @@ export class Issuing {
       maxUses: request.maxUses ?? null,
       createdBy: actor,
     });
-    await this.record(actor, 'link.create', link.id, { scope, notBefore, notAfter, onlineOnly, ...options.audit });
+    // The use limit too: the hub learns an online-only link's limit from this event (siteWideEffects.ts).
+    await this.record(actor, 'link.create', link.id, { scope, notBefore, notAfter, onlineOnly, ...(link.maxUses !== null ? { maxUses: link.maxUses } : {}), ...options.audit });
     return { link: await this.views.link(link), code: this.linkCode(link) };
   }
 
