@@ -46,6 +46,12 @@ export class LinkPresence {
     await this.db.updateTable('hub_controllers').set({ clock_offset_ms: offset }).where('id', '=', controllerId).execute();
   }
 
+  /** This hub is stopping: the links it held are no longer open (those that moved to another hub already keep theirs). */
+  async clearHub(): Promise<void> {
+    this.offsets.clear();
+    await this.db.updateTable('hub_controllers').set({ online_link: null, online_hub: null }).where('online_hub', '=', this.hubId).execute();
+  }
+
   /** Whether a row's link counts as open now. */
   isOnline(row: { online_link: string | null; last_seen_at: number | null; revoked_at: number | null }): boolean {
     return row.online_link !== null && row.revoked_at === null && row.last_seen_at !== null && this.clock() - row.last_seen_at < PRESENCE_STALE_MS;

@@ -187,6 +187,14 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName("the hub's API", pgUp), 
 
       link.close();
       await until(async () => (await overview(onB)).online === 0, 5000, 'the controller offline at hub B');
+
+      // A hub that stops takes its links' presence with it: at once, not after the 150 s of a crash.
+      const hubC = await startHub(db.url);
+      const again = await TestLink.open(hubC, credential);
+      await again.hello(0, 'lisbon-chain');
+      await until(async () => (await overview(onB)).online === 1, 5000, 'the controller online through hub C');
+      await hubC.stop();
+      expect((await overview(onB)).online).toBe(0);
     } finally {
       onA.close();
       onB.close();
