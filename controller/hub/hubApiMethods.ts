@@ -234,7 +234,8 @@ export function hubApiMethods(services: HubApiServices): Record<string, HubMetho
         const write = !isReadMethod(name);
         try {
           const result = await siteCalls.call(site, name, params, account);
-          if (write) await actions.record(actor, 'site.call', site, { method: name, ok: true });
+          // Done at the controller (and in its own trail) already: a record that fails here must not make it look undone.
+          if (write) await actions.record(actor, 'site.call', site, { method: name, ok: true }).catch(() => undefined);
           return result;
         } catch (error) {
           if (write) await actions.record(actor, 'site.call', site, { method: name, ok: false, error: errorCodeOf(error) }).catch(() => undefined);
