@@ -37,6 +37,8 @@ export interface HubApiConnectionDeps {
   logger: Logger;
   loginTimeoutMs: number;
   onClose(connection: HubApiConnection): void;
+  /** A wrong token in session.login: counted against the client's address (hubApiEndpoint.ts). */
+  onLoginFailed?(): void;
 }
 
 export class HubApiConnection {
@@ -135,6 +137,7 @@ export class HubApiConnection {
     const token = typeof raw === 'object' && raw !== null && typeof (raw as { token?: unknown }).token === 'string' ? (raw as { token: string }).token : undefined;
     const account = token === undefined || token.length > 200 ? undefined : await this.deps.accounts.authenticate(token);
     if (account === undefined) {
+      this.deps.onLoginFailed?.();
       // One try per socket: a guesser pays a connection (and the upgrade's limits) for each.
       setImmediate(() => this.close(ApiCloseCodes.UNAUTHORIZED, 'unauthorized'));
       throw unauthenticated('unknown or revoked token');

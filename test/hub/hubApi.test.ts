@@ -82,6 +82,24 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName("the hub's API", pgUp), 
     expect(await silent.waitClosed(3000)).toEqual({ code: 4401, reason: 'no login' });
   });
 
+  it('an address that failed to sign in too often is refused (429) for a while, even with a good token', async () => {
+    const strict = await startHub(db.url, { apiLimits: { failedLogins: { rate: 2, burst: 3 } } });
+    try {
+      const wrong = `${tokens.ada!.slice(0, -4)}AAAA`;
+      expect(await HubApiClient.status(strict, { authorization: `Bearer ${wrong}` })).toBe(401);
+      expect(await HubApiClient.status(strict, { authorization: `Bearer ${wrong}` })).toBe(401);
+      const guesser = await HubApiClient.connect(strict);
+      expect((await guesser.request('session.login', { token: wrong })).error).toMatchObject({ data: { code: 'POSTERN_ERR_UNAUTHENTICATED' } });
+      expect(await HubApiClient.status(strict, { authorization: `Bearer ${tokens.ada}` })).toBe(429);
+      expect(await HubApiClient.status(strict, {})).toBe(429);
+      // Refilled (2 a second): in again.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(await HubApiClient.status(strict, { authorization: `Bearer ${tokens.ada}` })).toBe(101);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it("refuses a browser page of another origin (403) and takes the hub's own", async () => {
     const host = `127.0.0.1:${hubA.address().port}`;
     expect(await HubApiClient.status(hubA, { origin: 'https://evil.example', authorization: `Bearer ${tokens.ada}` })).toBe(403);
