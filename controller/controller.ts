@@ -45,6 +45,7 @@ import { createDecide, type DecisionRecord } from './decision/decide.ts';
 import { DecisionLog, type Decision } from './decision/decisionLog.ts';
 import { WebhookDelegation } from './delegation/webhookDelegation.ts';
 import { LatencyWindow } from './decision/latencyWindow.ts';
+import { HubConfirmer } from './decision/hubConfirmer.ts';
 import { LocalHub } from './decision/localHub.ts';
 import { DoorOperator } from './doorOperator.ts';
 import { LinkEmails } from './email/linkEmails.ts';
@@ -59,6 +60,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { SiteMonitor, type DoorChange, type DoorStatus, type ScannerStatus } from './siteMonitor.ts';
 import { openStore } from './store/openStore.ts';
 import type { Store } from './store/storeTypes.ts';
+import { HubRequests } from './sync/hubRequests.ts';
 import type { SyncLink, SyncTiming } from './sync/syncLink.ts';
 import { VERSION } from './version.ts';
 import { WebUi } from './web/webUi.ts';
@@ -97,6 +99,8 @@ interface Running {
   mqtt?: MqttBridge;
   webhooks?: OutboundWebhooks;
   sync?: SyncLink;
+  /** A site with a hub: requests to it over the sync link (online-only codes are confirmed there). */
+  hubRequests?: HubRequests;
   cleanups: Array<() => void>;
 }
 
@@ -139,7 +143,7 @@ export class Controller {
     // While the store cannot take events, they are kept durable here (auditTrail.ts).
     const journal = new AuditJournal({ file: join(resolve(config.dataDir), `audit-journal.${config.site.id}.ndjson`), logger: auditLog });
     const audit = new AuditTrail({ store, controllerId: config.site.id, journal, logger: auditLog, clock });
-    const running: Running = { store, audit, cleanups: [unwatchStore] };
+    const running: Running = { store, audit, cleanups: [unwatchStore], ...(config.hub ? { hubRequests: new HubRequests() } : {}) };
     this.running = running;
     try {
       const siteKey = await loadOrCreateSiteKey(store);
@@ -309,7 +313,8 @@ export class Controller {
         lockoutMs: throttle.lockoutSeconds * 1000,
         maxLockoutMs: throttle.maxLockoutSeconds * 1000,
       }),
-      onlineLinks: new LocalHub(store),
+      // With a hub, the hub confirms and counts for the whole site; standalone, the store does.
+      onlineLinks: running.hubRequests ? new HubConfirmer({ requests: running.hubRequests, store }) : new LocalHub(store),
       siteDefaultScope: this.config.site.defaultScope,
       delegation,
     });
@@ -434,6 +439,7 @@ export class Controller {
     running.cleanups.push(() => mailer.close());
     const linkEmails = new LinkEmails({ config, issuing, audit, mailer });
     const methods = allMethods({ config, doors: operator, monitor, issuing, linkEmails, store, holderNames, idempotency: new Idempotency(store), readBudget, accounts, webhooks: running.webhooks, sync: running.sync, enrolments: new BadgeEnrolments({ config, store, audit }), demo: this.demoDoors(audit), events, networkScanners, latency: (door) => this.latency.get(door), startedAt, version: VERSION, controllerId: config.site.id });
+    running.sync?.calls?.serve(methods);
     // The operator web UI: /auth/*, /socket.io/ and the built pages (controller/web/).
     const web = config.web.enabled ? this.createWebUi(methods, events, accounts, audit) : undefined;
     running.web = web;
@@ -466,9 +472,11 @@ export class Controller {
   /** Loaded only for a site with a hub: a standalone controller does not load the link's code. */
   private async startSync(running: Running): Promise<void> {
     const { config } = this;
-    const [{ SyncLink }, { hubCredentialFile }, { watchClockAlarm }] = await Promise.all([import('./sync/syncLink.ts'), import('./sync/hubAddress.ts'), import('./sync/clockAlarm.ts')]);
+    const [{ SyncLink }, { hubCredentialFile }, { watchClockAlarm }, { HubCalls }] = await Promise.all([import('./sync/syncLink.ts'), import('./sync/hubAddress.ts'), import('./sync/clockAlarm.ts'), import('./sync/hubCalls.ts')]);
     const logger = this.logger.child({ component: 'sync' });
-    const sync = new SyncLink({ hub: config.hub!, credentialFile: hubCredentialFile(config), store: running.store, audit: running.audit, logger, clock: this.options.clock, timing: this.options.syncTiming });
+    // The hub's site.call: served the API's methods once the API is made (startApi).
+    const calls = new HubCalls({ enabled: config.hub!.remoteAdmin !== false, rate: config.api.rateLimit.perToken, logger });
+    const sync = new SyncLink({ hub: config.hub!, credentialFile: hubCredentialFile(config), store: running.store, audit: running.audit, logger, clock: this.options.clock, timing: this.options.syncTiming, requests: running.hubRequests, calls });
     running.cleanups.push(watchClockAlarm(sync, { audit: running.audit, logger }));
     await sync.start();
     running.sync = sync;

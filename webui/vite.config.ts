@@ -19,7 +19,7 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     rolldownOptions: {
-      input: { index: `${root}index.html`, badge: `${root}badge.html`, kiosk: `${root}kiosk.html` },
+      input: { index: `${root}index.html`, badge: `${root}badge.html`, kiosk: `${root}kiosk.html`, hub: `${root}hub.html` },
     },
   },
   server: {

@@ -61,6 +61,11 @@ const POSTERN_TO_RPC: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.STORE_READ_ONLY]: RpcErrorCodes.unavailable,
   [ErrorCodes.STORE_WRITE_FAILED]: RpcErrorCodes.unavailable,
   [ErrorCodes.EMAIL_FAILED]: RpcErrorCodes.unavailable,
+  [ErrorCodes.UNAUTHENTICATED]: RpcErrorCodes.forbidden,
+  [ErrorCodes.FORBIDDEN]: RpcErrorCodes.forbidden,
+  [ErrorCodes.RATE_LIMITED]: RpcErrorCodes.rateLimited,
+  [ErrorCodes.SITE_OFFLINE]: RpcErrorCodes.unavailable,
+  [ErrorCodes.SITE_TIMEOUT]: RpcErrorCodes.unavailable,
 };
 
 /** What a thrown error becomes on the wire. Unknown errors say nothing of their internals. */

@@ -49,7 +49,7 @@ export async function hubServe(
   await hub.start();
   const address = hub.address();
   const scheme = tls === undefined ? 'http' : 'https';
-  io.stdout.write(`Postern hub on ${scheme}://${address.host}:${address.port}: POST /enrol, GET /sync (WebSocket). Press Ctrl+C to stop.\n`);
+  io.stdout.write(`Postern hub on ${scheme}://${address.host}:${address.port}: POST /enrol, GET /sync and GET /api (WebSockets). Press Ctrl+C to stop.\n`);
   const signal = await new Promise<string>((resolve) => {
     signals.once('SIGINT', () => resolve('SIGINT'));
     signals.once('SIGTERM', () => resolve('SIGTERM'));

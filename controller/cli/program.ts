@@ -361,7 +361,7 @@ const HUB_SERVES = 'Every hub command migrates the hub database first; the comma
 const HUB: Leaf[] = [
   {
     name: 'serve',
-    summary: 'runs a hub (POST /enrol, GET /sync) until SIGINT or SIGTERM; any number may serve one database',
+    summary: "runs a hub (POST /enrol, GET /sync, and the admin API GET /api: docs/hub-api.md) until SIGINT or SIGTERM; any number may serve one database",
     usage: '[--database-url URL] [--port 8450] [--host 0.0.0.0] [--tls-cert FILE --tls-key FILE] [--log-format json|pretty]',
     options: [
       hubDatabase,
@@ -423,6 +423,31 @@ const HUB_CONTROLLER: Leaf[] = [
   },
 ];
 
+const HUB_ACCOUNT: Leaf[] = [
+  {
+    name: 'add <name>',
+    summary: "adds an account of the hub's API (docs/hub-api.md): prints its token once",
+    usage: 'NAME --role admin|operator|viewer [--database-url URL]',
+    details: 'viewer reads; operator revokes and runs operator methods at the sites; admin manages sites, controllers and accounts.',
+    options: [hubDatabase, () => new Option('--role <ROLE>', 'what it may do').choices(['admin', 'operator', 'viewer'])],
+    load: () => import('./hubAccountCommands.ts').then((m) => m.hubAccountAdd),
+  },
+  {
+    name: 'list',
+    summary: "the hub's accounts with their role and state (never a token)",
+    usage: '[--json] [--database-url URL]',
+    options: [hubDatabase, json],
+    load: () => import('./hubAccountCommands.ts').then((m) => m.hubAccountList),
+  },
+  {
+    name: 'revoke <name>',
+    summary: "ends an account's token at once: refused from now on, its open connections at their next call",
+    usage: 'NAME [--database-url URL]',
+    options: [hubDatabase],
+    load: () => import('./hubAccountCommands.ts').then((m) => m.hubAccountRevoke),
+  },
+];
+
 /** `postern hub audit ...`: the chains the hub holds; SITE and --controller (the hub's id, ctl-...) narrow it. */
 const hubController = opt('--controller <ID>', "only this controller: its hub id (ctl-..., as `postern hub status` lists it)");
 
@@ -468,14 +493,21 @@ const HUB_GROUP: Group = {
     { name: 'site', summary: "the hub's sites", leaves: HUB_SITE },
     { name: 'controller', summary: "a site's controllers: slots, enrolment codes, revocation", leaves: HUB_CONTROLLER },
     { name: 'audit', summary: "every site's audit trail as the hub holds it: tail, export and verify", leaves: HUB_AUDIT },
+    { name: 'account', summary: "accounts of the hub's API (GET /api): add, list, revoke", leaves: HUB_ACCOUNT },
   ],
 };
 
 const ENROL: Leaf = {
   name: 'enrol',
   summary: "enrols this site's controller with a hub: writes its credential beside the store and prints the site file's hub: lines",
-  usage: '--hub URL --code CODE [--config FILE]',
-  options: [opt('--hub <URL>', "the hub's address, e.g. https://hub.example:8450"), opt('--code <CODE>', 'the enrolment code `postern hub controller add` printed')],
+  usage: '--hub URL --code CODE [--adopt-site-key] [--config FILE]',
+  details:
+    "Every controller of a site issues with one key, so that a link made at one opens the doors of all. The first controller enrolled at a site gives the site its key; later ones take it. A controller that has issued links with another key is refused, unless --adopt-site-key: its links then stop working.",
+  options: [
+    opt('--hub <URL>', "the hub's address, e.g. https://hub.example:8450"),
+    opt('--code <CODE>', 'the enrolment code `postern hub controller add` printed'),
+    opt('--adopt-site-key', "take the site's issuing key even though the links this controller issued then stop opening doors"),
+  ],
   load: () => import('./enrolCommand.ts').then((m) => m.enrolCommand),
 };
 

@@ -133,6 +133,12 @@ const hub = z
     credentialFile: z.string().min(1).optional(),
     /** PEM certificates of a private CA the hub's certificate is signed by (else the system's CAs). */
     caFile: z.string().min(1).optional(),
+    /**
+     * Whether the hub's accounts may call this controller's API methods through the link (site.call,
+     * docs/hub-api.md). Absent: true. Optional rather than defaulted, so that a HubConfig written
+     * in code needs no change.
+     */
+    remoteAdmin: z.boolean().optional(),
   })
   .optional();
 

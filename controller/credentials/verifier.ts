@@ -61,7 +61,7 @@ export interface ScanDelegation {
   delegate(scan: ScanContext): Promise<{ outcome: 'grant' | DelegatedDenial; audit: Record<string, unknown> }> | undefined;
 }
 
-/** Live confirmation of an online-only link; the standalone hub answers from the store. */
+/** Live confirmation of an online-only link: the hub's (hubConfirmer.ts), or on a standalone site the store's (localHub.ts). */
 export interface OnlineLinkConfirmer {
   confirm(issuer: number, subject: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted' | 'offline'>;
 }
@@ -182,10 +182,12 @@ export class Verifier {
   ];
 
   /**
-   * The site's own steps after the format's. Live confirmation of online-only codes is the first:
-   * on a standalone site the local hub confirms (and counts) the site's own links, and has no way
-   * to confirm a partner's, so those are denied `offline`. Schedules, anti-passback and the hub's
-   * confirmation of other kinds come here as further steps.
+   * The site's own steps after the format's. Live confirmation of online-only codes is the first,
+   * one step whoever confirms: a site with a hub asks it (hubConfirmer.ts: it counts the uses of
+   * every controller of the site, and a partner's code once per site; with the link down the answer
+   * is `offline` at once); on a standalone site the local hub confirms (and counts) the site's own
+   * links from the store, and has no way to confirm a partner's, so those are denied `offline`.
+   * Schedules, anti-passback and the hub's confirmation of other kinds come here as further steps.
    */
   private readonly policySteps: readonly DecisionStep[] = [
     {

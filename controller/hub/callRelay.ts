@@ -19,14 +19,12 @@ import { sql } from 'kysely';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { RpcError, toErrorObject, type JsonRpcErrorObject } from '../api/jsonRpc.ts';
 import type { Logger } from '../logger.ts';
+import { HUB_ROLES, type HubAccount, type HubRole } from './hubAccounts.ts';
 import type { HubDb } from './hubDatabase.ts';
 import { HUB_CHANNEL } from './hubMigrations.ts';
 
 /** What the hub that holds the link gives the call: the caller's account, as site.call had it. */
-export interface RelayedAccount {
-  name: string;
-  role: string;
-}
+export type RelayedAccount = Pick<HubAccount, 'name' | 'role'>;
 
 export interface CallRelayDeps {
   db: HubDb;
@@ -138,7 +136,10 @@ export class CallRelay {
     if (call === undefined) return;
     let answer: Answer;
     try {
-      answer = { result: (await this.deps.runHere(call.site_id, call.method, JSON.parse(call.params) as unknown, { name: call.account_name, role: call.account_role })) ?? null };
+      const role = call.account_role as HubRole;
+      // The row is the database's, as trusted as the hub itself; a role no hub knows runs nothing.
+      if (!HUB_ROLES.includes(role)) throw new PosternError(ErrorCodes.FORBIDDEN, `a call handed over with an unknown role ${JSON.stringify(call.account_role)}`);
+      answer = { result: (await this.deps.runHere(call.site_id, call.method, JSON.parse(call.params) as unknown, { name: call.account_name, role })) ?? null };
     } catch (error) {
       answer = { error: toErrorObject(error) };
     }

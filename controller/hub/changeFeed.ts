@@ -3,7 +3,9 @@
  * Payloads:
  * - `<siteId>:<cursor>`: a change of the site was committed (the trigger of hubMigrations.ts),
  * - `!close:<controllerId>`: the controller's credential changed or it was revoked (hubStore.ts),
- * - `!link:<controllerId>:<nonce>`: a new link of the controller opened on some hub (syncSession.ts).
+ * - `!link:<controllerId>:<nonce>`: a new link of the controller opened on some hub (syncSession.ts),
+ * - `!call:<hub>:<id>` and `!answer:<hub>:<id>`: a site.call handed to the hub holding the site's
+ *   link, and its answer back to the hub that handed it (callRelay.ts).
  * A lost connection is made again with backoff (1 s doubling to 30 s); notifications sent while it
  * was down are lost, so `onReconnect` tells the hub to check everything again.
  *
@@ -21,6 +23,8 @@ export interface FeedListener {
   onChange(siteId: string, cursor: number): void;
   onClose(controllerId: string): void;
   onLink(controllerId: string, nonce: string): void;
+  onCall?(hub: string, id: number): void;
+  onAnswer?(hub: string, id: number): void;
   onReconnect(): void;
 }
 
@@ -134,6 +138,16 @@ export class ChangeFeed {
       const rest = payload.slice('!link:'.length);
       const split = rest.lastIndexOf(':');
       if (split > 0) listener.onLink(rest.slice(0, split), rest.slice(split + 1));
+      return;
+    }
+    if (payload.startsWith('!call:') || payload.startsWith('!answer:')) {
+      const answer = payload.startsWith('!answer:');
+      const rest = payload.slice(answer ? '!answer:'.length : '!call:'.length);
+      const split = rest.lastIndexOf(':');
+      const id = Number(rest.slice(split + 1));
+      if (split <= 0 || !Number.isSafeInteger(id)) return;
+      if (answer) listener.onAnswer?.(rest.slice(0, split), id);
+      else listener.onCall?.(rest.slice(0, split), id);
       return;
     }
     const split = payload.lastIndexOf(':');

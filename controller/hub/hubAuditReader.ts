@@ -200,3 +200,9 @@ export async function verifyHubChain(db: HubDb, head: HubChainHead, pageSize = H
   const report = await verifyChain(events, { anchor });
   return { head, report, lastSeq };
 }
+
+/** One controller's events after `afterSeq`, oldest first, at most `limit` (a page of the hub's API audit.query). */
+export async function controllerEventsAfter(db: HubDb, controller: { controllerId: string; siteId: string }, afterSeq: number, limit: number): Promise<HubAuditEvent[]> {
+  const rows = await db.selectFrom('hub_audit_events as e').select(EVENT_COLUMNS).where('e.controller_id', '=', controller.controllerId).where('e.seq', '>', afterSeq).orderBy('e.seq').limit(limit).execute();
+  return rows.map((row) => toEvent(row, controller.siteId));
+}

@@ -8,6 +8,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
+import { hubApiMigration } from './hubApiMigration.ts';
 import type { HubDatabase } from './hubSchema.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's schema type
@@ -115,7 +116,67 @@ const initial: Migration = {
   },
 };
 
-export const hubMigrations: Record<string, Migration> = { '0001_hub': initial };
+/**
+ * Online-only codes confirmed at the hub (onlineUses.ts): one row per (site, issuer, subject), its
+ * limit (null: none) and the uses counted across every controller of the site. max_uses is a
+ * bigint, as the frame's maxUses may be any whole number up to 2^53.
+ */
+const onlineUses: Migration = {
+  async up(db: AnyDb) {
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_online_uses (
+        site_id text NOT NULL REFERENCES hub_sites (id),
+        issuer integer NOT NULL,
+        subject text NOT NULL,
+        max_uses bigint,
+        uses bigint NOT NULL DEFAULT 0,
+        first_seen bigint NOT NULL,
+        last_used bigint,
+        PRIMARY KEY (site_id, issuer, subject)
+      )`.execute(db);
+  },
+};
+
+/**
+ * The site's issuing key (hex), which MACs its access links: every controller of a site must hold
+ * the same one, so a link issued at one opens the doors of all. The first controller enrolled
+ * brings its own; the next ones take it (siteKeyAgreement.ts). Null until a controller enrolled.
+ */
+const siteKey: Migration = {
+  async up(db: AnyDb) {
+    await sql`ALTER TABLE hub_sites ADD COLUMN IF NOT EXISTS site_key text`.execute(db);
+  },
+};
+
+/** site.call handed between hub processes (callRelay.ts): a row per call, deleted once answered. */
+const hubCalls: Migration = {
+  async up(db: AnyDb) {
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_calls (
+        id bigserial PRIMARY KEY,
+        site_id text NOT NULL REFERENCES hub_sites (id),
+        origin_hub text NOT NULL,
+        target_hub text NOT NULL,
+        method text NOT NULL,
+        params text NOT NULL,
+        account_name text NOT NULL,
+        account_role text NOT NULL,
+        created_at bigint NOT NULL,
+        claimed_at bigint,
+        answer text,
+        answered_at bigint
+      )`.execute(db);
+    await sql`CREATE INDEX IF NOT EXISTS hub_calls_target ON hub_calls (target_hub) WHERE claimed_at IS NULL`.execute(db);
+  },
+};
+
+export const hubMigrations: Record<string, Migration> = {
+  '0001_hub': initial,
+  '0002_online_uses': onlineUses,
+  '0003_hub_api': hubApiMigration,
+  '0004_site_key': siteKey,
+  '0005_hub_calls': hubCalls,
+};
 
 const provider: MigrationProvider = { getMigrations: async () => hubMigrations };
 

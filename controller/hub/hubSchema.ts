@@ -9,6 +9,8 @@ export interface HubSitesTable {
   id: string;
   name: string;
   created_at: number;
+  /** The site's issuing key, hex (hubMigrations.ts 0002); null until its first controller enrolled. */
+  site_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface HubControllersTable {
@@ -23,6 +25,12 @@ export interface HubControllersTable {
   last_seen_at: number | null;
   /** The controller id its audit events carry, learned from its first hello. */
   chain: string | null;
+  /** The nonce of its open sync link, on whichever hub (linkPresence.ts); null while none is open. */
+  online_link: Generated<string | null>;
+  /** The hub process that link is on. */
+  online_hub: Generated<string | null>;
+  /** The controller's clock minus the hub's, as its last link measured it (linkPresence.ts). */
+  clock_offset_ms: Generated<number | null>;
 }
 
 export interface HubEnrolmentCodesTable {
@@ -81,6 +89,58 @@ export interface HubAuditHeadsTable {
   flagged_at: number | null;
 }
 
+/** An online-only code of a site as the hub counts its confirmations (onlineUses.ts). */
+export interface HubOnlineUsesTable {
+  site_id: string;
+  issuer: number;
+  subject: string;
+  /** null: no limit. */
+  max_uses: number | null;
+  uses: Generated<number>;
+  first_seen: number;
+  last_used: number | null;
+}
+
+/** An account of the hub's API (hubAccounts.ts): its token kept as sha256 hex only. */
+export interface HubAccountsTable {
+  id: string;
+  name: string;
+  role: 'admin' | 'operator' | 'viewer';
+  token_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** What an account (or the command line) changed through the hub (hubActions.ts). */
+export interface HubActionsTable {
+  id: Generated<number>;
+  at: number;
+  /** `account:<name>` or `cli`. */
+  actor: string;
+  /** The API method (or command) that made the change. */
+  action: string;
+  site_id: string | null;
+  detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
+/** A site.call handed from one hub process to the one that holds the site's link (callRelay.ts). */
+export interface HubCallsTable {
+  id: Generated<number>;
+  site_id: string;
+  origin_hub: string;
+  target_hub: string;
+  method: string;
+  /** JSON */
+  params: string;
+  account_name: string;
+  account_role: string;
+  created_at: number;
+  claimed_at: ColumnType<number | null, number | null | undefined, number | null>;
+  /** JSON: `{result}` or `{error}` (a JSON-RPC error object). */
+  answer: ColumnType<string | null, string | null | undefined, string | null>;
+  answered_at: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
 export interface HubDatabase {
   hub_sites: HubSitesTable;
   hub_controllers: HubControllersTable;
@@ -89,4 +149,8 @@ export interface HubDatabase {
   hub_revocations: HubRevocationsTable;
   hub_audit_events: HubAuditEventsTable;
   hub_audit_heads: HubAuditHeadsTable;
+  hub_online_uses: HubOnlineUsesTable;
+  hub_accounts: HubAccountsTable;
+  hub_actions: HubActionsTable;
+  hub_calls: HubCallsTable;
 }

@@ -50,7 +50,24 @@ export function credentialControllerId(credential: string): string | undefined {
   return CREDENTIAL_PATTERN.exec(credential)?.[1];
 }
 
-/** Whether the credential hashes to the stored sha256 hex, in time that does not depend on where they differ. */
+/** Account ids never hold `_` either: an API token's id ends at its second `_`. */
+export function newAccountId(): string {
+  return `acc-${randomBytes(6).toString('hex')}`;
+}
+
+/** A token of the hub's API (hubAccounts.ts): `ph_<accountId>_<32 random bytes, base64url>`, shown once. */
+export function newAccountToken(accountId: string): string {
+  return `ph_${accountId}_${randomBytes(32).toString('base64url')}`;
+}
+
+const ACCOUNT_TOKEN_PATTERN = /^ph_([a-z0-9-]{1,64})_([A-Za-z0-9_-]{43})$/;
+
+/** The account id an API token names, or undefined for text that is no token. */
+export function accountTokenId(token: string): string | undefined {
+  return ACCOUNT_TOKEN_PATTERN.exec(token)?.[1];
+}
+
+/** Whether the credential (or API token: any of the hub's long secrets) hashes to the stored sha256 hex, in time that does not depend on where they differ. */
 export function credentialMatches(credential: string, storedHash: string | null): boolean {
   if (storedHash === null) return false;
   const given = Buffer.from(sha256Hex(credential), 'hex');

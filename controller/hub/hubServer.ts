@@ -8,6 +8,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
+import { randomBytes } from 'node:crypto';
+
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 
@@ -15,15 +17,24 @@ import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
 import { readTlsFiles, type TlsFiles } from '../tls/tlsFiles.ts';
 import { AuditStore } from './auditStore.ts';
-import { ChangeFeed } from './changeFeed.ts';
+import { CallRelay } from './callRelay.ts';
+import { ChangeFeed, type FeedListener } from './changeFeed.ts';
 import { ChangeStore } from './changeStore.ts';
 import { EnrolEndpoint, sendError, type Throttle } from './enrolEndpoint.ts';
 import { handleHealth } from './healthEndpoint.ts';
 import { openHubDatabase, type HubDb } from './hubDatabase.ts';
 import { sha256Hex } from './hubSecrets.ts';
 import { HubStore } from './hubStore.ts';
+import { hubWebUi } from './hubWebUi.ts';
 import { LinkRegistry } from './linkRegistry.ts';
 import { SyncSession, type SessionDeps } from './syncSession.ts';
+import { HubAccounts } from './hubAccounts.ts';
+import { HubActions } from './hubActions.ts';
+import { HubAdmin } from './hubAdmin.ts';
+import { DEFAULT_API_LIMITS, HubApiEndpoint, type HubApiLimits } from './hubApiEndpoint.ts';
+import { hubApiMethods } from './hubApiMethods.ts';
+import { LinkPresence } from './linkPresence.ts';
+import { SITE_CALL_TIMEOUT_MS, SiteCalls } from './siteCalls.ts';
 import { MAX_FRAME_BYTES } from '../sync/syncFrames.ts';
 
 /** How often a hub prunes the change log. */
@@ -51,6 +62,10 @@ export interface HubOptions {
   idleTimeoutMs?: number;
   /** How often the change feed's listening connection is probed (changeFeed.ts; default 10 s). */
   feedProbeMs?: number;
+  /** The API's per-connection limits, login timeout and failed sign-ins per address (hubApiEndpoint.ts; default 20/s, bursts of 40, 10 s, 20 then 1/s). */
+  apiLimits?: Partial<HubApiLimits>;
+  /** How long site.call waits for the controller's answer (default 10 s). */
+  siteCallTimeoutMs?: number;
 }
 
 export class Hub {
@@ -62,6 +77,12 @@ export class Hub {
   private feed: ChangeFeed | undefined;
   private stopping = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private api: HubApiEndpoint | undefined;
+  private siteCalls: SiteCalls | undefined;
+  private relay: CallRelay | undefined;
+  private presence: LinkPresence | undefined;
+  /** Names this process in the database's record of which hub holds which link (linkPresence.ts). */
+  readonly hubId = `hub-${randomBytes(4).toString('hex')}`;
 
   constructor(private readonly options: HubOptions) {
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'hub' });
@@ -85,7 +106,19 @@ export class Hub {
     const db = await openHubDatabase(this.options.databaseUrl, this.logger);
     this.db = db;
     const store = new HubStore(db, clock);
-    const feed = new ChangeFeed({ databaseUrl: this.options.databaseUrl, listener: this.links, logger: this.logger.child({ component: 'hub.feed' }), probeMs: this.options.feedProbeMs });
+    // The links hear of changes and closes; the call relay of site.calls handed between hubs.
+    const listener: FeedListener = {
+      onChange: (siteId, cursor) => this.links.onChange(siteId, cursor),
+      onClose: (controllerId) => this.links.onClose(controllerId),
+      onLink: (controllerId, nonce) => this.links.onLink(controllerId, nonce),
+      onCall: (hub, id) => this.relay?.onCall(hub, id),
+      onAnswer: (hub, id) => this.relay?.onAnswer(hub, id),
+      onReconnect: () => {
+        this.links.onReconnect();
+        this.relay?.recheck().catch((error: unknown) => this.logger.warn({ err: error }, 'could not look for site calls after the change feed reconnected'));
+      },
+    };
+    const feed = new ChangeFeed({ databaseUrl: this.options.databaseUrl, listener, logger: this.logger.child({ component: 'hub.feed' }), probeMs: this.options.feedProbeMs });
     this.feed = feed;
     try {
       await feed.start();
@@ -94,9 +127,31 @@ export class Hub {
     }
     const changes = new ChangeStore(db, clock);
     // Changes older than 30 days go (docs/sync.md); every hub does it, which is harmless.
-    const prune = () => changes.prune().catch((error: unknown) => this.logger.warn({ err: error }, 'could not prune old changes'));
+    const prune = () =>
+      Promise.all([changes.prune(), this.relay?.prune()]).catch((error: unknown) => this.logger.warn({ err: error }, 'could not prune old changes'));
     this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS).unref();
     void prune();
+    const presence = new LinkPresence(db, this.hubId, clock);
+    this.presence = presence;
+    const siteCallTimeoutMs = this.options.siteCallTimeoutMs ?? SITE_CALL_TIMEOUT_MS;
+    const siteCalls = new SiteCalls({
+      links: () => this.links.all(),
+      presence,
+      timeoutMs: siteCallTimeoutMs,
+      forward: (hub, siteId, method, params, account) => this.relay!.forward(hub, siteId, method, params, account),
+    });
+    this.siteCalls = siteCalls;
+    this.relay = new CallRelay({
+      db,
+      hubId: this.hubId,
+      runHere: (siteId, method, params, account) => siteCalls.callHere(siteId, method, params, account),
+      timeoutMs: siteCallTimeoutMs,
+      logger: this.logger.child({ component: 'hub.calls' }),
+      clock,
+    });
+    const accounts = new HubAccounts(db, clock);
+    const methods = hubApiMethods({ admin: new HubAdmin(db, clock), accounts, actions: new HubActions(db, clock), presence, siteCalls, clock });
+    this.api = new HubApiEndpoint({ methods, accounts, tls: tls !== undefined, limits: { ...DEFAULT_API_LIMITS, ...this.options.apiLimits }, logger: this.logger.child({ component: 'hub.api' }) });
     const deps: SessionDeps = {
       store,
       changes,
@@ -105,16 +160,26 @@ export class Hub {
       clock,
       helloTimeoutMs: this.options.helloTimeoutMs ?? 10_000,
       idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000,
-      onClosed: (session) => this.links.remove(session),
+      onClosed: (session) => {
+        this.links.remove(session);
+        siteCalls.closed(session);
+        presence.closed(session.controller.id, session.nonce).catch((error: unknown) => this.logger.warn({ err: error }, 'could not record a closed sync link'));
+      },
+      onResult: (session, frame) => siteCalls.result(session, frame),
+      onClock: (session, time) => void presence.clockSeen(session.controller.id, session.nonce, time).catch((error: unknown) => this.logger.warn({ err: error }, "could not record a controller's clock offset")),
     };
     const enrol = new EnrolEndpoint(store, this.options.enrolThrottle ?? { rate: 1, burst: 10 }, this.logger.child({ component: 'hub.enrol' }));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    // The operator web UI (hubWebUi.ts): the hub's page at `/` and the assets it loads.
+    const webUi = hubWebUi({ logger: this.logger.child({ component: 'hub.webui' }) });
     const handler: RequestListener = (req, res) => {
       const path = new URL(req.url ?? '/', 'http://hub').pathname;
+      if (webUi(req, res, path)) return;
       if (path === '/health') {
         handleHealth(req, res, db, () => feed.listening).catch(() => res.destroy());
         return;
       }
+      if (path === '/api') return sendError(res, 426, 'hub.upgrade-required', "/api is the hub's API as a WebSocket (docs/hub-api.md)");
       if (path !== '/enrol') return sendError(res, 404, 'hub.not-found', 'no such endpoint: POST /enrol, GET /sync (WebSocket), GET /health');
       enrol.handle(req, res).catch((error: unknown) => {
         this.logger.error({ err: error }, 'enrolment failed');
@@ -125,9 +190,11 @@ export class Hub {
     const server = tls === undefined ? createHttpServer(handler) : createHttpsServer(tls, handler);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => undefined);
-      this.upgrade(req, socket, head, store, deps).catch((error: unknown) => {
-        this.logger.error({ err: error }, 'sync upgrade failed');
-        refuse(socket, 503, 'hub.unavailable', 'the hub could not check the credential now');
+      const api = new URL(req.url ?? '/', 'http://hub').pathname === '/api';
+      const upgrading = api && !this.stopping && this.api !== undefined ? this.api.upgrade(req, socket, head, refuse) : this.upgrade(req, socket, head, store, deps);
+      upgrading.catch((error: unknown) => {
+        this.logger.error({ err: error }, api ? 'api upgrade failed' : 'sync upgrade failed');
+        refuse(socket, 503, 'hub.unavailable', api ? 'the hub could not check the token now' : 'the hub could not check the credential now');
       });
     });
     this.server = server;
@@ -152,6 +219,10 @@ export class Hub {
     this.stopping = true;
     clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
+    this.api?.closeAll();
+    this.api = undefined;
+    this.siteCalls?.closeAll();
+    this.relay?.closeAll();
     for (const session of this.links.all()) session.close(1001, 'hub stopping');
     const wss = this.wss;
     if (wss !== undefined) {
@@ -165,6 +236,9 @@ export class Hub {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     await this.feed?.stop();
+    // Before the pool goes: every hub's overview shows this hub's controllers offline at once.
+    await this.presence?.clearHub().catch((error: unknown) => this.logger.warn({ err: error }, 'could not record the sync links as closed'));
+    this.presence = undefined;
     await this.db?.destroy();
     this.server = undefined;
     this.wss = undefined;
@@ -192,6 +266,12 @@ export class Hub {
         this.logger.error({ err: error }, 'could not announce the sync link');
         session.close(1011, 'hub.unavailable');
       });
+      // Every hub's sites.overview reads it; a link that closed meanwhile is cleared again.
+      const presence = this.presence;
+      presence
+        ?.opened(controller.id, session.nonce)
+        .then(() => (session.isOpen ? undefined : presence.closed(controller.id, session.nonce)))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not record the sync link as open'));
     });
   }
 }
@@ -200,7 +280,7 @@ export class Hub {
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ error: { code, message } });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 

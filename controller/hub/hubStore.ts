@@ -12,6 +12,7 @@ import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { GENESIS_HASH } from '../audit/auditChain.ts';
 import { HUB_CHANNEL } from './hubMigrations.ts';
 import type { HubDb } from './hubDatabase.ts';
+import { agreeSiteKey, type OfferedSiteKey } from './siteKeyAgreement.ts';
 import { ENROLMENT_CODE_TTL_MS, credentialControllerId, credentialMatches, newControllerId, newCredential, newEnrolmentCode, sha256Hex } from './hubSecrets.ts';
 
 /** Site ids go into notification payloads (`<siteId>:<cursor>`): no `:` and no `!`. */
@@ -32,6 +33,14 @@ export interface EnrolmentCodeIssued {
 }
 
 export type ChainBinding = 'bound' | 'mismatch' | 'taken';
+
+/** What POST /enrol answers: the credential, and (when the controller offered its key) which key it issues with from now on. */
+export interface Enrolled {
+  siteId: string;
+  controllerId: string;
+  credential: string;
+  siteKey?: { action: 'kept' } | { action: 'adopt'; key: string };
+}
 
 /** A control notification: closes (after a re-check of their credential) the links of one controller. */
 export function controlPayload(what: 'close' | 'link', controllerId: string, nonce = ''): string {
@@ -97,8 +106,13 @@ export class HubStore {
    * Uses an enrolment code: one conditional UPDATE takes it, so of two requests with one code only
    * one can win. The controller's new credential replaces any earlier one (whose links close).
    * Undefined for a code that is unknown, used, expired, or of a revoked controller.
+   *
+   * With `offered` (the controller's issuing key), the site's key is agreed on in the same
+   * transaction (siteKeyAgreement.ts): the site row is locked, so two controllers enrolling at once
+   * into a site without a key cannot both make theirs the site's. A conflict throws CONFLICT and
+   * rolls everything back: the code stays usable, with `--adopt-site-key` or from another controller.
    */
-  async enrol(code: string): Promise<{ siteId: string; controllerId: string; credential: string } | undefined> {
+  async enrol(code: string, offered?: OfferedSiteKey): Promise<Enrolled | undefined> {
     const now = this.clock();
     return this.db.transaction().execute(async (trx) => {
       const taken = await trx
@@ -119,8 +133,21 @@ export class HubStore {
         .returning('site_id')
         .executeTakeFirst();
       if (controller === undefined) return undefined; // the code stays used: it named a revoked controller
+      const enrolled: Enrolled = { siteId: controller.site_id, controllerId: taken.controller_id, credential };
+      if (offered !== undefined) {
+        const site = await trx.selectFrom('hub_sites').select('site_key').where('id', '=', controller.site_id).forUpdate().executeTakeFirstOrThrow();
+        const outcome = agreeSiteKey(site.site_key, offered);
+        if (outcome.action === 'conflict') {
+          throw new PosternError(
+            ErrorCodes.CONFLICT,
+            `site ${controller.site_id} has another issuing key than this controller, which has issued access links with its own: enrolling it would stop them opening doors. Enrol a controller that has issued none, or pass --adopt-site-key to accept that its links stop working`,
+          );
+        }
+        if (outcome.action === 'site-takes-controller-key') await trx.updateTable('hub_sites').set({ site_key: outcome.siteKey }).where('id', '=', controller.site_id).execute();
+        enrolled.siteKey = outcome.action === 'adopt' ? { action: 'adopt', key: outcome.siteKey } : { action: 'kept' };
+      }
       await notify(trx, controlPayload('close', taken.controller_id));
-      return { siteId: controller.site_id, controllerId: taken.controller_id, credential };
+      return enrolled;
     });
   }
 

@@ -5,8 +5,9 @@
  * through its own API (hubCalls.ts there), with its role checks, limits and audit.
  *
  * - Only links of the site named are candidates: a call never reaches another site's controller.
- * - Only links on this hub: when the site's controllers are linked to other hubs only, the answer
- *   is site-offline saying so (the caller reconnects to the right hub, or retries).
+ * - A link on this hub first; when the site's controllers are linked to other hubs only, the call
+ *   is handed to one of them through PostgreSQL (callRelay.ts), which runs it at its own link. A
+ *   handed call is run there only (callHere), never handed on again.
  * - A result is taken only from the link the call went to; a late one (after the timeout) is dropped.
  * - A link that closes settles its calls at once with site-offline: nobody waits for an answer
  *   that cannot come.
@@ -34,6 +35,8 @@ export interface SiteCallsDeps {
   links(): SyncSession[];
   presence: LinkPresence;
   timeoutMs?: number;
+  /** Hands a call to another hub that holds a link of the site (CallRelay.forward). */
+  forward?(targetHub: string, siteId: string, method: string, params: unknown, account: Pick<HubAccount, 'name' | 'role'>): Promise<unknown>;
 }
 
 export class SiteCalls {
@@ -44,18 +47,26 @@ export class SiteCalls {
 
   /** Runs `method` at a live controller of `siteId` as `account`; its result, or its error as the controller gave it. */
   async call(siteId: string, method: string, params: unknown, account: Pick<HubAccount, 'name' | 'role'>): Promise<unknown> {
-    // The newest live link first: after a reconnect the older one is on its way out.
-    const session = this.deps
+    if (this.liveLink(siteId) === undefined && this.deps.forward !== undefined) {
+      const elsewhere = await this.deps.presence.otherHubsOf(siteId);
+      if (elsewhere.length > 0) return this.deps.forward(elsewhere[0]!, siteId, method, params, account);
+    }
+    return this.callHere(siteId, method, params, account);
+  }
+
+  /** The newest live link of the site on this hub: after a reconnect the older one is on its way out. */
+  private liveLink(siteId: string): SyncSession | undefined {
+    return this.deps
       .links()
       .filter((s) => s.siteId === siteId && s.isLive)
       .at(-1);
+  }
+
+  /** Runs the call at a link of the site on this hub only (a call another hub handed here). */
+  async callHere(siteId: string, method: string, params: unknown, account: Pick<HubAccount, 'name' | 'role'>): Promise<unknown> {
+    const session = this.liveLink(siteId);
     if (session === undefined) {
-      const elsewhere = await this.deps.presence.otherHubsOf(siteId);
-      const message =
-        elsewhere.length > 0
-          ? `site ${siteId}: its controllers are linked to another hub (${elsewhere.join(', ')}), not to this one: call through that hub, or try again when they link here`
-          : `site ${siteId}: no controller of the site is linked to the hub now`;
-      throw new PosternError(ErrorCodes.SITE_OFFLINE, message, { details: { site: siteId, otherHubs: elsewhere } });
+      throw new PosternError(ErrorCodes.SITE_OFFLINE, `site ${siteId}: no controller of the site is linked to the hub now`, { details: { site: siteId } });
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

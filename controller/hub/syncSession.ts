@@ -15,6 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { AuditStore } from './auditStore.ts';
 import type { ChangeStore, SnapshotKey } from './changeStore.ts';
 import type { AuthenticatedController, HubStore } from './hubStore.ts';
+import { OnlineUses } from './onlineUses.ts';
 import { CloseCodes, controllerFrameSchema, parseFrame, type ControllerFrame } from '../sync/syncFrames.ts';
 
 export interface SessionDeps {
@@ -26,6 +27,12 @@ export interface SessionDeps {
   helloTimeoutMs: number;
   idleTimeoutMs: number;
   onClosed(session: SyncSession): void;
+  /** A controller's answer to a `call` of the hub's API: matched with its call in siteCalls.ts. */
+  onResult?(session: SyncSession, frame: Extract<ControllerFrame, { type: 'result' }>): void;
+  /** The controller's clock as a hello or ping gave it (unix ms): the hub's overview shows the offset (linkPresence.ts). */
+  onClock?(session: SyncSession, controllerTime: number): void;
+  /** Counts online-only codes' uses (docs/sync.md, "Confirmations"); default: over the store's database. */
+  onlineUses?: OnlineUses;
 }
 
 type State = 'hello' | 'syncing' | 'live' | 'closed';
@@ -34,6 +41,8 @@ type State = 'hello' | 'syncing' | 'live' | 'closed';
 const TOUCH_EVERY_MS = 60_000;
 /** Audit frames received and not yet answered, at most. */
 const MAX_AUDIT_PENDING = 4;
+/** Confirms received and not yet answered, at most: beyond, the answer is `busy` (no database work). */
+export const MAX_CONFIRMS_IN_FLIGHT = 64;
 /** Changes per `changes` frame. */
 const CHANGES_PER_FRAME = 1000;
 /** Revocations per `snapshot` frame at most, and their bytes at most (frames are at most 4 MiB). */
@@ -53,6 +62,11 @@ export class SyncSession {
   private queue: Promise<void> = Promise.resolve();
   private pullQueued = false;
   private auditPending = 0;
+  private confirmsInFlight = 0;
+  /** Resolved once the hello bound the link (welcome sent): confirms are answered from then on, beside the queue. */
+  private readonly welcomed: Promise<void>;
+  private markWelcomed: () => void = () => undefined;
+  private readonly onlineUses: OnlineUses;
   private timer: NodeJS.Timeout | undefined;
   private lastTouch = 0;
   private readonly log: Logger;
@@ -67,6 +81,8 @@ export class SyncSession {
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.logger.child({ controllerId: controller.id, siteId: controller.siteId });
+    this.onlineUses = deps.onlineUses ?? new OnlineUses(deps.store.db, deps.clock);
+    this.welcomed = new Promise((resolve) => (this.markWelcomed = resolve));
     ws.on('message', (data, isBinary) => this.onMessage(isBinary ? undefined : data.toString('utf8')));
     ws.on('close', () => this.closed());
     ws.on('error', (error) => this.log.debug({ err: error }, 'sync link error'));
@@ -79,6 +95,18 @@ export class SyncSession {
 
   get isOpen(): boolean {
     return this.state !== 'closed';
+  }
+
+  /** Past its catch-up: what site.call may send to (siteCalls.ts). */
+  get isLive(): boolean {
+    return this.state === 'live';
+  }
+
+  /** Sends a `call` of the hub's API (siteCalls.ts), beside the queue; false when the link is not live. */
+  sendCall(frame: { type: 'call'; id: number; method: string; params?: unknown; account: { name: string; role: string } }): boolean {
+    if (this.state !== 'live') return false;
+    this.send(frame);
+    return true;
   }
 
   close(code: number, reason: string): void {
@@ -115,6 +143,7 @@ export class SyncSession {
     const frame: ControllerFrame = parsed.frame;
     if (frame.type === 'ping') {
       this.send({ type: 'pong', id: frame.id, hubTime: this.deps.clock() });
+      if (frame.time !== undefined) this.deps.onClock?.(this, frame.time);
       if (this.deps.clock() - this.lastTouch >= TOUCH_EVERY_MS) this.enqueue(() => this.touch());
       return;
     }
@@ -122,9 +151,14 @@ export class SyncSession {
       if (this.state !== 'hello') return this.protocolError('hello is the first frame, and only once');
       this.state = 'syncing';
       this.enqueue(() => this.hello(frame.cursor, frame.chain, frame.head));
+      this.deps.onClock?.(this, frame.time);
       return;
     }
     if (this.state === 'hello') return this.protocolError('hello is the first frame');
+    if (frame.type === 'confirm') return this.confirm(frame);
+    if (frame.type === 'result') return this.deps.onResult?.(this, frame);
+    // Every type is handled above today; kept for a type added to the frames before its handling here.
+    if (frame.type !== 'audit') return this.protocolError(`a ${(frame as { type: string }).type} frame this hub does not take yet`);
     // A controller sends the next batch after the last one's answer; a flood would only fill memory.
     if (this.auditPending >= MAX_AUDIT_PENDING) return this.protocolError(`more than ${MAX_AUDIT_PENDING} audit batches waiting for their answer`);
     this.auditPending++;
@@ -143,6 +177,34 @@ export class SyncSession {
     });
   }
 
+  /**
+   * An online-only code read at one of the site's doors (onlineUses.ts). Answered beside the queue,
+   * so a confirm never waits behind a snapshot or an audit batch (a door is waiting on it), but only
+   * once the hello bound the link. At most MAX_CONFIRMS_IN_FLIGHT at once per link: beyond, `busy`
+   * at once. Keyed by this link's site alone. A database failure answers nothing and closes the
+   * link (1011): the controller denies what it could not confirm, never grants it.
+   */
+  private confirm(frame: Extract<ControllerFrame, { type: 'confirm' }>): void {
+    if (this.confirmsInFlight >= MAX_CONFIRMS_IN_FLIGHT) {
+      this.send({ type: 'confirmed', id: frame.id, answer: 'busy' });
+      return;
+    }
+    this.confirmsInFlight++;
+    void (async () => {
+      try {
+        await this.welcomed;
+        if (this.state === 'closed') return;
+        const result = await this.onlineUses.confirm(this.siteId, frame.issuer, frame.subject, frame.maxUses);
+        this.send({ type: 'confirmed', id: frame.id, ...result });
+      } catch (error) {
+        this.log.error({ err: error, issuer: frame.issuer }, 'online-only code could not be confirmed');
+        this.fail('hub.unavailable', 'the hub could not confirm that now: reconnect later', 1011);
+      } finally {
+        this.confirmsInFlight--;
+      }
+    })();
+  }
+
   private async hello(cursor: number, chain: string, tip: { seq: number; hash: string } | undefined): Promise<void> {
     const binding = await this.deps.store.bindChain(this.controller.id, chain);
     if (binding !== 'bound') {
@@ -153,6 +215,7 @@ export class SyncSession {
     await this.touch();
     const head = await this.deps.audit.head(this.controller.id);
     this.send({ type: 'welcome', siteId: this.siteId, controllerId: this.controller.id, hubTime: this.deps.clock(), auditAcked: head?.seq ?? 0 });
+    this.markWelcomed();
     const cut = tip === undefined ? undefined : await this.deps.audit.checkTip(this.controller.id, tip);
     if (cut !== undefined) {
       this.log.warn({ seq: cut.seq, problem: cut.problem }, 'the controller no longer holds the chain the hub has: controller flagged');
@@ -286,6 +349,8 @@ export class SyncSession {
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const resolve of this.onClose.splice(0)) resolve();
+    // Confirms waiting for a hello that never bound end here, unanswered.
+    this.markWelcomed();
     this.deps.onClosed(this);
   }
 }

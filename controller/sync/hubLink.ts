@@ -15,6 +15,9 @@
  *   at most 500 and at most one frame's bytes. Events appended but not in the store yet are read
  *   again shortly after, so an upload asked for at append time is not lost.
  * - Stopping the actor (the machine leaving online) closes the socket; no event is sent back after.
+ * - Requests to the hub (hubRequests.ts: confirms of online-only codes) go out on this socket from
+ *   its `welcome` until it closes; their answers (`confirmed`) are handed over as they arrive, not
+ *   queued behind a snapshot being applied: a door is waiting on them.
  */
 import WebSocket from 'ws';
 import { fromCallback } from 'xstate';
@@ -22,12 +25,16 @@ import type { HubLinkCommand, HubLinkEvent, HubLinkInput } from '../../machines/
 import type { Logger } from '../logger.ts';
 import type { AuditEvent, Store } from '../store/storeTypes.ts';
 import type { HubChanges } from './applyChanges.ts';
+import type { HubCalls } from './hubCalls.ts';
+import type { HubRequests } from './hubRequests.ts';
 import { hubFrameSchema, MAX_AUDIT_BATCH, MAX_FRAME_BYTES, parseFrame, type HubFrame } from './syncFrames.ts';
 
 /** How soon an upload is tried again when the events asked for are not in the store yet. */
 const UPLOAD_RETRY_MS = 250;
 /** Pings whose pong has not come; older ones are forgotten. */
 const MAX_PINGS_IN_FLIGHT = 16;
+/** Frames shorter than this are looked at on arrival for a `confirmed` answer; a snapshot chunk is never one. */
+const ANSWER_PEEK_CHARS = 512;
 
 export interface HubLinkDependencies {
   /** The /sync URL (hubAddress.ts hubSyncUrl). */
@@ -43,6 +50,10 @@ export interface HubLinkDependencies {
   auditHead: () => { seq: number; hash: string };
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
   clock?: () => number;
+  /** Requests waiting on the hub's answers: given this link's send once welcomed, taken back when it closes. */
+  requests?: Pick<HubRequests, 'attach' | 'detach' | 'answered'>;
+  /** Runs the hub's `call` frames (site.call of the hub's API) through the controller's own API. */
+  calls?: Pick<HubCalls, 'handle'>;
 }
 
 /** The actor logic the machine is provided with as `hubLink`. */
@@ -71,6 +82,7 @@ export function createHubLink(deps: HubLinkDependencies) {
     const fail = (why: string) => {
       broken = true;
       problem ??= why;
+      deps.requests?.detach(send);
       // A fixed reason: `why` can quote the hub's own text, and a close reason has at most 123 bytes.
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1002, 'protocol error');
     };
@@ -102,15 +114,25 @@ export function createHubLink(deps: HubLinkDependencies) {
     socket.on('message', (data, isBinary) => {
       if (isBinary) return fail('the hub sent a binary frame');
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      if (text.length < ANSWER_PEEK_CHARS && answeredAtOnce(text)) return;
       frames = frames.then(() => (stopped || broken ? undefined : handle(text))).catch((error: unknown) => fail(`could not apply the hub's changes: ${(error as Error).message}`));
     });
     socket.on('close', (code, reason) => {
       clearTimeout(uploadTimer);
+      deps.requests?.detach(send);
       if (closedSent) return;
       closedSent = true;
       const said = reason.toString('utf8');
       tell({ type: 'LINK.CLOSED', error: problem ?? `closed by the hub (${code}${said ? ` ${said}` : ''})` });
     });
+
+    /** A well-formed `confirmed` frame, handed to the requests at once; anything else goes through the queue. */
+    function answeredAtOnce(text: string): boolean {
+      const parsed = parseFrame(hubFrameSchema, text);
+      if ('problem' in parsed || parsed.frame.type !== 'confirmed') return false;
+      if (!stopped && !broken) deps.requests?.answered(parsed.frame);
+      return true;
+    }
 
     async function handle(text: string): Promise<void> {
       const parsed = parseFrame(hubFrameSchema, text);
@@ -119,6 +141,7 @@ export function createHubLink(deps: HubLinkDependencies) {
       switch (frame.type) {
         case 'welcome':
           log.info({ siteId: frame.siteId, controllerId: frame.controllerId, auditAcked: frame.auditAcked }, 'hub link open');
+          if (!stopped) deps.requests?.attach(send);
           return tell({ type: 'LINK.WELCOME', siteId: frame.siteId, controllerId: frame.controllerId, auditAcked: frame.auditAcked });
         case 'snapshot': {
           // Chunks of one cursor, applied as they come; the cursor moves only after the last one.
@@ -157,6 +180,14 @@ export function createHubLink(deps: HubLinkDependencies) {
         }
         case 'error':
           problem ??= `the hub closed the link: ${frame.code}: ${frame.message}`;
+          return;
+        case 'confirmed':
+          // Handed over on arrival (answeredAtOnce); here only if it ever came through the queue.
+          return deps.requests?.answered(frame);
+        case 'call':
+          // Not awaited: a method may take a while, and the link's frames go on meanwhile.
+          if (deps.calls === undefined) return send({ type: 'result', id: frame.id, error: { code: -32601, message: 'this controller takes no calls through the hub' } });
+          void deps.calls.handle(frame, (answer) => (stopped ? undefined : send(answer))).catch((error: unknown) => log.warn({ err: error, method: frame.method }, 'a call from the hub failed'));
           return;
       }
     }
@@ -207,6 +238,7 @@ export function createHubLink(deps: HubLinkDependencies) {
     return () => {
       stopped = true;
       clearTimeout(uploadTimer);
+      deps.requests?.detach(send);
       if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
       else if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'stopping');
     };

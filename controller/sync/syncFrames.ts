@@ -66,6 +66,23 @@ export const controllerFrameSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('audit'), events: z.array(auditEvent).min(1).max(MAX_AUDIT_BATCH) }),
   z.object({ type: z.literal('ping'), id: z.union([z.string().max(200), z.number()]), time: z.number().optional() }),
+  // An online-only code read at a door, to be confirmed (and its use counted) by the hub for the whole
+  // site. `maxUses` only when this controller issued the link and holds it: the hub learns the limit
+  // from the first confirm that brings one (null: no limit).
+  z.object({
+    type: z.literal('confirm'),
+    id: whole,
+    issuer: z.number().int().min(0).max(0xffff),
+    subject,
+    maxUses: whole.min(1).nullable().optional(),
+  }),
+  // The answer to a hub's `call`: the method's result, or its JSON-RPC error.
+  z.object({
+    type: z.literal('result'),
+    id: whole,
+    result: z.unknown().optional(),
+    error: z.object({ code: z.number().int(), message: z.string().max(10_000), data: z.unknown().optional() }).optional(),
+  }),
 ]);
 
 export type ControllerFrame = z.output<typeof controllerFrameSchema>;
@@ -95,6 +112,16 @@ export const hubFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auditRejected'), seq: whole, problem: z.string() }),
   z.object({ type: z.literal('pong'), id: z.union([z.number(), z.string()]), hubTime: z.number() }),
   z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
+  // The hub's answer to a `confirm`: `busy` when the controller has too many confirms in flight.
+  z.object({ type: z.literal('confirmed'), id: whole, answer: z.enum(['ok', 'unknown', 'revoked', 'exhausted', 'busy']), uses: whole.optional() }),
+  // An admin API method of this site, called at the hub by one of its accounts (docs/sync.md, "Calls").
+  z.object({
+    type: z.literal('call'),
+    id: whole,
+    method: z.string().min(1).max(100),
+    params: z.unknown().optional(),
+    account: z.object({ name: z.string().min(1).max(200), role: z.string().min(1).max(50) }),
+  }),
 ]);
 
 export type HubFrame = z.output<typeof hubFrameSchema>;

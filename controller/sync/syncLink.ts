@@ -16,6 +16,8 @@ import type { Store } from '../store/storeTypes.ts';
 import { HubChanges } from './applyChanges.ts';
 import { hubSyncUrl, readHubCa, readHubCredential, shownHubUrl } from './hubAddress.ts';
 import { createHubLink } from './hubLink.ts';
+import type { HubCalls } from './hubCalls.ts';
+import type { HubRequests } from './hubRequests.ts';
 
 /** What sync.status and the metrics show: the machine's status and the hub's address (never the credential). */
 export type SyncStatus = SyncLinkStatus & { hub: string };
@@ -32,6 +34,10 @@ export interface SyncLinkDependencies {
   logger: Logger;
   clock?: () => number;
   timing?: SyncTiming;
+  /** Requests to the hub (confirms of online-only codes): each link sends them while it is open. */
+  requests?: HubRequests;
+  /** Runs the hub's calls (site.call) through the controller's API (hubCalls.ts). */
+  calls?: HubCalls;
 }
 
 export class SyncLink {
@@ -55,7 +61,7 @@ export class SyncLink {
     const log = logger.child({ component: 'sync' });
     const changes = new HubChanges({ store, audit, logger: log });
     this.#changes = changes;
-    const hubLink = createHubLink({ url: hubSyncUrl(hub.url), credential, ca, chain: audit.controllerId, store, changes, auditHead: () => audit.head, logger: log, clock });
+    const hubLink = createHubLink({ url: hubSyncUrl(hub.url), credential, ca, chain: audit.controllerId, store, changes, auditHead: () => audit.head, logger: log, clock, requests: this.#deps.requests, calls: this.#deps.calls });
     const actor = createActor(syncLinkMachine.provide({ actors: { hubLink } }), {
       input: { ...this.#deps.timing, cursor: await changes.cursor(), auditHead: audit.head.seq, start: true },
     });
@@ -88,6 +94,11 @@ export class SyncLink {
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
     actor.stop();
     await this.#changes?.idle();
+  }
+
+  /** The hub's calls to this controller: the API serves them its methods once it runs (controller.ts). */
+  get calls(): HubCalls | undefined {
+    return this.#deps.calls;
   }
 
   /** The link as it stands; before start or after stop, offline. */

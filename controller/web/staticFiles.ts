@@ -3,7 +3,8 @@
  * hashed files under `/assets/` cached for a year, and the few other files at the top of dist/
  * (favicon, robots.txt) that exist when the controller starts. Nothing outside dist/ is ever
  * served: a path with `..`, a backslash, a NUL or an encoded slash is refused (404), and a symbolic
- * link leading out of dist/ too. Without a build, `/` says so and how to make one.
+ * link leading out of dist/ too. Without a build, `/` says so and how to make one. The hub's page
+ * (controller/hub/hubWebUi.ts) is served with the same pieces, exported for it.
  */
 import { createReadStream, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -36,8 +37,8 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** Vite puts a content hash in every name under assets/, so they never change. */
-const ASSET_CACHE = 'public, max-age=31536000, immutable';
-const PAGE_CACHE = 'no-cache';
+export const ASSET_CACHE = 'public, max-age=31536000, immutable';
+export const PAGE_CACHE = 'no-cache';
 
 /**
  * For the pages: scripts, styles and connections from this origin only, no framing. Vite's build
@@ -134,7 +135,7 @@ export function decodePath(raw: string): string | undefined {
 }
 
 /** The real path of `relative` under root, when it (after symbolic links) stays inside root. */
-function resolveInside(root: string, relative: string): string | undefined {
+export function resolveInside(root: string, relative: string): string | undefined {
   const candidate = path.resolve(root, relative);
   if (!candidate.startsWith(root + path.sep)) return undefined;
   try {
@@ -146,7 +147,7 @@ function resolveInside(root: string, relative: string): string | undefined {
   }
 }
 
-function regularFile(file: string): Stats | undefined {
+export function regularFile(file: string): Stats | undefined {
   try {
     const stats = statSync(file);
     return stats.isFile() ? stats : undefined;
@@ -155,18 +156,18 @@ function regularFile(file: string): Stats | undefined {
   }
 }
 
-function methodAllowed(req: IncomingMessage, res: ServerResponse): boolean {
+export function methodAllowed(req: IncomingMessage, res: ServerResponse): boolean {
   if (req.method === 'GET' || req.method === 'HEAD') return true;
   res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
   return false;
 }
 
-function send(req: IncomingMessage, res: ServerResponse, status: number, body: string, type: string): void {
+export function send(req: IncomingMessage, res: ServerResponse, status: number, body: string, type: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', ...SECURITY_HEADERS });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-function stream(req: IncomingMessage, res: ServerResponse, file: string, stats: Stats, cache: string, logger: Logger): void {
+export function stream(req: IncomingMessage, res: ServerResponse, file: string, stats: Stats, cache: string, logger: Logger): void {
   const type = CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
   const lastModified = stats.mtime.toUTCString();
   const etag = `W/"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;

@@ -22,6 +22,12 @@ export const ErrorCodes = {
   STORE_IN_USE: 'POSTERN_ERR_STORE_IN_USE',
   /** The store was written by a newer Postern (a migration this code does not know): refused, never opened. */
   STORE_TOO_NEW: 'POSTERN_ERR_STORE_TOO_NEW',
+  /** The hub's API (docs/hub-api.md): no token, or one that is unknown or revoked. */
+  UNAUTHENTICATED: 'POSTERN_ERR_UNAUTHENTICATED',
+  /** site.call: no controller of the site has a live link to this hub. */
+  SITE_OFFLINE: 'POSTERN_ERR_SITE_OFFLINE',
+  /** site.call: the site's controller did not answer in time (10 s). */
+  SITE_TIMEOUT: 'POSTERN_ERR_SITE_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

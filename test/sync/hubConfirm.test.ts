@@ -10,11 +10,9 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
-import type { Hub } from '../../controller/hub/hubServer.ts';
-import { openStore } from '../../controller/store/openStore.ts';
 import { postgresAvailable, postgresSuiteName, requireAll } from '../support/postgres.ts';
 import { siteKeyOf } from '../support/testSite.ts';
-import { ControllerSite, hubDatabase, hubHttpUrl, startHub, until, type HubDatabaseFixture } from './hubSite.ts';
+import { ControllerSite, startHub, twoLiveControllers, until, type TwoControllers } from './hubSite.ts';
 
 const pgUp = await postgresAvailable();
 
@@ -23,45 +21,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Where the site's issuing key is kept in a controller's store (controller/issuing/siteKey.ts). */
-const SITE_KEY_SETTING = 'site.issuingKey';
-
-interface TwoControllers {
-  fixture: HubDatabaseFixture;
-  hub: Hub;
-  front: ControllerSite;
-  back: ControllerSite;
-}
-
-/**
- * A hub site with two controllers, each with its own store and chain, both holding the site's one
- * issuing key (the first one's, written into the second's store before it starts), both live.
- */
 async function twoControllers(): Promise<TwoControllers> {
-  const fixture = await hubDatabase();
-  cleanups.push(() => fixture.close());
-  await fixture.admin.addSite('lisbon', 'Lisbon office');
-  const hub = await startHub(fixture.db.url);
-  cleanups.push(() => hub.stop());
-  const front = await ControllerSite.create({ chain: 'front-desk' });
-  const back = await ControllerSite.create({ chain: 'back-door' });
-  cleanups.push(() => front.stop(), () => back.stop());
-  const key = await siteKeyOf(front.dataDir);
-  const store = openStore({ dataDir: back.dataDir });
-  await store.start();
-  try {
-    await store.setSettingIfAbsent(SITE_KEY_SETTING, key.toString('hex'));
-  } finally {
-    await store.stop();
-  }
-  expect((await siteKeyOf(back.dataDir)).equals(key)).toBe(true);
-  for (const site of [front, back]) {
-    const { code } = await fixture.admin.addController('lisbon', site.chain);
-    await site.enrol(hubHttpUrl(hub), code);
-    await site.start({ hubUrl: hubHttpUrl(hub) });
-  }
-  await until(() => front.running.syncStatus?.state === 'live' && back.running.syncStatus?.state === 'live', 10_000, 'both links live');
-  return { fixture, hub, front, back };
+  const two = await twoLiveControllers((cleanup) => cleanups.push(cleanup));
+  // Enrolment agreed on one key (siteKeyAgreement.ts): the front desk's, as it enrolled first.
+  expect((await siteKeyOf(two.back.dataDir)).equals(await siteKeyOf(two.front.dataDir))).toBe(true);
+  return two;
 }
 
 async function onlineLink(site: ControllerSite, maxUses: number | null): Promise<{ id: string; code: string }> {

@@ -79,29 +79,36 @@ export class ControllerSite {
   private constructor(
     readonly dataDir: string,
     readonly siteFile: string,
+    /** The site file's site id, which names the controller's audit chain (default CHAIN). */
+    readonly chain: string,
   ) {}
 
-  static async create(): Promise<ControllerSite> {
+  /** `chain`: another site id than CHAIN, for a second controller of one hub site (a chain belongs to one controller). */
+  static async create(options: { chain?: string } = {}): Promise<ControllerSite> {
     const dataDir = await tempDir('postern-e2e-');
     const siteFile = path.join(dataDir, 'site.yaml');
-    await writeFile(siteFile, stringify(testSiteInput(dataDir)));
-    return new ControllerSite(dataDir, siteFile);
+    const chain = options.chain ?? CHAIN;
+    const input = testSiteInput(dataDir);
+    input.site.id = chain;
+    await writeFile(siteFile, stringify(input));
+    return new ControllerSite(dataDir, siteFile, chain);
   }
 
   /** `postern enrol --hub URL --code CODE` as its function: writes the credential beside the store. Returns what it printed. */
-  async enrol(hubUrl: string, code: string): Promise<string> {
+  async enrol(hubUrl: string, code: string, options: { adoptSiteKey?: boolean } = {}): Promise<string> {
     const stdout = new PassThrough();
     let out = '';
     stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await enrolCommand({ hub: hubUrl, code, config: this.siteFile }, { env: {}, stdout, stderr: new PassThrough(), stdin: new PassThrough() });
+    await enrolCommand({ hub: hubUrl, code, config: this.siteFile, ...options }, { env: {}, stdout, stderr: new PassThrough(), stdin: new PassThrough() });
     return out;
   }
 
-  async start(options: { hubUrl?: string; timing?: SyncTiming; clock?: () => number } = {}): Promise<Controller> {
+  async start(options: { hubUrl?: string; timing?: SyncTiming; clock?: () => number; remoteAdmin?: boolean } = {}): Promise<Controller> {
     if (this.controller !== undefined) throw new Error('already running');
     this.hubUrl = options.hubUrl;
     const config = testSite(this.dataDir, (input) => {
-      if (options.hubUrl !== undefined) input.hub = { url: options.hubUrl };
+      input.site.id = this.chain;
+      if (options.hubUrl !== undefined) input.hub = { url: options.hubUrl, ...(options.remoteAdmin === undefined ? {} : { remoteAdmin: options.remoteAdmin }) };
     });
     const controller = new Controller({ config, terminal: new PassThrough(), logger: pino({ level: 'silent' }), syncTiming: options.timing ?? FAST, clock: options.clock });
     await controller.start();
@@ -145,7 +152,7 @@ export class ControllerSite {
   async trail(): Promise<AuditEvent[]> {
     await this.internals.audit.flush();
     const events: AuditEvent[] = [];
-    for await (const event of this.internals.store.iterateAudit(CHAIN, 5000)) events.push(event);
+    for await (const event of this.internals.store.iterateAudit(this.chain, 5000)) events.push(event);
     return events;
   }
 }
@@ -216,4 +223,35 @@ export function expectSameChain(held: readonly HeldEvent[], trail: readonly Audi
     if (hub.hash !== mine.hash || hub.prevHash !== mine.prevHash) throw new Error(`seq ${mine.seq}: the hub holds hash ${hub.hash} after ${hub.prevHash}, the controller ${mine.hash} after ${mine.prevHash}`);
   }
   return upTo;
+}
+
+export interface TwoControllers {
+  fixture: HubDatabaseFixture;
+  hub: Hub;
+  front: ControllerSite;
+  back: ControllerSite;
+}
+
+/**
+ * A hub site ("lisbon") with two controllers, each with its own store and chain, both holding the
+ * site's one issuing key (the front desk's, which the back door takes at enrolment), both live.
+ * Everything made is handed to `cleanup`, to be stopped in reverse order.
+ */
+export async function twoLiveControllers(cleanup: (fn: () => Promise<void> | void) => void): Promise<TwoControllers> {
+  const fixture = await hubDatabase();
+  cleanup(() => fixture.close());
+  await fixture.admin.addSite('lisbon', 'Lisbon office');
+  const hub = await startHub(fixture.db.url);
+  cleanup(() => hub.stop());
+  const front = await ControllerSite.create({ chain: 'front-desk' });
+  const back = await ControllerSite.create({ chain: 'back-door' });
+  cleanup(() => front.stop());
+  cleanup(() => back.stop());
+  for (const site of [front, back]) {
+    const { code } = await fixture.admin.addController('lisbon', site.chain);
+    await site.enrol(hubHttpUrl(hub), code);
+    await site.start({ hubUrl: hubHttpUrl(hub) });
+  }
+  await until(() => front.running.syncStatus?.state === 'live' && back.running.syncStatus?.state === 'live', 10_000, 'both links live');
+  return { fixture, hub, front, back };
 }
