@@ -1,12 +1,13 @@
 /**
- * The hub's revocations put into the local store, one at a time and in order, each with its cursor.
+ * The hub's revocations put into the local store, in order, with their cursor.
  *
  * - The verifier asks the store at every scan (store.isRevoked), so a revocation counts for the
- *   next scan once store.revoke() has committed: nothing here keeps a copy to refresh.
- * - Each change is one step: revoke, record it in the audit trail (actor `hub`, as Issuing
- *   records an operator's revocation), then move `sync.cursor` to its cursor. A crash inside a step
- *   applies that change again at the next link: revoking twice is harmless (already revoked is no
- *   error here), and the audit event is written again rather than lost.
+ *   next scan once the store has committed it: nothing here keeps a copy to refresh.
+ * - Each frame of changes is one step: revoke its changes (one transaction), record each in the
+ *   audit trail (actor `hub`, as Issuing records an operator's revocation), then move
+ *   `sync.cursor` to its last cursor. A crash inside a step applies the frame again at the next
+ *   link: revoking twice is harmless (already revoked is no error here), and the audit events are
+ *   written again rather than lost.
  * - A snapshot comes in chunks (docs/sync.md): each chunk is revoked in one store transaction
  *   (revokeMany: those revoked already are skipped), with no audit event per subject; after the
  *   final chunk ONE audit event (`sync.snapshot`, with the counts; none when it revoked nothing new
@@ -92,14 +93,24 @@ export class HubChanges {
     return this.finishSnapshot(cursor, { revocations: revocations.length, revoked });
   }
 
-  /** Applies changes in cursor order, skipping those at or below the stored cursor; resolves with the cursor then stored. */
+  /**
+   * Applies a frame of changes, skipping those at or below the stored cursor; resolves with the
+   * cursor then stored. The frame is one step, not one per change: its revocations in one store
+   * transaction (revokeMany), then one audit event per change, appended together (the trail
+   * commits them as a group), then the cursor. So 1,000 changes cost a few commits, not 3,000, and a
+   * controller back from a long cut-off is up to date in a moment. A crash inside the step applies
+   * the whole frame again at the next link: revoked twice is no change, and each change's event is
+   * written again (with `alreadyRevoked`) rather than lost.
+   */
   applyChanges(items: readonly ChangeItem[]): Promise<number> {
     return this.#serial(async () => {
-      for (const item of items) {
-        if (item.cursor <= (await this.#current())) continue;
-        await this.#revoke(item, item.cursor);
-        await this.#store(item.cursor);
-      }
+      const current = await this.#current();
+      const fresh = items.filter((item) => item.cursor > current).sort((a, b) => a.cursor - b.cursor);
+      if (fresh.length === 0) return current;
+      const held = await Promise.all(fresh.map((item) => this.#deps.store.isRevoked(item.issuer, item.subject)));
+      await this.#deps.store.revokeMany(fresh.map((item) => ({ issuer: item.issuer, subject: item.subject, reason: item.reason ?? null })));
+      await Promise.all(fresh.map((item, i) => this.#record(item, item.cursor, !held[i])));
+      await this.#store(fresh[fresh.length - 1]!.cursor);
       return this.#current();
     });
   }
@@ -115,12 +126,13 @@ export class HubChanges {
     });
   }
 
-  /** Revokes and records; false when it was revoked already (by an operator here, or an earlier try). */
-  async #revoke(item: Revocation, cursor: number): Promise<boolean> {
+  /**
+   * The audit event of one change. Recorded even when the subject was revoked already (`fresh`
+   * false: by an operator here, or an earlier try): a crash between revoke and record would
+   * otherwise lose the event.
+   */
+  async #record(item: Revocation, cursor: number, fresh: boolean): Promise<void> {
     const reason = item.reason ?? null;
-    const fresh = await this.#deps.store.revoke(item.issuer, item.subject, reason);
-    // A change is recorded even when the subject was revoked already: a crash between revoke and
-    // record would otherwise lose the event.
     await this.#deps.audit.append({
       type: 'operator',
       subject: item.subject,
@@ -129,7 +141,6 @@ export class HubChanges {
       actor: 'hub',
       data: { cursor, ...(reason !== null ? { reason } : {}), ...(item.revokedAt !== undefined ? { revokedAt: item.revokedAt } : {}), ...(fresh ? {} : { alreadyRevoked: true }) },
     });
-    return fresh;
   }
 
   async #current(): Promise<number> {

@@ -171,9 +171,14 @@ describe.skipIf(!runs)(title, () => {
       await expect.poll(async () => (await p.locator('.sync-error').textContent()) === controller.syncStatus?.lastError, { timeout: 10_000 }).toBe(true);
       expect(await p.locator('.sync-error').textContent()).not.toBe('');
     }
-    // A backoff is red; the retries come and go, so wait for one.
-    await pages.desktop!.locator('section.sync[data-sync="backoff"]').waitFor();
-    expect(await panel(pages.desktop!).locator('.sync-word').evaluate((e) => getComputedStyle(e).color)).toBe(RED);
+    // A backoff is red; the retries come and go (a connecting attempt is amber), so the state and its
+    // colour are read together, until one read catches a backoff.
+    const backoffColour = async () =>
+      pages.desktop!.locator('section.sync').evaluate((section) => {
+        const word = section.querySelector('.sync-word');
+        return section.getAttribute('data-sync') === 'backoff' && word !== null ? getComputedStyle(word).color : undefined;
+      });
+    await expect.poll(backoffColour, { timeout: 10_000, interval: 20 }).toBe(RED);
 
     // Recorded while the hub is away: the outbox grows, live.
     await controller.issuing.createLink({ name: 'Visitor while the hub is away', doors: ['front'] }, 'test');
