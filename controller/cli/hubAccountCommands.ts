@@ -5,8 +5,8 @@
  */
 import { HubAccounts, HUB_ROLES, isHubRole } from '../hub/hubAccounts.ts';
 import { HubActions } from '../hub/hubActions.ts';
-import { openHubDatabase, requireDatabaseUrl, type HubDb } from '../hub/hubDatabase.ts';
 import type { CliEnvironment } from './cliContext.ts';
+import { withHubDatabase } from './hubDatabaseOption.ts';
 import { UsageError } from './cliErrors.ts';
 import { formatMs, table } from './format.ts';
 
@@ -14,26 +14,12 @@ interface HubOptions {
   databaseUrl?: string;
 }
 
-async function withDatabase<T>(values: HubOptions, io: CliEnvironment, work: (db: HubDb) => Promise<T>): Promise<T> {
-  let url: string;
-  try {
-    url = requireDatabaseUrl(values.databaseUrl ?? io.env.DATABASE_URL);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const db = await openHubDatabase(url);
-  try {
-    return await work(db);
-  } finally {
-    await db.destroy();
-  }
-}
 
 export async function hubAccountAdd(values: HubOptions & { name: string; role?: string }, io: CliEnvironment): Promise<void> {
   if (values.role === undefined) throw new UsageError(`give --role: ${HUB_ROLES.join(', ')}`);
   if (!isHubRole(values.role)) throw new UsageError(`--role is ${HUB_ROLES.join(', ')}, not ${values.role}`);
   const role = values.role;
-  await withDatabase(values, io, async (db) => {
+  await withHubDatabase(values, io, async (db) => {
     const { account, token } = await new HubAccounts(db).add(values.name, role);
     await new HubActions(db).record('cli', 'accounts.add', null, { name: account.name, role });
     io.stdout.write(`Account ${account.name} (${role}) added. Its token, shown this once (the hub keeps only its hash):\n${token}\n`);
@@ -41,7 +27,7 @@ export async function hubAccountAdd(values: HubOptions & { name: string; role?: 
 }
 
 export async function hubAccountList(values: HubOptions & { json?: boolean }, io: CliEnvironment): Promise<void> {
-  await withDatabase(values, io, async (db) => {
+  await withHubDatabase(values, io, async (db) => {
     const accounts = await new HubAccounts(db).list();
     const shown = accounts.map(({ name, role, createdAt, revokedAt }) => ({ name, role, createdAt, revokedAt }));
     if (values.json) {
@@ -57,7 +43,7 @@ export async function hubAccountList(values: HubOptions & { json?: boolean }, io
 }
 
 export async function hubAccountRevoke(values: HubOptions & { name: string }, io: CliEnvironment): Promise<void> {
-  await withDatabase(values, io, async (db) => {
+  await withHubDatabase(values, io, async (db) => {
     const revoked = await new HubAccounts(db).revoke(values.name);
     if (revoked) await new HubActions(db).record('cli', 'accounts.revoke', null, { name: values.name });
     io.stdout.write(revoked ? `Account ${values.name} revoked: its token is refused from now on, and its open connections at their next call\n` : `Account ${values.name} was revoked already\n`);

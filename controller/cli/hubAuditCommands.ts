@@ -9,10 +9,10 @@ import { createWriteStream } from 'node:fs';
 
 import { AUDIT_CSV_HEADER, auditCsvLine } from '../audit/auditCsv.ts';
 import { auditEvents, auditTail, chainHeads, type HubAuditScope, type HubChainHead, verifyHubChain } from '../hub/hubAuditReader.ts';
-import { openHubDatabase, requireDatabaseUrl, type HubDb } from '../hub/hubDatabase.ts';
 import { intFlag } from './args.ts';
 import { formatEvent } from './auditCommands.ts';
 import type { CliEnvironment } from './cliContext.ts';
+import { withHubDatabase } from './hubDatabaseOption.ts';
 import { AuditBrokenError, UsageError } from './cliErrors.ts';
 import { formatMs } from './format.ts';
 
@@ -22,20 +22,6 @@ interface HubAuditOptions {
   controller?: string;
 }
 
-async function withHubDb<T>(values: HubAuditOptions, io: CliEnvironment, work: (db: HubDb) => Promise<T>): Promise<T> {
-  let url: string;
-  try {
-    url = requireDatabaseUrl(values.databaseUrl ?? io.env.DATABASE_URL);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const db = await openHubDatabase(url);
-  try {
-    return await work(db);
-  } finally {
-    await db.destroy();
-  }
-}
 
 function scopeOf(values: HubAuditOptions): HubAuditScope {
   return { siteId: values.site, controllerId: values.controller };
@@ -45,7 +31,7 @@ function scopeOf(values: HubAuditOptions): HubAuditScope {
 export async function hubAuditTail(values: HubAuditOptions & { n?: string }, io: CliEnvironment): Promise<void> {
   const count = intFlag(values.n, 'n') ?? 20;
   if (count < 1) throw new UsageError(`-n is at least 1, not ${count}`);
-  await withHubDb(values, io, async (db) => {
+  await withHubDatabase(values, io, async (db) => {
     const scope = scopeOf(values);
     await chainHeads(db, scope); // an unknown site or controller is an error, not an empty tail
     const events = await auditTail(db, scope, count);
@@ -61,7 +47,7 @@ export const HUB_AUDIT_CSV_HEADER = `siteId,hubControllerId,${AUDIT_CSV_HEADER}`
 export async function hubAuditExport(values: HubAuditOptions & { csv?: boolean; jsonl?: boolean; out?: string }, io: CliEnvironment): Promise<void> {
   if (values.csv && values.jsonl) throw new UsageError('give --csv or --jsonl, not both');
   const jsonl = values.jsonl === true;
-  await withHubDb(values, io, async (db) => {
+  await withHubDatabase(values, io, async (db) => {
     const scope = scopeOf(values);
     await chainHeads(db, scope);
     // Opened once the site is known: an unknown one leaves no empty file behind.
@@ -98,7 +84,7 @@ function flag(head: HubChainHead): string {
  * audit verify`) when any chain is broken or any controller flagged.
  */
 export async function hubAuditVerify(values: HubAuditOptions, io: CliEnvironment): Promise<void> {
-  const failed = await withHubDb(values, io, async (db) => {
+  const failed = await withHubDatabase(values, io, async (db) => {
     const heads = await chainHeads(db, scopeOf(values));
     if (heads.length === 0) io.stderr.write('postern: no controllers at the hub yet\n');
     let bad = 0;
