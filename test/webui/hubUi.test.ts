@@ -6,8 +6,12 @@
  *   slot never enrolled) offline and alarming;
  * - the site picker opens Lisbon's page (#/site/lisbon): its doors, read from the controller
  *   through site.call; an admin makes an access link there (its code shown) and sees it listed,
- *   and revokes a subject for the site;
- * - Porto's page says its controllers are offline rather than failing;
+ *   revokes a subject for the site, revokes a link and a credential with their buttons, and sees
+ *   the credentials and partners the controller holds;
+ * - an operator unlocks and locks a door of the live site by keyboard, the controller's relay
+ *   following, and gets no Revoke for links or credentials;
+ * - Porto's page says its controllers are offline rather than failing; Lisbon's page, open while
+ *   its controller goes, drops what it had read;
  * - a viewer gets no write controls;
  * - no page scrolls sideways on a 390 px phone at DPR 3 or a 1024x768 tablet, one h1 each.
  * Needs a build of the current webui/src (`npm run build:ui`; built here when hub.html is missing).
@@ -52,8 +56,10 @@ describe.skipIf(!runs)(title, () => {
   let hub: Hub;
   let site: ControllerSite;
   let url: string;
-  const tokens: Record<'admin' | 'viewer', string> = { admin: '', viewer: '' };
+  const tokens: Record<'admin' | 'operator' | 'viewer', string> = { admin: '', operator: '', viewer: '' };
   const browsers: Chromium[] = [];
+  let leaving = '';
+  let departed = '';
 
   async function browse(options: Parameters<typeof launchSized>[0]): Promise<Page> {
     const browser = await launchSized(options);
@@ -96,6 +102,7 @@ describe.skipIf(!runs)(title, () => {
     const accounts = new HubAccounts(fixture.admin.store.db);
     tokens.admin = (await accounts.add('ada', 'admin')).token;
     tokens.viewer = (await accounts.add('vic', 'viewer')).token;
+    tokens.operator = (await accounts.add('otto', 'operator')).token;
     hub = await startHub(fixture.db.url);
     url = hubHttpUrl(hub);
     site = await ControllerSite.create();
@@ -104,6 +111,12 @@ describe.skipIf(!runs)(title, () => {
     await until(() => site.running.syncStatus?.state === 'live', 10_000, 'the link live');
     // A link that stays: every page lists at least this one.
     await site.issue('Standing visitor');
+    // What the admin revokes with the rows' buttons.
+    leaving = (await site.issue('Leaving visitor')).id;
+    // A credential and a partner that stay, and a credential to revoke: the panels list what the controller holds.
+    await site.running.issuing.createCredential({ name: 'Night guard', scope: 7 }, 'test');
+    departed = (await site.running.issuing.createCredential({ name: 'Departed contractor', scope: 3 }, 'test')).credential.id;
+    await site.running.issuing.addPartner({ id: 42, name: 'Parking partner', allowedScopes: [3, 7] }, 'test');
   }, 60_000);
 
   afterAll(async () => {
@@ -177,13 +190,85 @@ describe.skipIf(!runs)(title, () => {
     await expect.poll(() => revoke.locator('.ok').textContent()).toContain(`Subject ${linkId} is revoked`);
     await until(async () => (await site.running.issuing.getLink(linkId!)).status === 'revoked', 5000, 'the revocation at the controller');
 
+    // The credentials and partners the controller holds, scopes by name.
+    const guard = page.locator('tr[data-credential]', { hasText: 'Night guard' });
+    await guard.waitFor();
+    expect(await guard.locator('td[data-label="opens"]').textContent()).toBe('staff');
+    expect(await guard.getAttribute('data-status')).toBe('active');
+    expect(await page.locator('tr[data-partner="42"]').textContent()).toContain('Parking partner');
+    expect(await page.locator('tr[data-partner="42"] td[data-label="scopes allowed"]').textContent()).toBe('front only, staff');
+
+    // A link revoked with its row's button, after the dialog: gone from the list (which lists the
+    // ones in force), revoked at the controller. Then a credential the same way.
+    const revokeRow = async (row: string, question: string) => {
+      await page.locator(row).locator('button', { hasText: 'Revoke' }).click();
+      const dialog = page.locator('[role="alertdialog"]');
+      expect(await dialog.textContent()).toContain(question);
+      await dialog.locator('button', { hasText: 'Revoke' }).click();
+      await page.locator(row).waitFor({ state: 'detached' });
+    };
+    await revokeRow(`tr[data-link="${leaving}"]`, 'Revoke the link of Leaving visitor?');
+    expect((await site.running.issuing.getLink(leaving)).status).toBe('revoked');
+    await revokeRow(`tr[data-credential="${departed}"]`, 'Revoke the credential of Departed contractor?');
+    expect((await site.running.issuing.listCredentials({ includeRevoked: true })).find((c) => c.id === departed)?.status).toBe('revoked');
+
     // Porto's page: offline, said plainly, no failure.
     await page.goto(`${url}/#/site/porto`);
     await page.locator('[data-testid="site-offline"]').waitFor();
     expect(await page.locator('[data-testid="site-offline"]').first().textContent()).toContain(OFFLINE_TEXT);
-    expect(await page.locator('section[aria-labelledby="events-h"]').textContent()).toContain('No event uploaded yet');
+    // The offline sentence shows at once (from the overview); the hub's events come with their own read.
+    await expect.poll(() => page.locator('section[aria-labelledby="events-h"]').textContent()).toContain('No event uploaded yet');
     expect(await page.locator('.site-page .error').count()).toBe(0);
     expect(await page.locator('[data-testid="link-form"]').count()).toBe(0);
+  });
+
+  it('lets an operator unlock and lock a door of the live site, and gives the revoke form but no link form or Revoke buttons (those need the controller integrator role, which only a hub admin has)', async () => {
+    const page = await browse({ viewport: { width: 1280, height: 860 } });
+    await signIn(page, tokens.operator);
+    await page.goto(`${url}/#/site/lisbon`);
+    await page.locator('[data-testid="revoke-form"]').waitFor();
+    await page.locator('tr[data-link]', { hasText: 'Standing visitor' }).waitFor();
+    await page.locator('tr[data-credential]', { hasText: 'Night guard' }).waitFor();
+    expect(await page.locator('[data-testid="link-form"]').count()).toBe(0);
+    expect(await page.locator('tr[data-link] button').count()).toBe(0);
+    expect(await page.locator('tr[data-credential] button').count()).toBe(0);
+
+    // By keyboard: the door's Unlock asks first, its confirm button has the focus, Enter sends it.
+    const lab = page.locator('.hub-doors li[data-door="lab"]');
+    expect(site.running.doorStatus('lab')?.relayUnlocked).toBe(false);
+    await lab.locator('button', { hasText: 'Unlock' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('[role="alertdialog"]');
+    expect(await dialog.textContent()).toContain('Unlock Lab for 5 seconds?');
+    // The dialog moves the focus to its confirm button just after it shows: Enter goes there then.
+    await expect.poll(() => dialog.locator('button', { hasText: 'Unlock' }).evaluate((button) => button === document.activeElement)).toBe(true);
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    await until(() => site.running.doorStatus('lab')?.relayUnlocked === true, 5000, 'the lab unlocked at the controller');
+    // The state is read again after the command, not at the next poll only.
+    await page.locator('.hub-doors li[data-door="lab"][data-state="unlocked"]').waitFor({ timeout: 4000 });
+    expect(await lab.locator('.error').count()).toBe(0);
+
+    // Lock now ends the unlock before its 5 s.
+    await lab.locator('button', { hasText: 'Lock now' }).click();
+    await dialog.locator('button', { hasText: 'Lock now' }).click();
+    await until(() => site.running.doorStatus('lab')?.relayUnlocked === false, 3000, 'the lab locked again at the controller');
+    await page.locator('.hub-doors li[data-door="lab"][data-state="secured"]').waitFor({ timeout: 4000 });
+
+    // A command the controller refuses (the door locked down at the site while the dialog was
+    // open): the refusal in words beside that door, and the door's new state read.
+    const store = page.locator('.hub-doors li[data-door="store"]');
+    await store.locator('button', { hasText: 'Unlock' }).click();
+    await site.running.doors.lockdown('store', true, 'test');
+    try {
+      await dialog.locator('button', { hasText: 'Unlock' }).click();
+      await expect.poll(() => store.locator('.error').textContent()).toContain('lockdown');
+      await page.locator('.hub-doors li[data-door="store"][data-state="lockdown"]').waitFor({ timeout: 4000 });
+      expect(await store.locator('button', { hasText: 'Unlock' }).isDisabled()).toBe(true);
+      expect(site.running.doorStatus('store')?.relayUnlocked).toBe(false);
+    } finally {
+      await site.running.doors.lockdown('store', false, 'test');
+    }
   });
 
   it('gives a viewer no write controls', async () => {
@@ -192,6 +277,9 @@ describe.skipIf(!runs)(title, () => {
     await page.goto(`${url}/#/site/lisbon`);
     await page.locator('.hub-doors li[data-door="lab"]').waitFor();
     await page.locator('tr[data-link]', { hasText: 'Standing visitor' }).waitFor();
+    // Credentials and partners are read by viewers too.
+    await page.locator('tr[data-credential]', { hasText: 'Night guard' }).waitFor();
+    await page.locator('tr[data-partner="42"]').waitFor();
     expect(await page.locator('[data-testid="link-form"]').count()).toBe(0);
     expect(await page.locator('[data-testid="revoke-form"]').count()).toBe(0);
     expect(await page.locator('main button').count()).toBe(0);
@@ -221,7 +309,18 @@ describe.skipIf(!runs)(title, () => {
       await page.goto(`${url}/#/site/lisbon`);
       await page.locator('.hub-doors li[data-door="lab"]').waitFor();
       await page.locator('tr[data-link]').first().waitFor();
+      await page.locator('tr[data-credential]').first().waitFor();
+      await page.locator('tr[data-partner]').first().waitFor();
       await pageChecks(page, `${name}: Lisbon`);
+      // A door command's dialog fits too; Escape closes it unsent, the focus back on its button.
+      const unlock = page.locator('.hub-doors li[data-door="lab"] button', { hasText: 'Unlock' });
+      await unlock.click();
+      await page.locator('[role="alertdialog"]').waitFor();
+      await pageChecks(page, `${name}: Lisbon, a door's dialog`);
+      await page.keyboard.press('Escape');
+      await page.locator('[role="alertdialog"]').waitFor({ state: 'detached' });
+      expect(await unlock.evaluate((button) => button === document.activeElement)).toBe(true);
+      expect(site.running.doorStatus('lab')?.relayUnlocked).toBe(false);
       await page.goto(`${url}/#/site/porto`);
       await page.locator('[data-testid="site-offline"]').first().waitFor();
       await pageChecks(page, `${name}: Porto`);
@@ -235,8 +334,15 @@ describe.skipIf(!runs)(title, () => {
     await signIn(page, tokens.admin);
     await page.locator('article[data-site="lisbon"][data-alarm="no"]').waitFor();
 
-    // The overview is read every few seconds: the controller's link closing shows without a reload.
+    // Lisbon's page open while its controller goes: the offline sentence, and none of what it had read.
+    await page.goto(`${url}/#/site/lisbon`);
+    await page.locator('tr[data-partner]').first().waitFor();
     await site.stop();
+    await page.locator('[data-testid="site-offline"]').first().waitFor({ timeout: 15_000 });
+    for (const stale of ['.hub-doors li', 'tr[data-link]', 'tr[data-credential]', 'tr[data-partner]']) expect(await page.locator(stale).count(), stale).toBe(0);
+
+    // The overview is read every few seconds: the controller's link closing shows without a reload.
+    await page.goto(`${url}/#/`);
     await page.locator('article[data-site="lisbon"][data-alarm="yes"]').waitFor({ timeout: 15_000 });
     expect(await page.locator('article[data-site="lisbon"] .site-alarms').textContent()).toContain('front desk is offline');
 

@@ -42,8 +42,11 @@ export function ActionButton({ action, children, class: cls = '', title, label, 
   </span>`;
 }
 
-/** A button that asks first, in a modal dialog. */
-export function ConfirmButton({ children, class: cls = '', question, confirmLabel = 'Confirm', action, danger = true }) {
+/**
+ * A button that asks first, in a modal dialog. `label`, `title` and `disabled` as ActionButton's:
+ * where one page has the same command for many things (a door's Unlock), the label says which.
+ */
+export function ConfirmButton({ children, class: cls = '', question, confirmLabel = 'Confirm', action, danger = true, label, title, disabled = false }) {
   const [open, setOpen] = useState(false);
   const [run, busy, error] = useAction();
   const openerRef = useRef(null);
@@ -88,7 +91,7 @@ export function ConfirmButton({ children, class: cls = '', question, confirmLabe
     }
   };
   return html`<span class="action">
-    <button type="button" class=${cls} ref=${openerRef} onClick=${() => setOpen(true)}>${children}</button>
+    <button type="button" class=${cls} ref=${openerRef} title=${title} disabled=${disabled} onClick=${() => setOpen(true)}>${children}${label && html`<span class="visually-hidden">: ${label}</span>`}</button>
     ${open &&
     html`<div class="modal-backdrop" onClick=${(e) => e.target === e.currentTarget && !busy && close()}>
       <div class="modal" role="alertdialog" aria-modal="true" aria-labelledby=${questionId} ref=${dialogRef} onKeyDown=${onKeyDown}>

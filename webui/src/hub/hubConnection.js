@@ -258,3 +258,12 @@ export function logout() {
 export function canWrite() {
   return hub.account?.role === 'admin' || hub.account?.role === 'operator';
 }
+
+/**
+ * Whether it may make access links at a site, and revoke links and credentials there: links.create,
+ * links.revoke and credentials.revoke need the controller's integrator role, which a hub admin's
+ * calls have and an operator's do not (docs/hub-api.md, site.call).
+ */
+export function canIssue() {
+  return hub.account?.role === 'admin';
+}

@@ -1,8 +1,9 @@
 /**
  * One site's page (#/site/<id>): its controllers as the hub sees them, and what a live controller
- * of the site answers through the hub (`site.call`): its doors and its access links. Operators and
- * admins also get a form to make an access link (its code shown once, as text and QR) and one to
- * revoke a subject for the site's controllers (`revocations.create`); viewers only read.
+ * of the site answers through the hub (`site.call`): its doors, access links, rotating credentials
+ * and partners. Viewers only read. Operators and admins also unlock and lock doors, and revoke a
+ * subject for the site's controllers (`revocations.create`); admins (the controller's integrator
+ * role, see canIssue) make access links and revoke links and credentials.
  *
  * With no controller of the site connected, the controller's own lists cannot be read: the page
  * says so in place of them (and the hub's `site-offline` answer says the same), rather than failing.
@@ -10,15 +11,18 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { drawQr, qrLayout, qrModules } from '../../badge/qrCanvas.js';
-import { clock, dateTime, describeEvent, linkStatus, linkTime, statusWord, stateWord } from '../format.js';
+import { clock, dateTime, describeEvent, errorText, linkStatus, linkTime, statusWord, stateWord } from '../format.js';
 import { doorState, Icon } from '../icons.js';
-import { ErrorText, useAction } from '../ui.js';
-import { canWrite, hub, rpc } from './hubConnection.js';
+import { ConfirmButton, ErrorText, useAction } from '../ui.js';
+import { canIssue, canWrite, hub, rpc } from './hubConnection.js';
 import { Ago, chainProblem, clockOff, controllersOf, offsetText, POLL_MS, siteHealth } from './overview.js';
 
 export const OFFLINE_TEXT = "This site's controllers are offline: doors, links and credentials can be managed when one reconnects.";
 
-const LINKS_SHOWN = 100;
+/** Rows asked of a list (links, credentials): the site's own web UI pages through the rest. */
+const LIST_SHOWN = 100;
+/** A momentary unlock, as long as the operator UI's door card gives. */
+const UNLOCK_SECONDS = 5;
 
 function siteCall(site, method, params = {}) {
   return rpc('site.call', { site, method, params });
@@ -30,6 +34,19 @@ function isOffline(error) {
 }
 
 /**
+ * A failed site.call in words: the hub's and the controller's messages name codes and roles, which
+ * a guard at the desk should not have to decode.
+ */
+function siteErrorText(error) {
+  const reason = error?.reason ?? '';
+  if (isOffline(error)) return "The site is offline: no controller of it is connected, so nothing was done.";
+  if (/site[-_]timeout/i.test(reason)) return 'The site did not answer within 10 s: it may still have done it. What is shown is read again.';
+  if (/forbidden/i.test(reason) || error?.code === -32001) return `Not allowed: ${error.message}`;
+  if (/rate[-_]limited/i.test(reason)) return 'Too many commands at once: wait a few seconds and try again.';
+  return errorText(error);
+}
+
+/**
  * The result of `site.call method` for the site: read when the page opens, on every reconnection,
  * when `again` changes and every `everyMs` (0: never by itself). Not read while the site has no
  * controller online.
@@ -37,6 +54,7 @@ function isOffline(error) {
 function useSiteCall(siteId, live, method, params, { everyMs = 0, again = 0 } = {}) {
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
+  const [mine, setMine] = useState(0);
   const latest = useRef(0);
   const key = JSON.stringify(params);
   useEffect(() => {
@@ -53,14 +71,18 @@ function useSiteCall(siteId, live, method, params, { everyMs = 0, again = 0 } = 
         setResult(answer);
         setError(null);
       } catch (e) {
-        if (asked === latest.current) setError(e);
+        if (asked !== latest.current) return;
+        setError(e);
+        // The site went offline before the overview says so: what was read is no longer current.
+        if (isOffline(e)) setResult(null);
       }
     };
     void load();
     const timer = everyMs > 0 ? setInterval(load, everyMs) : null;
     return () => clearInterval(timer);
-  }, [siteId, live, method, key, hub.connected, hub.connections, again]);
-  return { result, error };
+  }, [siteId, live, method, key, hub.connected, hub.connections, again, mine]);
+  // After a command of this page: read again at once, not at the next poll.
+  return { result, error, reload: () => setMine((n) => n + 1) };
 }
 
 function OfflineNotice() {
@@ -70,7 +92,24 @@ function OfflineNotice() {
 /** A read error: the offline notice for `site-offline`, the error's words otherwise. */
 function CallError({ error }) {
   if (!error) return null;
-  return isOffline(error) ? html`<${OfflineNotice} />` : html`<${ErrorText} error=${error} />`;
+  return isOffline(error) ? html`<${OfflineNotice} />` : html`<p class="error" role="alert">${siteErrorText(error)}</p>`;
+}
+
+/**
+ * A panel of what a live controller of the site lists (`call`, from useSiteCall): while none is
+ * live, a line saying so and none of what was read before (a stale list would look current); else
+ * the read's error, "asking", `render(items)`, or `empty`.
+ */
+function SiteList({ id, title, live, call, render, empty, shown = 0 }) {
+  const items = live && Array.isArray(call.result) ? call.result : [];
+  return html`<section class="panel" aria-labelledby=${id}>
+    <h2 id=${id}>${title}</h2>
+    ${!live ? html`<p class="muted">Read from the site's controller when one is online.</p>` : html`<${CallError} error=${call.error} />`}
+    ${live && call.result === null && !call.error && html`<p class="muted">Asking the site…</p>`}
+    ${items.length > 0 && render(items)}
+    ${live && Array.isArray(call.result) && items.length === 0 && html`<p class="muted">${empty}</p>`}
+    ${shown > 0 && items.length >= shown && html`<p class="muted small">The newest ${shown} are shown; the site's own web UI lists them all.</p>`}
+  </section>`;
 }
 
 function problemSeq(c) {
@@ -101,27 +140,56 @@ function Controllers({ site }) {
   </section>`;
 }
 
+/**
+ * Unlock and Lock now for one door, each asked first. The dialog closes whether the command went
+ * through or not: a refusal (site offline, forbidden, throttled) is said beside the door it is
+ * about, next to its state, which is read again either way.
+ */
+function DoorCommands({ siteId, door, onDone }) {
+  const [error, setError] = useState(null);
+  const send = (method, params) => async () => {
+    setError(null);
+    try {
+      await siteCall(siteId, method, { door: door.id, ...params });
+    } catch (e) {
+      setError(e);
+    } finally {
+      onDone();
+    }
+  };
+  const lockdown = door.mode === 'lockdown';
+  return html`<div class="door-actions">
+    <${ConfirmButton}
+      class="small"
+      label=${door.name}
+      disabled=${lockdown}
+      title=${lockdown ? 'in lockdown: lift it first at the site' : undefined}
+      question=${`Unlock ${door.name} for ${UNLOCK_SECONDS} seconds? Whoever is at the door can open it.`}
+      confirmLabel="Unlock"
+      action=${send('doors.unlock', { seconds: UNLOCK_SECONDS })}
+      ><${Icon} name="unlock" size="14" /> Unlock<//
+    >
+    <${ConfirmButton} class="small" label=${door.name} danger=${false} question=${`Lock ${door.name} now? A grant or unlock in progress ends.`} confirmLabel="Lock now" action=${send('doors.lock')}>Lock now<//>
+    ${error && html`<p class="error" role="alert">${siteErrorText(error)}</p>`}
+  </div>`;
+}
+
 function Doors({ siteId, live }) {
-  const { result, error } = useSiteCall(siteId, live, 'doors.list', {}, { everyMs: POLL_MS });
-  // Not what was read while the site was online: a stale list would look current.
-  const doors = live && Array.isArray(result) ? result : [];
-  return html`<section class="panel" aria-labelledby="doors-h">
-    <h2 id="doors-h">Doors</h2>
-    ${!live ? html`<p class="muted">Read from the site's controller when one is online.</p>` : html`<${CallError} error=${error} />`}
-    ${live && result === null && !error && html`<p class="muted">Asking the site…</p>`}
-    ${doors.length > 0 &&
-    html`<ul class="hub-doors">
-      ${doors.map((d) => {
-        const s = doorState(d.state);
-        return html`<li key=${d.id} class=${`s-${d.state}`} data-door=${d.id} data-state=${d.state}>
-          <span class="badge" aria-hidden="true"><${Icon} name=${s.icon} /></span>
-          <span class="door-name">${d.name}</span>
-          <span class="state-text">${stateWord(d.state)}</span>
-          <span class="muted small">since <${Ago} at=${d.since} /></span>
-        </li>`;
-      })}
-    </ul>`}
-  </section>`;
+  const call = useSiteCall(siteId, live, 'doors.list', {}, { everyMs: POLL_MS });
+  const write = canWrite();
+  const render = (doors) => html`<ul class="hub-doors">
+    ${doors.map((d) => {
+      const s = doorState(d.state);
+      return html`<li key=${d.id} class=${`s-${d.state}`} data-door=${d.id} data-state=${d.state}>
+        <span class="badge" aria-hidden="true"><${Icon} name=${s.icon} /></span>
+        <span class="door-name">${d.name}</span>
+        <span class="state-text">${stateWord(d.state)}</span>
+        <span class="muted small">since <${Ago} at=${d.since} /></span>
+        ${write && html`<${DoorCommands} siteId=${siteId} door=${d} onDone=${call.reload} />`}
+      </li>`;
+    })}
+  </ul>`;
+  return html`<${SiteList} id="doors-h" title="Doors" live=${live} call=${call} render=${render} empty="No door." />`;
 }
 
 function Status({ status }) {
@@ -129,29 +197,81 @@ function Status({ status }) {
 }
 
 function Links({ siteId, live, again }) {
-  const { result, error } = useSiteCall(siteId, live, 'links.list', { limit: LINKS_SHOWN }, { again });
-  const links = live && Array.isArray(result) ? result : [];
-  return html`<section class="panel" aria-labelledby="links-h">
-    <h2 id="links-h">Access links</h2>
-    ${!live ? html`<p class="muted">Read from the site's controller when one is online.</p>` : html`<${CallError} error=${error} />`}
-    ${live && result === null && !error && html`<p class="muted">Asking the site…</p>`}
-    ${links.length > 0 &&
-    html`<table class="list links">
-      <thead><tr><th>name</th><th>opens</th><th>status</th><th>until</th></tr></thead>
-      <tbody>
-        ${links.map(
-          (l) => html`<tr key=${l.id} data-link=${l.id} data-status=${linkStatus(l)}>
-            <td data-label="name">${l.name}<br /><span class="muted small">${l.id}</span></td>
-            <td data-label="opens">${l.scopeName ?? `scope ${l.scope}`}${l.onlineOnly ? ', online only' : ''}</td>
-            <td data-label="status"><${Status} status=${linkStatus(l)} /></td>
-            <td data-label="until">${linkTime(l.notAfter)}</td>
-          </tr>`,
-        )}
-      </tbody>
-    </table>`}
-    ${live && Array.isArray(result) && links.length === 0 && html`<p class="muted">No link.</p>`}
-    ${links.length >= LINKS_SHOWN && html`<p class="muted small">The newest ${LINKS_SHOWN} are shown; the site's own web UI lists them all.</p>`}
-  </section>`;
+  const call = useSiteCall(siteId, live, 'links.list', { limit: LIST_SHOWN }, { again });
+  const revoke = canIssue();
+  const render = (links) => html`<table class="list links">
+    <thead><tr><th>name</th><th>opens</th><th>status</th><th>until</th>${revoke && html`<th><span class="visually-hidden">actions</span></th>`}</tr></thead>
+    <tbody>
+      ${links.map(
+        (l) => html`<tr key=${l.id} data-link=${l.id} data-status=${linkStatus(l)}>
+          <td data-label="name">${l.name}<br /><span class="muted small">${l.id}</span></td>
+          <td data-label="opens">${l.scopeName ?? `scope ${l.scope}`}${l.onlineOnly ? ', online only' : ''}</td>
+          <td data-label="status"><${Status} status=${linkStatus(l)} /></td>
+          <td data-label="until">${linkTime(l.notAfter)}</td>
+          ${revoke && html`<td>${linkStatus(l) !== 'revoked' && html`<${RevokeButton} siteId=${siteId} method="links.revoke" item=${l} what="link" onDone=${call.reload} />`}</td>`}
+        </tr>`,
+      )}
+    </tbody>
+  </table>`;
+  return html`<${SiteList} id="links-h" title="Access links" live=${live} call=${call} render=${render} empty="No link." shown=${LIST_SHOWN} />`;
+}
+
+/**
+ * Revokes a link or credential at the site (links.revoke, credentials.revoke: the controller's
+ * integrator role), asked first; the controller makes it the site's revocation, which every
+ * controller of the site applies. A refusal stays in the dialog, as the operator UI's does.
+ */
+function RevokeButton({ siteId, method, item, what, onDone }) {
+  return html`<${ConfirmButton}
+    class="small danger"
+    label=${item.name}
+    question=${`Revoke the ${what} of ${item.name}? Its codes stop opening this site's doors at once.`}
+    confirmLabel="Revoke"
+    action=${() => siteCall(siteId, method, { id: item.id }).then(onDone)}
+    >Revoke<//
+  >`;
+}
+
+/** The site's rotating credentials (credentials.list): who holds them and what they open. */
+function Credentials({ siteId, live }) {
+  const call = useSiteCall(siteId, live, 'credentials.list', { limit: LIST_SHOWN });
+  const revoke = canIssue();
+  const render = (credentials) => html`<table class="list credentials">
+    <thead><tr><th>holder</th><th>opens</th><th>created</th><th>status</th>${revoke && html`<th><span class="visually-hidden">actions</span></th>`}</tr></thead>
+    <tbody>
+      ${credentials.map((c) => {
+        const status = c.status ?? (c.revokedAt ? 'revoked' : 'active');
+        return html`<tr key=${c.id} data-credential=${c.id} data-status=${status}>
+          <td data-label="holder">${c.name}<br /><span class="muted small">${c.id}</span></td>
+          <td data-label="opens">${c.scopeName ?? `scope ${c.scope}`}</td>
+          <td data-label="created">${dateTime(c.createdAt)}${c.createdBy && html`<br /><span class="muted small">${c.createdBy}</span>`}</td>
+          <td data-label="status"><${Status} status=${status} /></td>
+          ${revoke && html`<td>${status !== 'revoked' && html`<${RevokeButton} siteId=${siteId} method="credentials.revoke" item=${c} what="credential" onDone=${call.reload} />`}</td>`}
+        </tr>`;
+      })}
+    </tbody>
+  </table>`;
+  return html`<${SiteList} id="credentials-h" title="Rotating credentials" live=${live} call=${call} render=${render} empty="No credential." shown=${LIST_SHOWN} />`;
+}
+
+/** The partners whose codes the site accepts (partners.list), read-only: they are managed at the site. */
+function Partners({ siteId, live }) {
+  const call = useSiteCall(siteId, live, 'partners.list', {});
+  const scopes = useSiteCall(siteId, live, 'scopes.list', {});
+  const names = new Map((Array.isArray(scopes.result) ? scopes.result : []).map((s) => [s.id, s.name]));
+  const render = (partners) => html`<table class="list partners">
+    <thead><tr><th>id</th><th>name</th><th>scopes allowed</th></tr></thead>
+    <tbody>
+      ${partners.map(
+        (p) => html`<tr key=${p.id} data-partner=${p.id}>
+          <td data-label="id">${p.id}</td>
+          <td data-label="name">${p.name}${p.enabled === false ? ' (disabled)' : ''}</td>
+          <td data-label="scopes allowed">${(p.allowedScopes ?? []).map((id) => names.get(id) ?? `scope ${id}`).join(', ')}</td>
+        </tr>`,
+      )}
+    </tbody>
+  </table>`;
+  return html`<${SiteList} id="partners-h" title="Partners" live=${live} call=${call} render=${render} empty="No partner." />`;
 }
 
 const EVENTS_SHOWN = 20;
@@ -365,8 +485,10 @@ export function SitePage({ siteId }) {
       <${Doors} siteId=${site.id} live=${live} />
       <${RecentEvents} site=${site} />
     </div>
-    ${write && live && (created ? html`<${CreatedLink} created=${created} onClose=${() => setCreated(null)} />` : html`<${LinkForm} siteId=${site.id} live=${live} onCreated=${(c) => (setCreated(c), setLinksAgain((n) => n + 1))} />`)}
+    ${canIssue() && live && (created ? html`<${CreatedLink} created=${created} onClose=${() => setCreated(null)} />` : html`<${LinkForm} siteId=${site.id} live=${live} onCreated=${(c) => (setCreated(c), setLinksAgain((n) => n + 1))} />`)}
     <${Links} siteId=${site.id} live=${live} again=${linksAgain} />
+    <${Credentials} siteId=${site.id} live=${live} />
+    <${Partners} siteId=${site.id} live=${live} />
     ${write && html`<${RevokeForm} siteId=${site.id} />`}
   </div>`;
 }
