@@ -1,8 +1,8 @@
 /** Admin pages: access links (with their QR), rotating credentials, partners, and accounts. */
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { drawQr, qrLayout, qrModules } from '../badge/qrCanvas.js';
 import { rpc } from './connection.js';
+import { QrImage } from './qrImage.js';
 import { dateTime, download, linkStatus, linkTime, statusWord } from './format.js';
 import { can, state } from './store.js';
 import { ConfirmButton, ErrorText, useAction } from './ui.js';
@@ -289,22 +289,9 @@ export function LinksPage() {
 /** CSS pixels of the enrolment QR on the operator's screen: a phone camera reads it from a desk's distance. */
 const ENROL_QR_SIDE = 240;
 
-/**
- * The enrolment link as a QR, for the member to scan with their phone's camera: drawn as the
- * badge page draws its codes (webui/badge/qrCanvas.js), whole device pixels per module at any
- * pixel ratio, with its quiet zone.
- */
+/** The enrolment link as a QR, for the member to scan with their phone's camera. */
 function EnrolmentQr({ url }) {
-  const canvas = useRef(null);
-  useEffect(() => {
-    const matrix = qrModules(url);
-    const dpr = window.devicePixelRatio || 1;
-    const { scale, backing } = qrLayout(matrix.size, ENROL_QR_SIDE, dpr);
-    drawQr(canvas.current, matrix, { scale, width: backing, height: backing, dpr });
-  }, [url]);
-  return html`<div class="qr">
-    <canvas ref=${canvas} role="img" aria-label="QR code of the enrolment link: scan it with the member's phone camera" data-code=${url}></canvas>
-  </div>`;
+  return html`<${QrImage} text=${url} side=${ENROL_QR_SIDE} label="QR code of the enrolment link: scan it with the member's phone camera" />`;
 }
 
 /**

@@ -2,7 +2,8 @@
  * The page's state, one plain object, and a hook that re-renders a component when it changes.
  * Changes are batched: listeners are told once per microtask, whatever the number of updates.
  */
-import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { observable } from './observable.js';
 
 export const FEED_LIMIT = 300;
 
@@ -46,37 +47,14 @@ export const state = {
 
 export const RECENT_AUDIT = 200;
 
-const listeners = new Set();
-let pending = false;
-/** Counts updates, so that a component can tell it rendered an older state. */
-let version = 0;
+const observed = observable(state);
 
-export function update(patch) {
-  Object.assign(state, patch);
-  version++;
-  if (pending) return;
-  pending = true;
-  queueMicrotask(() => {
-    pending = false;
-    for (const listener of [...listeners]) listener();
-  });
-}
+/** Changes the state; the components that use it render again (batched per microtask). */
+export const update = observed.update;
 
-/**
- * Re-renders the calling component on every change of the state. It subscribes in a layout
- * effect, right after its first render rather than after the browser paints (which a page in the
- * background may never do), and catches up on a change made before it subscribed: the first
- * answer of the controller could otherwise be lost, leaving the page on "Loading Postern…".
- */
+/** Re-renders the calling component on every change of the state (observable.js). */
 export function useStore() {
-  const [, setSeen] = useState(version);
-  useLayoutEffect(() => {
-    const listener = () => setSeen(version);
-    listeners.add(listener);
-    listener();
-    return () => listeners.delete(listener);
-  }, []);
-  return state;
+  return observed.useObserved();
 }
 
 export function can(method) {

@@ -7,7 +7,7 @@
  * A lost socket is opened again with backoff and signs in again; `connections` counts the sign-ins,
  * so that views re-read what they show on every reconnection.
  */
-import { useLayoutEffect, useState } from 'preact/hooks';
+import { observable } from '../observable.js';
 
 const TOKEN_KEY = 'postern.hub.token';
 const RPC_TIMEOUT_MS = 15_000;
@@ -32,31 +32,14 @@ export const hub = {
   sitesError: null,
 };
 
-const listeners = new Set();
-let pending = false;
-let version = 0;
+const observed = observable(hub);
 
-export function update(patch) {
-  Object.assign(hub, patch);
-  version++;
-  if (pending) return;
-  pending = true;
-  queueMicrotask(() => {
-    pending = false;
-    for (const listener of [...listeners]) listener();
-  });
-}
+/** Changes the session's state; the components that use it render again (batched per microtask). */
+export const update = observed.update;
 
-/** Re-renders the caller on every change of `hub` (subscribed before the first paint, as store.js does). */
+/** Re-renders the caller on every change of `hub` (observable.js). */
 export function useHub() {
-  const [, setSeen] = useState(version);
-  useLayoutEffect(() => {
-    const listener = () => setSeen(version);
-    listeners.add(listener);
-    listener();
-    return () => listeners.delete(listener);
-  }, []);
-  return hub;
+  return observed.useObserved();
 }
 
 export class RpcError extends Error {

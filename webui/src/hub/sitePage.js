@@ -10,7 +10,7 @@
  */
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { drawQr, qrLayout, qrModules } from '../../badge/qrCanvas.js';
+import { QrImage } from '../qrImage.js';
 import { clock, dateTime, describeEvent, errorText, linkStatus, linkTime, statusWord, stateWord } from '../format.js';
 import { doorState, Icon } from '../icons.js';
 import { ConfirmButton, ErrorText, useAction } from '../ui.js';
@@ -324,16 +324,9 @@ function RecentEvents({ site }) {
 /** CSS pixels of the QR: a phone's camera reads it from a screen at arm's length. */
 const QR_SIDE = 220;
 
-/** The code as a QR, drawn as the badge page draws its codes (whole device pixels per module). */
+/** The link's code as a QR, to show a visitor or photograph. */
 function QrCode({ text }) {
-  const canvas = useRef(null);
-  useEffect(() => {
-    const matrix = qrModules(text);
-    const dpr = window.devicePixelRatio || 1;
-    const { scale, backing } = qrLayout(matrix.size, QR_SIDE, dpr);
-    drawQr(canvas.current, matrix, { scale, width: backing, height: backing, dpr });
-  }, [text]);
-  return html`<div class="qr"><canvas ref=${canvas} role="img" aria-label="QR code of the access link" data-code=${text}></canvas></div>`;
+  return html`<${QrImage} text=${text} side=${QR_SIDE} label="QR code of the access link" />`;
 }
 
 function CreatedLink({ created, onClose }) {
