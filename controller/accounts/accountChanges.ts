@@ -18,6 +18,7 @@
  * holds a request back for longer than `waitMs`: the request then runs with the principal as last
  * checked (as when the store is down at a heartbeat), so doors stay usable without the store.
  */
+import { settleWithin } from '../settleWithin.ts';
 
 export type AccountChangeListener = () => Promise<void> | void;
 
@@ -88,9 +89,7 @@ export class AccountChanges implements AccountChangeFeed {
     const waitMs = this.#options.waitMs ?? 250;
     // A read hung for longer than a caller may wait: do not make every request wait for it too.
     if (this.#running !== undefined && performance.now() - this.#runningSince > waitMs) return Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-    return Promise.race([this.#shared(), gaveUp]).finally(() => clearTimeout(timer));
+    return settleWithin(this.#shared(), waitMs, undefined);
   }
 
   /** A read that starts after this call: the running one started too early, so callers queue. */

@@ -17,6 +17,7 @@
  */
 import type { OnlineLinkConfirmer } from '../credentials/verifier.ts';
 import type { Store } from '../store/storeTypes.ts';
+import { settleWithin } from '../settleWithin.ts';
 import type { HubRequests } from '../sync/hubRequests.ts';
 
 type Answer = Awaited<ReturnType<OnlineLinkConfirmer['confirm']>>;
@@ -58,15 +59,7 @@ export class HubConfirmer implements OnlineLinkConfirmer {
   }
 
   /** The link as this controller's store holds it; 'timeout' when the store did not answer in time (the read goes on). */
-  private async localLink(subject: string): Promise<Awaited<ReturnType<Store['getLink']>> | 'timeout'> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([this.deps.store.getLink(subject), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private localLink(subject: string): Promise<Awaited<ReturnType<Store['getLink']>> | 'timeout'> {
+    return settleWithin(this.deps.store.getLink(subject), this.timeoutMs, 'timeout' as const);
   }
 }

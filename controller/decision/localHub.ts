@@ -6,6 +6,7 @@
  */
 import type { Store } from '../store/storeTypes.ts';
 import type { OnlineLinkConfirmer } from '../credentials/verifier.ts';
+import { settleWithin } from '../settleWithin.ts';
 
 export class LocalHub implements OnlineLinkConfirmer {
   constructor(
@@ -16,14 +17,6 @@ export class LocalHub implements OnlineLinkConfirmer {
   async confirm(issuer: number, subject: string): Promise<'ok' | 'unknown' | 'revoked' | 'exhausted' | 'offline'> {
     // Deny by default: an online-only code is granted on a live confirmation or not at all.
     if (issuer !== 0) return 'offline';
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'offline'>((resolve) => {
-      timer = setTimeout(() => resolve('offline'), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([this.store.useOnlineLink(subject).catch(() => 'offline' as const), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return settleWithin(this.store.useOnlineLink(subject).catch(() => 'offline' as const), this.timeoutMs, 'offline' as const);
   }
 }

@@ -17,6 +17,7 @@
 import pg from 'pg';
 
 import type { Logger } from '../logger.ts';
+import { settleWithin } from '../settleWithin.ts';
 import { HUB_CHANNEL } from './hubMigrations.ts';
 
 export interface FeedListener {
@@ -158,15 +159,6 @@ export class ChangeFeed {
 
 /** A `SELECT 1` that answers within `ms`, else rejects. */
 async function probe(client: pg.Client, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.query('SELECT 1'),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`the listening connection did not answer a probe within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const answered = await settleWithin(client.query('SELECT 1').then(() => true), ms, false);
+  if (!answered) throw new Error(`the listening connection did not answer a probe within ${ms} ms`);
 }

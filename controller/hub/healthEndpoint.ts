@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { sql } from 'kysely';
 
+import { settleWithin } from '../settleWithin.ts';
 import type { HubDb } from './hubDatabase.ts';
 import { sendError, sendJson } from './enrolEndpoint.ts';
 
@@ -20,15 +21,11 @@ export interface HubHealth {
 }
 
 export async function checkHealth(db: HubDb, feedListening: () => boolean): Promise<HubHealth> {
-  let timer: NodeJS.Timeout | undefined;
-  const database = await Promise.race([
-    sql`select 1`.execute(db).then(
-      () => 'ok' as const,
-      () => 'unreachable' as const,
-    ),
-    new Promise<'unreachable'>((resolve) => (timer = setTimeout(() => resolve('unreachable'), DATABASE_CHECK_MS))),
-  ]);
-  clearTimeout(timer);
+  const answered = sql`select 1`.execute(db).then(
+    () => 'ok' as const,
+    () => 'unreachable' as const,
+  );
+  const database = await settleWithin(answered, DATABASE_CHECK_MS, 'unreachable' as const);
   const changeFeed = feedListening() ? 'listening' : 'reconnecting';
   return { status: database === 'ok' && changeFeed === 'listening' ? 'ok' : 'unavailable', database, changeFeed };
 }

@@ -16,6 +16,7 @@ import { WebSocketServer } from 'ws';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import type { Logger } from '../logger.ts';
 import { readTlsFiles, type TlsFiles } from '../tls/tlsFiles.ts';
+import { settleWithin } from '../settleWithin.ts';
 import { AuditStore } from './auditStore.ts';
 import { CallRelay } from './callRelay.ts';
 import { ChangeFeed, type FeedListener } from './changeFeed.ts';
@@ -288,11 +289,6 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
 async function closeWithin(wss: WebSocketServer, ms: number): Promise<void> {
   const open = [...wss.clients];
   if (open.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(open.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))))),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
+  await settleWithin(Promise.all(open.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))))), ms, undefined);
   for (const ws of wss.clients) ws.terminate();
 }
