@@ -109,6 +109,8 @@ describe('sync link', () => {
     hub.revoke(0, '100');
     hub.revoke(0, '101', 'second');
     await until(async () => (await store.getSetting(CURSOR_SETTING)) === '2', 5000, 'cursor 2');
+    // The machine hears the change applied just after the cursor is stored: wait for it too.
+    await until(() => link.status()?.cursor === 2, 5000, 'the link at cursor 2');
     expect(await store.isRevoked(0, '100')).toBe(true);
     expect(await store.isRevoked(0, '101')).toBe(true);
     expect(link.status()).toMatchObject({ state: 'live', cursor: 2, lag: 0 });
