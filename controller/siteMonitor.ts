@@ -78,7 +78,8 @@ export class SiteMonitor {
         this.doorStatus.set(door.id, status);
         if (state !== previous.state) {
           log.info({ door: door.id, from: previous.state, to: state }, 'door state');
-          void this.deps.audit.append({ type: 'door', door: door.id, reason: state, data: { from: previous.state } });
+          // Told after the door moved and waited on by nobody: it shares the next event's commit.
+          void this.deps.audit.append({ type: 'door', door: door.id, reason: state, data: { from: previous.state } }, { deferred: true });
           for (const listener of this.doorChangeListeners) listener({ door: door.id, from: previous.state, to: state, status });
         }
         for (const listener of this.doorListeners) listener(status);

@@ -78,6 +78,11 @@ export interface AuditTrailOptions {
    * events nobody has acted on by their seq, and never once any is in the journal.
    */
   sharedChain?: boolean;
+  /**
+   * How long an event appended with `{ deferred: true }` may wait for company before it is
+   * written (default 20 ms); anything else appended meanwhile takes it along at once.
+   */
+  deferMs?: number;
 }
 
 interface Pending {
@@ -85,6 +90,8 @@ interface Pending {
   /** performance.now() at append, for the store wait bound. */
   appendedAt: number;
   journaled: boolean;
+  /** Appended `deferred` and not yet due: no write is started for it alone. */
+  deferred: boolean;
   waiters: Array<(outcome: Outcome) => void>;
   /** Set once: durable (where), or not (why). */
   outcome: Outcome | undefined;
@@ -111,6 +118,7 @@ export class AuditTrail {
   readonly #retryMin: number;
   readonly #retryMax: number;
   readonly #sharedChain: boolean;
+  readonly #deferMs: number;
 
   #started = false;
   #seq = 0;
@@ -131,6 +139,10 @@ export class AuditTrail {
   #retryDelay: number;
   #retryTimer: NodeJS.Timeout | undefined;
   #boundTimer: NodeJS.Timeout | undefined;
+  /** The write that deferred events wait for, when nothing else has started one. */
+  #deferTimer: NodeJS.Timeout | undefined;
+  /** Events in the outbox that are not deferred: while there are none, no write starts. */
+  #due = 0;
   #listeners = new Set<AuditListener>();
 
   constructor(options: AuditTrailOptions) {
@@ -145,6 +157,7 @@ export class AuditTrail {
     this.#retryMax = options.retryMaxMs ?? 30_000;
     this.#retryDelay = this.#retryMin;
     this.#sharedChain = options.sharedChain ?? false;
+    this.#deferMs = options.deferMs ?? 20;
   }
 
   /** Events appended but not yet in the store (in the journal, or in memory only). */
@@ -187,6 +200,7 @@ export class AuditTrail {
     this.#started = false;
     this.#clearTimers();
     await this.#writing;
+    this.#makeAllDue();
     if (this.#outbox.length > 0) {
       this.#failing = false;
       await this.#drain();
@@ -212,10 +226,17 @@ export class AuditTrail {
     };
   }
 
-  /** Appends; resolves when the event is durable or given up on (never rejects once started). */
-  append(entry: AuditEntry): Promise<AuditEvent> {
+  /**
+   * Appends; resolves when the event is durable or given up on (never rejects once started).
+   *
+   * `deferred`: for an event nobody waits on and nothing is acted on after (a door's state change,
+   * told after the door moved): its write waits up to deferMs for the next event, so that it
+   * shares that event's commit. Without it, each such event took a commit of its own, and a grant
+   * recorded a moment later waited behind that commit's fsync before its own could start.
+   */
+  append(entry: AuditEntry, options: { deferred?: boolean } = {}): Promise<AuditEvent> {
     if (!this.#started) return Promise.reject(this.#notStarted());
-    const item = this.#add(entry);
+    const item = this.#add(entry, options.deferred === true);
     return new Promise((resolve) => this.#await(item, () => resolve(item.event)));
   }
 
@@ -231,6 +252,7 @@ export class AuditTrail {
 
   /** Writes the outbox now (cancelling a scheduled retry); resolves when the attempt is over. */
   async flush(): Promise<void> {
+    this.#makeAllDue();
     if (this.#writing !== undefined) {
       await this.#writing;
       if (this.#outbox.length === 0) return;
@@ -244,7 +266,7 @@ export class AuditTrail {
     return new PosternError(ErrorCodes.STORE_UNAVAILABLE, `audit trail ${this.controllerId} is not started`);
   }
 
-  #add(entry: AuditEntry): Pending {
+  #add(entry: AuditEntry, deferred = false): Pending {
     const at = Math.max(entry.at ?? this.#clock(), this.#at);
     const unsigned: Omit<AuditEvent, 'hash'> = {
       controllerId: this.controllerId,
@@ -275,15 +297,43 @@ export class AuditTrail {
       }
     }
 
-    const item: Pending = { event, appendedAt: performance.now(), journaled: false, waiters: [], outcome: undefined };
+    const item: Pending = { event, appendedAt: performance.now(), journaled: false, deferred: deferred && !this.#degraded, waiters: [], outcome: undefined };
     this.#outbox.push(item);
+    if (!item.deferred) this.#due++;
     if (this.#outbox.length % WARN_EVERY === 0) {
       this.#logger?.warn({ controllerId: this.controllerId, pending: this.#outbox.length }, 'audit outbox is growing: store writes fail');
     }
     if (this.#degraded) void this.#journalPending();
-    if (!this.#failing) void this.#drain();
+    if (item.deferred) this.#deferDrain();
+    else if (!this.#failing) this.#drainNow();
     this.#armBound();
     return item;
+  }
+
+  #drainNow(): void {
+    if (this.#deferTimer !== undefined) {
+      clearTimeout(this.#deferTimer);
+      this.#deferTimer = undefined;
+    }
+    void this.#drain();
+  }
+
+  #deferDrain(): void {
+    if (this.#deferTimer !== undefined || this.#failing || !this.#started) return;
+    this.#deferTimer = setTimeout(() => {
+      this.#deferTimer = undefined;
+      this.#makeAllDue();
+      if (!this.#failing) void this.#drain();
+    }, this.#deferMs);
+  }
+
+  /** Every event in the outbox is written at the next write, deferred or not. */
+  #makeAllDue(): void {
+    for (const item of this.#outbox) {
+      if (!item.deferred) continue;
+      item.deferred = false;
+      this.#due++;
+    }
   }
 
   /** An item can be settled inside #add already (no journal, store failing): then the waiter hears at once. */
@@ -309,11 +359,14 @@ export class AuditTrail {
       // a run is nearly always in flight, and a chain per append grew without bound.
       this.#writeAfter ??= this.#writing.then(() => {
         this.#writeAfter = undefined;
-        return this.#outbox.length > 0 && !this.#failing ? this.#drain() : undefined;
+        return this.#due > 0 && !this.#failing ? this.#drain() : undefined;
       });
       return this.#writeAfter;
     }
-    if (this.#outbox.length === 0) return Promise.resolve();
+    if (this.#due === 0) {
+      if (this.#outbox.length > 0) this.#deferDrain();
+      return Promise.resolve();
+    }
     const run = this.#writeAll().finally(() => {
       if (this.#writing === run) this.#writing = undefined;
     });
@@ -322,7 +375,8 @@ export class AuditTrail {
   }
 
   async #writeAll(): Promise<void> {
-    while (this.#outbox.length > 0) {
+    // Deferred events behind the last due one ride along in its batch; alone, they wait.
+    while (this.#due > 0) {
       const batch = this.#outbox.slice(0, this.#maxBatch);
       try {
         await this.#store.appendAudit(batch.map((item) => item.event));
@@ -338,6 +392,10 @@ export class AuditTrail {
       this.#failing = false;
       this.#retryDelay = this.#retryMin;
     }
+    if (this.#outbox.length > 0) {
+      this.#deferDrain();
+      return;
+    }
     // Everything is in the store: the journal's copies are no longer needed.
     this.#degraded = false;
     if (this.#journal && this.#journal.size > 0) {
@@ -349,7 +407,10 @@ export class AuditTrail {
 
   /** The first `count` events of the outbox are in the store. */
   #stored(count: number): void {
-    for (const item of this.#outbox.splice(0, count)) this.#settle(item, { where: 'store' });
+    for (const item of this.#outbox.splice(0, count)) {
+      if (!item.deferred) this.#due--;
+      this.#settle(item, { where: 'store' });
+    }
     this.#armBound();
   }
 
@@ -416,6 +477,7 @@ export class AuditTrail {
     this.#retryDelay = Math.min(this.#retryMax, this.#retryDelay * 2);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
+      this.#makeAllDue();
       void this.#drain();
     }, delay);
     this.#retryTimer.unref?.();
@@ -503,6 +565,10 @@ export class AuditTrail {
 
   #clearTimers(): void {
     this.#clearRetry();
+    if (this.#deferTimer !== undefined) {
+      clearTimeout(this.#deferTimer);
+      this.#deferTimer = undefined;
+    }
     if (this.#boundTimer !== undefined) {
       clearTimeout(this.#boundTimer);
       this.#boundTimer = undefined;

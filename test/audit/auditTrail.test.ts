@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { GENESIS_HASH, verifyChain } from '../../controller/audit/auditChain.ts';
+import { AuditJournal } from '../../controller/audit/auditJournal.ts';
 import { AuditTrail, type AuditLogger } from '../../controller/audit/auditTrail.ts';
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
 import { openStore } from '../../controller/store/openStore.ts';
@@ -143,6 +144,66 @@ describe('AuditTrail', () => {
     expect(flaky.calls.length).toBeLessThan(50);
     expect(flaky.calls.reduce((a, b) => a + b, 0)).toBe(50);
     expect((await verifyChain(inStore)).ok).toBe(true);
+  });
+
+  it('writes a deferred event with the next event that is due, in one write, in order', async () => {
+    const audit = trail({ deferMs: 60_000 });
+    await audit.start();
+    const door = audit.append({ type: 'door', door: 'front', reason: 'unlocked' }, { deferred: true });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(flaky.calls).toEqual([]); // alone, it waits for company
+    expect(audit.pending).toBe(1);
+    const grant = audit.record({ type: 'decision', door: 'front', verdict: 'grant' });
+    await grant.durable;
+    const stateChange = await door;
+    expect(flaky.calls).toEqual([2]);
+    expect([stateChange.seq, grant.event.seq]).toEqual([1, 2]);
+    expect(await stored(store)).toEqual([stateChange, grant.event]);
+  });
+
+  it('writes a deferred event alone once deferMs has passed, and does not start a write for one that comes during a write', async () => {
+    const audit = trail({ deferMs: 40 });
+    await audit.start();
+    let open!: () => void;
+    flaky.gate = new Promise((resolve) => (open = resolve));
+    const due = audit.append({ type: 'operator', reason: 'due' });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    void audit.append({ type: 'door', door: 'front', reason: 'secured' }, { deferred: true });
+    open();
+    flaky.gate = undefined;
+    await due;
+    expect(flaky.calls).toEqual([1]); // the deferred one did not follow at once
+    await vi.waitFor(() => expect(audit.pending).toBe(0), { timeout: 2000, interval: 5 });
+    expect(flaky.calls).toEqual([1, 1]);
+    expect((await stored(store)).map((e) => e.reason)).toEqual(['due', 'secured']);
+  });
+
+  it('writes deferred events at stop and at flush, not after deferMs', async () => {
+    const audit = trail({ deferMs: 60_000 });
+    await audit.start();
+    void audit.append({ type: 'door', door: 'front', reason: 'unlocked' }, { deferred: true });
+    await audit.flush();
+    expect(flaky.calls).toEqual([1]);
+    void audit.append({ type: 'door', door: 'front', reason: 'secured' }, { deferred: true });
+    await audit.stop();
+    expect(flaky.calls).toEqual([1, 1]);
+    expect((await stored(store)).map((e) => e.reason)).toEqual(['unlocked', 'secured']);
+  });
+
+  it('journals a deferred event like any other when the store is down', async () => {
+    const journalDir = await mkdtemp(join(tmpdir(), 'postern-trail-journal-'));
+    try {
+      const audit = trail({ deferMs: 10, maxWaitMs: 50, journal: new AuditJournal({ file: join(journalDir, 'journal.ndjson') }) });
+      await audit.start();
+      flaky.down = true;
+      const event = await audit.append({ type: 'door', door: 'front', reason: 'unlocked' }, { deferred: true });
+      expect(audit.journaled).toBe(1);
+      flaky.down = false;
+      await vi.waitFor(() => expect(audit.pending).toBe(0), { timeout: 3000, interval: 10 });
+      expect(await stored(store)).toEqual([event]);
+    } finally {
+      await rm(journalDir, { recursive: true, force: true });
+    }
   });
 
   it('never lets time run backwards within the chain', async () => {
