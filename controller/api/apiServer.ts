@@ -199,13 +199,13 @@ export class ApiServer {
     if (principal === null) return refuse(503, 'Service Unavailable');
     if (principal === undefined) return refuse(401, 'Unauthorized');
     this.wss!.handleUpgrade(req, socket, head, (ws) => {
-      const connection = this.accept(ws, principal, fingerprint);
+      const connection = this.accept(ws, principal, fingerprint, socket);
       // A change noticed while the token was being checked found no connection to close yet.
       if (this.deps.accountChanges !== undefined && this.deps.accountChanges.generation !== generation) void this.revalidate(connection);
     });
   }
 
-  private accept(ws: WebSocket, principal: Principal, fingerprint: string | undefined): RpcConnection {
+  private accept(ws: WebSocket, principal: Principal, fingerprint: string | undefined, transport: Duplex): RpcConnection {
     const { config, logger } = this.deps;
     const key = `${principal.kind}:${principal.id}`;
     let principalBucket = this.principalBuckets.get(key);
@@ -230,6 +230,7 @@ export class ApiServer {
       },
       this.deps.accountChanges ? () => this.deps.accountChanges!.check() : undefined,
       () => fingerprint !== undefined && this.penalties.strike(fingerprint),
+      transport,
     );
     this.connections.add(connection);
     log.debug('api client connected');

@@ -9,9 +9,13 @@
  * the held-back live ones follow minus those the replay already sent (by audit seq), so the seam
  * between stored and live has neither a gap nor a duplicate.
  *
- * Publishing serializes an event's data once, whatever the number of subscribers, and queues the
- * deliveries: they go out in slices of DELIVERY_SLICE between turns of the event loop, so that a
- * change with a thousand subscribers never holds up a scan waiting to be decided.
+ * Publishing serializes an event's data once, whatever the number of subscribers, and queues it.
+ * Deliveries go out subscriber by subscriber, DELIVERY_SLICE subscribers per turn of the event
+ * loop, so that a change with a thousand subscribers never holds up a scan waiting to be decided;
+ * each subscriber visited gets everything queued for it at once, corked (Subscriber.cork), so the
+ * several notifications of one scan reach a WebSocket client in one write instead of one each.
+ * The socket writes were the controller's largest cost under 100 subscribers (BENCHMARKS.md,
+ * viewer-flood).
  */
 export type Topic = 'door' | 'scanner' | 'link' | 'audit' | 'sync';
 export const TOPICS: readonly Topic[] = ['door', 'scanner', 'link', 'audit', 'sync'];
@@ -27,6 +31,12 @@ export interface Subscriber {
   deliverEvent?(event: LiveEvent): void;
   /** Bytes given to deliver() and not sent yet, when the transport knows: a replay waits on it. */
   unsent?(): number;
+  /**
+   * Called before a run of deliveries and after it (always paired, in the same turn of the event
+   * loop): what is delivered in between may leave in one write.
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** One live event as the JSON-RPC notification's params carry it. */
@@ -75,6 +85,8 @@ interface Subscription {
   doors: ReadonlySet<string> | null;
   audit: CompiledAuditFilter | null;
   seq: number;
+  /** The position in the hub's queue of the next change to look at (it saw none before it was made). */
+  cursor: number;
   /** Audit events at or below this seq were sent by the replay: live copies are dropped. */
   auditFloor: number;
   /**
@@ -92,10 +104,12 @@ interface Subscription {
  */
 export const MAX_HELD = 20_000;
 
-/** Deliveries per turn of the event loop: small enough that a scan waits at most a fraction of a millisecond. */
+/** Subscribers served per turn of the event loop: small enough that a scan waits at most a fraction of a millisecond. */
 const DELIVERY_SLICE = 16;
+/** Changes given to one subscriber in one visit; the rest wait for its next visit. */
+const MAX_PER_VISIT = 64;
 
-/** One published change on its way to the subscriptions there were when it was published. */
+/** One published change, queued until every subscription there was when it was published has looked at it. */
 interface Pending {
   topic: Topic;
   door: string | null;
@@ -104,14 +118,17 @@ interface Pending {
   json: string;
   /** The parsed copy for deliverEvent subscribers, made on first need. */
   copy?: unknown;
-  subscriptions: Subscription[];
-  next: number;
 }
 
 export class EventHub {
   private readonly subscriptions = new Map<string, Subscription>();
   private nextId = 1;
+  /** Published changes not yet looked at by every subscription; queue[0] is at position queueStart. */
   private queue: Pending[] = [];
+  private queueStart = 0;
+  /** The subscriptions of the current round of visits, and the next one to visit. */
+  private round: Subscription[] = [];
+  private roundAt = 0;
   private draining: NodeJS.Immediate | undefined;
   #auditHead = 0;
   /** Subscriptions whose replay runs. */
@@ -135,6 +152,7 @@ export class EventHub {
       doors: doors === null ? null : new Set(doors),
       audit: compileAuditFilter(options.audit),
       seq: 0,
+      cursor: this.queueEnd,
       auditFloor: 0,
       held: options.replaying === true ? { pendings: [], overflow: false, firstAuditSeq: undefined } : undefined,
     });
@@ -151,7 +169,7 @@ export class EventHub {
     if (s === undefined) return 'gone';
     if (event.seq > s.auditFloor) s.auditFloor = event.seq;
     if (!this.#matches(s, 'audit', event.door, event)) return 'filtered';
-    this.#send(s, { topic: 'audit', door: event.door, audit: event, json: JSON.stringify(event), subscriptions: [], next: 0 });
+    this.#send(s, { topic: 'audit', door: event.door, audit: event, json: JSON.stringify(event) });
     return 'sent';
   }
 
@@ -208,8 +226,8 @@ export class EventHub {
 
   /**
    * `door`: the door the change concerns, for door filters; null reaches every subscriber. Costs
-   * one serialization and one list copy here, whatever the number of subscribers: filtering,
-   * numbering and sending happen in the slices.
+   * one serialization here, whatever the number of subscribers: filtering, numbering and sending
+   * happen in the visits.
    */
   publish(topic: Topic, door: string | null, data: unknown): void {
     const audit = topic === 'audit' ? auditFields(data) : undefined;
@@ -223,33 +241,73 @@ export class EventHub {
     }
     if (this.subscriptions.size === 0) return;
     // The text is a snapshot: a change made to `data` after publishing is not seen.
-    this.queue.push({ topic, door, audit, json: JSON.stringify(data) ?? 'null', subscriptions: [...this.subscriptions.values()], next: 0 });
+    this.queue.push({ topic, door, audit, json: JSON.stringify(data) ?? 'null' });
     this.draining ??= setImmediate(() => this.drain());
   }
 
-  /** Subscriptions that changes published so far have still to reach, for tests and metrics. */
+  private get queueEnd(): number {
+    return this.queueStart + this.queue.length;
+  }
+
+  /** (change, subscription) pairs published and not yet looked at, for tests and metrics. */
   get backlog(): number {
-    return this.queue.reduce((n, p) => n + p.subscriptions.length - p.next, 0);
+    let n = 0;
+    for (const s of this.subscriptions.values()) n += this.queueEnd - s.cursor;
+    return n;
   }
 
   /** Drops what is queued and stops delivering; subscriptions end with their connections. */
   close(): void {
     if (this.draining) clearImmediate(this.draining);
     this.draining = undefined;
+    this.queueStart = this.queueEnd;
     this.queue = [];
+    this.round = [];
+    this.roundAt = 0;
+    for (const s of this.subscriptions.values()) s.cursor = this.queueStart;
     this.#replaying.clear();
   }
 
+  /** One turn's share: up to DELIVERY_SLICE subscribers with something queued, each given all of it. */
   private drain(): void {
-    let delivered = 0;
-    while (this.queue.length > 0 && delivered < DELIVERY_SLICE) {
-      const pending = this.queue[0]!;
-      while (pending.next < pending.subscriptions.length && delivered < DELIVERY_SLICE) {
-        const s = pending.subscriptions[pending.next++]!;
-        // A subscription may have ended between publishing and now.
-        if (this.subscriptions.get(s.id) !== s || !this.#matches(s, pending.topic, pending.door, pending.audit)) continue;
+    let served = 0;
+    while (served < DELIVERY_SLICE) {
+      if (this.roundAt >= this.round.length && !this.#nextRound()) break;
+      const s = this.round[this.roundAt++]!;
+      // A subscription may have ended since the round began.
+      if (this.subscriptions.get(s.id) !== s || s.cursor >= this.queueEnd) continue;
+      served++;
+      this.#visit(s);
+    }
+    this.draining = served > 0 || this.roundAt < this.round.length ? setImmediate(() => this.drain()) : undefined;
+  }
+
+  /**
+   * Drops the changes every subscription has looked at, and starts a round of the subscriptions
+   * that have something left; false when none has.
+   */
+  #nextRound(): boolean {
+    let oldest = this.queueEnd;
+    const round: Subscription[] = [];
+    for (const s of this.subscriptions.values()) {
+      if (s.cursor < oldest) oldest = s.cursor;
+      if (s.cursor < this.queueEnd) round.push(s);
+    }
+    this.queue.splice(0, oldest - this.queueStart);
+    this.queueStart = oldest;
+    this.round = round;
+    this.roundAt = 0;
+    return round.length > 0;
+  }
+
+  #visit(s: Subscription): void {
+    const end = Math.min(this.queueEnd, s.cursor + MAX_PER_VISIT);
+    s.subscriber.cork?.();
+    try {
+      while (s.cursor < end) {
+        const pending = this.queue[s.cursor++ - this.queueStart]!;
+        if (!this.#matches(s, pending.topic, pending.door, pending.audit)) continue;
         if (pending.audit !== undefined && pending.audit.seq <= s.auditFloor) continue;
-        delivered++;
         if (s.held !== undefined) {
           if (s.held.overflow) continue;
           if (s.held.pendings.length >= MAX_HELD) {
@@ -259,10 +317,12 @@ export class EventHub {
           continue;
         }
         this.#send(s, pending);
+        // A delivery that dropped a slow client ended the subscription.
+        if (this.subscriptions.get(s.id) !== s) return;
       }
-      if (pending.next >= pending.subscriptions.length) this.queue.shift();
+    } finally {
+      s.subscriber.uncork?.();
     }
-    this.draining = this.queue.length > 0 ? setImmediate(() => this.drain()) : undefined;
   }
 
   #matches(s: Subscription, topic: Topic, door: string | null, audit: AuditFields | undefined): boolean {

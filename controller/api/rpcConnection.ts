@@ -3,6 +3,7 @@
  * answers and live events without ever letting a slow reader hold memory: past the buffer limit
  * the client is dropped.
  */
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../accounts/accountTypes.ts';
 import type { Logger } from '../logger.ts';
@@ -56,6 +57,8 @@ export class RpcConnection implements Subscriber {
     private readonly accountsCurrent?: () => Promise<void>,
     /** Told when the client is disconnected for ignoring the rate limit (ApiServer keeps it out a while). */
     private readonly onLimitIgnored?: () => void,
+    /** The TCP (or TLS) socket under the WebSocket, corked around a run of notifications. */
+    private readonly transport?: Pick<Writable, 'cork' | 'uncork'>,
   ) {
     socket.on('message', (data, isBinary) => void this.receive(isBinary ? null : data.toString()));
     socket.on('pong', () => (this.alive = true));
@@ -79,6 +82,14 @@ export class RpcConnection implements Subscriber {
       this.socket.terminate();
       this.closeNow();
     }
+  }
+
+  cork(): void {
+    this.transport?.cork();
+  }
+
+  uncork(): void {
+    this.transport?.uncork();
   }
 
   /** Heartbeat: false when the previous ping got no pong (the connection is then ended). */
