@@ -8,7 +8,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 import { ErrorCodes, PosternError } from '../../machines/shared/errors.ts';
-import { hubApiMigration } from './hubApiMigration.ts';
 import type { HubDatabase } from './hubSchema.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's schema type
@@ -138,6 +137,40 @@ const onlineUses: Migration = {
 };
 
 /**
+ * The hub's API's tables (docs/hub-api.md): its accounts (tokens kept as sha256 only), the record
+ * of what they changed, which link of each controller is open on which hub (so every hub answers
+ * sites.overview alike: linkPresence.ts), and a partial index for the overview's denials of the
+ * last hour.
+ */
+const hubApi: Migration = {
+  async up(db: AnyDb) {
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_accounts (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        role text NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        token_hash text NOT NULL,
+        created_at bigint NOT NULL,
+        revoked_at bigint
+      )`.execute(db);
+    await sql`
+      CREATE TABLE IF NOT EXISTS hub_actions (
+        id bigserial PRIMARY KEY,
+        at bigint NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        site_id text,
+        detail jsonb
+      )`.execute(db);
+    await sql`CREATE INDEX IF NOT EXISTS hub_actions_site ON hub_actions (site_id, id)`.execute(db);
+    await sql`ALTER TABLE hub_controllers ADD COLUMN IF NOT EXISTS online_link text`.execute(db);
+    await sql`ALTER TABLE hub_controllers ADD COLUMN IF NOT EXISTS online_hub text`.execute(db);
+    await sql`ALTER TABLE hub_controllers ADD COLUMN IF NOT EXISTS clock_offset_ms bigint`.execute(db);
+    await sql`CREATE INDEX IF NOT EXISTS hub_audit_events_denied ON hub_audit_events (controller_id, at) WHERE verdict = 'deny'`.execute(db);
+  },
+};
+
+/**
  * The site's issuing key (hex), which MACs its access links: every controller of a site must hold
  * the same one, so a link issued at one opens the doors of all. The first controller enrolled
  * brings its own; the next ones take it (siteKeyAgreement.ts). Null until a controller enrolled.
@@ -173,7 +206,7 @@ const hubCalls: Migration = {
 export const hubMigrations: Record<string, Migration> = {
   '0001_hub': initial,
   '0002_online_uses': onlineUses,
-  '0003_hub_api': hubApiMigration,
+  '0003_hub_api': hubApi,
   '0004_site_key': siteKey,
   '0005_hub_calls': hubCalls,
 };
