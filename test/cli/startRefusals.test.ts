@@ -18,10 +18,11 @@ import { tempDir, testSiteInput } from '../support/testSite.ts';
 
 const BIN = path.join(ROOT, 'controller/bin/postern.ts');
 /**
- * A refusal takes 1-5 s (mostly loading the CLI); this leaves room for a loaded CI machine and is
- * still far from a hang, which is what it is here to catch.
+ * A refusal takes 1-5 s (mostly loading the CLI from its sources); this leaves room for a loaded
+ * CI machine (a full run once took 15 s there) and is still far from a hang, which is what it is
+ * here to catch.
  */
-const PROMPT_MS = 15_000;
+const PROMPT_MS = 20_000;
 const asRoot = process.getuid?.() === 0;
 const locked: string[] = [];
 
@@ -58,7 +59,8 @@ async function start(env: Record<string, string>): Promise<CliResult & { ms: num
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), 2 * PROMPT_MS);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': the refusal's last line may still be in the pipe when the exit is seen.
+  const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(killer);
   return { code, stdout, stderr, ms: Date.now() - began };
 }

@@ -42,7 +42,9 @@ function runClaimProcess(mode: 'hold' | 'try', dataDir: string, siteId: string, 
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.once('line', (line) => resolve({ outcome: JSON.parse(line) as Outcome, child }));
-    child.once('exit', (code) => reject(new Error(`claimProcess ${mode} exited (${code}) before answering: ${stderr}`)));
+    // 'close', not 'exit': a child that prints its line and exits at once may be seen to exit
+    // before its output is read; 'close' comes after the last of it.
+    child.once('close', (code) => reject(new Error(`claimProcess ${mode} exited (${code}) before answering: ${stderr}`)));
   });
 }
 
