@@ -69,7 +69,7 @@ describe('log format', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     for (const deadline = Date.now() + 30_000; !out.includes('Press Ctrl+C') && child.exitCode === null && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
+    const [code] = await once(child, 'close');
     expect(code, err).toBe(0);
     const lines = err.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);

@@ -65,7 +65,7 @@ describe('postern start', () => {
     expect(token.stderr).toMatch(new RegExp(`Open the kiosk page on the tablet at the door: http://127\\.0\\.0\\.1:\\d+/kiosk#token=${token.stdout.trim()}\n`));
 
     child.kill('SIGTERM');
-    const [exitCode] = await once(child, 'exit');
+    const [exitCode] = await once(child, 'close');
     expect(exitCode).toBe(0);
     expect(io.output()).toMatch(/SIGTERM: stopping\n[\s\S]*stopped\n$/);
     expect(io.errors()).not.toMatch(/Error|\n\s+at /);
@@ -84,7 +84,7 @@ describe('postern start', () => {
       await io.waitFor(/Press Ctrl\+C to stop/);
       expect(io.output().includes('new empty store at'), io.output()).toBe(run === 'first');
       child.kill('SIGINT');
-      const [exitCode] = await once(child, 'exit');
+      const [exitCode] = await once(child, 'close');
       expect(exitCode).toBe(0);
       expect(io.output()).toContain('SIGINT: stopping');
     }

@@ -162,8 +162,8 @@ describe('postern start and secret files', () => {
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       for (const deadline = Date.now() + 30_000; !out.includes('Press Ctrl+C') && child.exitCode === null && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
       child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      expect(code, err).toBe(0);
+      const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+      expect(code, `exit ${code}, signal ${signal}\n${out}\n${err}`).toBe(0);
       const warnings = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; component?: string });
       expect(warnings).toContainEqual(expect.objectContaining({ level: 40, component: 'files', msg: expected }));
       expect(err).not.toContain('correct horse');
@@ -182,7 +182,7 @@ describe('files the CLI writes with codes in them', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.end();
-    return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+    return once(child, 'close').then(([code]) => ({ code: code as number | null, stdout, stderr }));
   }
 
   it('link create writes its PNG and SVG 0600 in a 0700 folder, and link email --eml replaces a 0644 file with a 0600 one', async () => {
