@@ -11,6 +11,7 @@ import { intFlag } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { UsageError } from './cliErrors.ts';
 import { formatMs, table } from './format.ts';
+import { listenForStop } from './stopSignal.ts';
 
 interface HubOptions {
   databaseUrl?: string;
@@ -44,16 +45,15 @@ export async function hubServe(
   if (port > 65535) throw new UsageError(`--port is 0 to 65535, not ${port}`);
   if ((values.tlsCert === undefined) !== (values.tlsKey === undefined)) throw new UsageError('give --tls-cert and --tls-key together');
   const tls = values.tlsCert !== undefined && values.tlsKey !== undefined ? { cert: values.tlsCert, key: values.tlsKey } : undefined;
+  const stop = listenForStop(signals, (line) => io.stdout.write(line + '\n'), 'hub');
   const logger = await createCliLogger('info', values.logFormat, io.stderr);
   const hub = new Hub({ databaseUrl: url, port, host: values.host ?? '0.0.0.0', tls, logger });
   await hub.start();
+  stop.started();
   const address = hub.address();
   const scheme = tls === undefined ? 'http' : 'https';
   io.stdout.write(`Postern hub on ${scheme}://${address.host}:${address.port}: POST /enrol, GET /sync and GET /api (WebSockets). Press Ctrl+C to stop.\n`);
-  const signal = await new Promise<string>((resolve) => {
-    signals.once('SIGINT', () => resolve('SIGINT'));
-    signals.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stop.asked;
   io.stdout.write(`${signal}: stopping\n`);
   await hub.stop();
   io.stdout.write('stopped\n');

@@ -9,6 +9,7 @@ import type { SiteOptions } from './args.ts';
 import type { CliEnvironment } from './cliContext.ts';
 import { stateWord } from './format.ts';
 import { configPath } from './siteFile.ts';
+import { listenForStop } from './stopSignal.ts';
 
 export interface StartOptions extends SiteOptions {
   demo?: boolean;
@@ -23,13 +24,14 @@ export async function startCommand(values: StartOptions, io: CliEnvironment, sig
   const siteFile = values.demo ? DEMO_CONFIG : configPath(values.config, io.env);
   const config = loadConfig(siteFile, io.env);
   if (!io.env.DATABASE_URL) checkDataDir(config.dataDir, io.env.POSTERN_DATA_DIR?.trim() ? 'POSTERN_DATA_DIR' : `dataDir in ${siteFile}`);
+  const out = (line: string) => io.stdout.write(line + '\n');
+  const stop = listenForStop(signals, out, 'controller');
   const logger = await createCliLogger(config.logLevel, values.logFormat, io.stderr);
   checkStartFiles(config, { siteFile, logger: logger.child({ component: 'files' }) });
 
   // A long-running process that decides in bursts: keep the heap near what is live (heapTuning.ts).
   tuneHeapForController();
   const controller = new Controller({ config, databaseUrl: io.env.DATABASE_URL, logger });
-  const out = (line: string) => io.stdout.write(line + '\n');
 
   controller.onDecision((d) => {
     const who = d.subject === null ? '' : ` ${d.kind} ${d.issuer ? `${d.issuer}:` : ''}${d.subject}`;
@@ -38,6 +40,7 @@ export async function startCommand(values: StartOptions, io: CliEnvironment, sig
   controller.onDoorChange((c) => out(`door ${c.door}: ${stateWord(c.from)} -> ${stateWord(c.to)}`));
 
   await controller.start();
+  stop.started();
   const terminal = config.scanners.find((s) => s.driver === 'terminal');
   out(`Postern controller for "${config.site.name}" (${config.site.id}) on ${controller.storeDialect}, data in ${io.env.DATABASE_URL ? 'PostgreSQL' : config.dataDir}`);
   // Worth a line of its own: on a site that had links and an audit trail, dataDir or DATABASE_URL points at the wrong place.
@@ -50,11 +53,9 @@ export async function startCommand(values: StartOptions, io: CliEnvironment, sig
   }
   out('Press Ctrl+C to stop.');
 
-  const signal = await new Promise<string>((resolve) => {
-    signals.once('SIGINT', () => resolve('SIGINT'));
-    signals.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stop.asked;
   out(`${signal}: stopping`);
   await controller.stop();
   out('stopped');
 }
+

@@ -90,6 +90,49 @@ describe('postern start', () => {
     }
   });
 
+  /**
+   * A site whose SMTP password file others can read: the controller warns about it on stderr just
+   * before it starts, which gives a test a moment inside the start to send a signal at.
+   */
+  async function siteWarningBeforeStart(): Promise<string> {
+    const dir = await tempDir('postern-stop-at-start-');
+    const passwordFile = path.join(dir, 'smtp-password');
+    await writeFile(passwordFile, 'secret\n');
+    chmodSync(passwordFile, 0o644);
+    const file = path.join(dir, 'site.yaml');
+    await writeFile(file, stringify({ ...testSiteInput(path.join(dir, 'data')), logLevel: 'warn', scanners: [], email: { from: 'door@example.org', smtp: { host: '127.0.0.1', user: 'door', passwordFile } } }));
+    return file;
+  }
+
+  /** Spawns `postern start` and sends `signals` SIGTERMs, one at each line of output that matches its pattern. */
+  async function stopDuringStart(file: string, signals: RegExp[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+    const child = spawnCli(['start', '--config', file]);
+    let out = '';
+    let err = '';
+    const next = () => {
+      if (signals.length > 0 && signals[0]!.test(out + err)) {
+        signals.shift();
+        child.kill('SIGTERM');
+      }
+    };
+    child.stdout.on('data', (d: Buffer) => ((out += d.toString()), next()));
+    child.stderr.on('data', (d: Buffer) => ((err += d.toString()), next()));
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    return { code, signal, out, err };
+  }
+
+  it('stops cleanly on a SIGTERM that comes while it starts: once started, not halfway (it used to die of the signal)', async () => {
+    const run = await stopDuringStart(await siteWarningBeforeStart(), [/readable by other users/]);
+    expect(run.code, `exit ${run.code}, signal ${run.signal}\n${run.out}\n${run.err}`).toBe(0);
+    expect(run.out).toMatch(/^SIGTERM: stopping as soon as the controller has started \(SIGTERM again quits at once\)\n[\s\S]*Press Ctrl\+C to stop\.\nSIGTERM: stopping\n[\s\S]*stopped\n$/);
+  });
+
+  it('quits at once on a second SIGTERM while it starts', async () => {
+    const run = await stopDuringStart(await siteWarningBeforeStart(), [/readable by other users/, /stopping as soon as the controller has started/]);
+    expect(run.signal, `exit ${run.code}, signal ${run.signal}\n${run.out}\n${run.err}`).toBe('SIGTERM');
+    expect(run.out).not.toContain('Press Ctrl+C to stop.');
+  });
+
   it('refuses a broken site file, listing every problem by its path', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'site.yaml');
