@@ -323,6 +323,11 @@ export class SyncSession {
     await this.deps.store.touch(this.controller.id);
   }
 
+  /** Work done before anything the controller sends is handled: the link's `!link` announcement (hubServer.ts). */
+  runFirst(work: () => Promise<void>): void {
+    this.enqueue(work);
+  }
+
   private enqueue(work: () => Promise<void>): void {
     this.queue = this.queue.then(async () => {
       if (this.state === 'closed') return;

@@ -1,8 +1,10 @@
 /** GET /sync's credential: checked before the upgrade; rotation and revocation end it, and close its open link. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { HubAdmin } from '../../controller/hub/hubAdmin.ts';
 import type { Hub } from '../../controller/hub/hubServer.ts';
+import { HubStore } from '../../controller/hub/hubStore.ts';
 import { createTestDatabase, postgresAvailable, postgresSuiteName, requireAll, type TestDatabase } from '../support/postgres.ts';
 import { enrol, enrolledController, startHub, TestLink } from './hubHarness.ts';
 
@@ -91,5 +93,32 @@ describe.skipIf(!pgUp && !requireAll)(postgresSuiteName('hub credentials', pgUp)
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(third.closed).toBeUndefined();
     third.close();
+  });
+
+  it('a link that closed never replaces the next one, however late its own announcement commits', async () => {
+    const { credential } = await enrolledController(admin, hub, 'porto');
+    // The first link's `!link` commits 300 ms late, as on a hub whose database is slow for a moment.
+    const announce = HubStore.prototype.announceLink;
+    let slowed = false;
+    const spy = vi.spyOn(HubStore.prototype, 'announceLink').mockImplementation(async function (this: HubStore, controllerId: string, nonce: string) {
+      if (!slowed) {
+        slowed = true;
+        await sleep(300);
+      }
+      return announce.call(this, controllerId, nonce);
+    });
+    try {
+      const first = await TestLink.open(hub, credential);
+      await first.hello(0, 'porto-late');
+      first.close();
+      await first.waitClosed(1000);
+      const second = await TestLink.open(hub, credential);
+      await second.hello(0, 'porto-late');
+      await sleep(600);
+      expect(second.closed).toBeUndefined();
+      second.close();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
