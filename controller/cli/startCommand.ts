@@ -58,4 +58,3 @@ export async function startCommand(values: StartOptions, io: CliEnvironment, sig
   await controller.stop();
   out('stopped');
 }
-

@@ -262,11 +262,6 @@ export class Hub {
       // A revocation or rotation committed after the credential was checked and before the link
       // was registered sent its `!close` to no one: check once more, now that the next one reaches it.
       session.recheck();
-      // Announced before its hello is handled (first in the link's queue; a link that cannot be
-      // announced is closed, since no later link elsewhere could replace it). A controller's links
-      // then announce in the order they were served: the `!link` of a link that has closed never
-      // comes after that of the link the controller opened next, which would close it as replaced.
-      session.runFirst(() => store.announceLink(controller.id, session.nonce));
       // Every hub's sites.overview reads it; a link that closed meanwhile is cleared again.
       const presence = this.presence;
       presence

@@ -87,6 +87,11 @@ export class SyncSession {
     ws.on('close', () => this.closed());
     ws.on('error', (error) => this.log.debug({ err: error }, 'sync link error'));
     this.arm(deps.helloTimeoutMs);
+    // The link's `!link` announcement is the first work in its queue, before its hello is handled
+    // (a link that cannot be announced is closed: no later link elsewhere could replace it). A
+    // controller's links then announce in the order they were served: the `!link` of a link that
+    // has closed never comes after that of the next one, which it would close as replaced.
+    this.enqueue(() => deps.store.announceLink(controller.id, this.nonce));
   }
 
   get siteId(): string {
@@ -321,11 +326,6 @@ export class SyncSession {
   private async touch(): Promise<void> {
     this.lastTouch = this.deps.clock();
     await this.deps.store.touch(this.controller.id);
-  }
-
-  /** Work done before anything the controller sends is handled: the link's `!link` announcement (hubServer.ts). */
-  runFirst(work: () => Promise<void>): void {
-    this.enqueue(work);
   }
 
   private enqueue(work: () => Promise<void>): void {
