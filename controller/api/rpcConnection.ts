@@ -19,7 +19,6 @@ import {
   type ParsedMessage,
 } from './jsonRpc.ts';
 import { invokeMethod, requestCost } from './invokeMethod.ts';
-import { batchText, responseText } from './jsonText.ts';
 import type { MethodTable } from './methodTypes.ts';
 import { TokenBucket } from './tokenBucket.ts';
 import { ErrorCodes } from '../../machines/shared/errors.ts';
@@ -149,7 +148,7 @@ export class RpcConnection implements Subscriber {
     const responses = await Promise.all(parsed.items.map((item) => ('method' in item ? this.call(item) : item)));
     const answers = responses.filter((r): r is JsonRpcResponse => r !== undefined);
     // A batch of notifications only gets no answer at all.
-    if (answers.length > 0) this.sendText(batchText(answers));
+    if (answers.length > 0) this.sendText(JSON.stringify(answers));
   }
 
   /**
@@ -174,7 +173,7 @@ export class RpcConnection implements Subscriber {
       if (!('method' in item)) return [item];
       return isNotification(item) ? [] : [errorResponse(item.id ?? null, error)];
     });
-    if (answers.length > 0) this.sendText(batchText(answers));
+    if (answers.length > 0) this.sendText(JSON.stringify(answers));
   }
 
   /**
@@ -225,7 +224,7 @@ export class RpcConnection implements Subscriber {
   }
 
   private send(response: JsonRpcResponse): void {
-    this.sendText(responseText(response));
+    this.sendText(JSON.stringify(response));
   }
 
   private sendText(text: string): void {

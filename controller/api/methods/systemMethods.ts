@@ -1,11 +1,11 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
+import type { NamedAuditEvent } from '../../issuing/holderNames.ts';
 import { chainHead, refuseTooFarBehind, replayAudit } from '../auditReplay.ts';
 import { TOPICS, type Topic } from '../eventHub.ts';
 import type { ApiServices } from '../apiServices.ts';
 import { listCost, method, type MethodTable } from '../methodTypes.ts';
 import { invalidParams } from '../jsonRpc.ts';
-import { JsonText } from '../jsonText.ts';
 import { notFound } from './common.ts';
 import { MAX_SEARCH_CHARS } from '../../store/storeTypes.ts';
 
@@ -69,40 +69,35 @@ export function systemMethods(api: ApiServices): MethodTable {
         }
         // Read in slices with a turn of the event loop between them, and only as much as fits the
         // answer's byte budget: the size is bounded while the answer is made, not checked after.
-        // Each event is measured by its JSON text, and that text is the answer (jsonText.ts).
         const budget = Math.min(MAX_ANSWER_BYTES, Math.floor(api.config.api.maxBufferedBytes / 2));
-        const slices: string[] = [];
-        let count = 0;
+        const events: NamedAuditEvent[] = [];
         let bytes = 0;
-        let lastSeq: number | undefined;
         let cursor = { afterSeq: query.afterSeq, beforeSeq: query.beforeSeq };
         let more = true;
-        while (more && count < query.limit) {
-          const want = Math.min(AUDIT_SLICE, query.limit - count);
+        while (more && events.length < query.limit) {
+          const want = Math.min(AUDIT_SLICE, query.limit - events.length);
           await api.readBudget.take(want);
           const slice = await api.holderNames.name(await api.store.queryAudit({ ...query, ...cursor, limit: want, subjects, controllerId: query.controllerId ?? api.controllerId }));
-          const texts: string[] = [];
           for (const event of slice) {
-            const text = JSON.stringify(event);
-            if (count > 0 && bytes + text.length + 1 > budget) {
+            const size = JSON.stringify(event).length + 1;
+            if (events.length > 0 && bytes + size > budget) {
               more = false;
               break;
             }
-            texts.push(text);
-            count++;
-            bytes += text.length + 1;
-            lastSeq = event.seq;
+            events.push(event);
+            bytes += size;
           }
-          if (texts.length > 0) slices.push(texts.join(','));
           if (slice.length < want) break;
-          cursor = query.order === 'asc' ? { ...cursor, afterSeq: lastSeq } : { ...cursor, beforeSeq: lastSeq };
-          if (more && count < query.limit) await yieldToEventLoop();
+          const last = events.at(-1)!;
+          cursor = query.order === 'asc' ? { ...cursor, afterSeq: last.seq } : { ...cursor, beforeSeq: last.seq };
+          if (more && events.length < query.limit) await yieldToEventLoop();
         }
         // The next page goes on past the last event, in the order asked for; a page cut short by
         // the byte budget has a next page too.
-        const full = count === query.limit || !more;
-        const next = !full || lastSeq === undefined ? null : query.order === 'asc' ? { afterSeq: lastSeq } : { beforeSeq: lastSeq };
-        return new JsonText(`{"events":[${slices.join(',')}],"next":${JSON.stringify(next)}}`);
+        const last = events.at(-1);
+        const full = events.length === query.limit || !more;
+        const next = !full || last === undefined ? null : query.order === 'asc' ? { afterSeq: last.seq } : { beforeSeq: last.seq };
+        return { events, next };
       },
     }),
     subscribe: method({
