@@ -10,7 +10,8 @@
  * Measured: scan → answer of each scan's `scanner.read` (the verdict comes after the relay, so this
  * is scan → relay plus one loopback round trip), how late each relock fires (the door's `since`
  * when its relay goes off − when it went on − 0.2 s, both on the controller's clock, from a door
- * subscription), the controller process's RSS (VmRSS, every 100 ms) and its CPU time per phase. Targets (issue 13):
+ * subscription), the controller process's RSS (VmRSS, every 100 ms) and its CPU time per phase,
+ * and each phase's ten slowest scans with when they were sent (one stall or many). Targets (issue 13):
  * p99 within 1.5× of idle, timers on time, RSS under 300 MB. FLOOD_HOSTILE=1: flooders that send
  * again at once after a refusal instead of waiting its retryAfterMs. FLOOD_PHASE_SECONDS=30: longer
  * phases (1,500 scans each instead of 500), so that one stall is not the whole p99.
@@ -137,6 +138,8 @@ class Client {
 
 interface Phase {
   scans: number[];
+  /** Each granted scan's latency with when it was sent, in seconds from the phase's start. */
+  timeline: Array<{ at: number; ms: number }>;
   refused: number;
   timerLateness: number[];
   rssMax: number;
@@ -155,6 +158,15 @@ function cpuSecondsOf(pid: number): number {
 function rssOf(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
+}
+
+/** The ten slowest scans of a phase, in the order sent: `ms at s` (seconds into the phase). */
+function slowest(timeline: Phase['timeline']): string {
+  const ten = [...timeline].sort((a, b) => b.ms - a.ms).slice(0, 10);
+  return ten
+    .sort((a, b) => a.at - b.at)
+    .map((s) => `${s.ms.toFixed(1)} ms at ${s.at.toFixed(2)} s`)
+    .join(', ');
 }
 
 /** Relock lateness from the door events: relay off − relay on − unlockSeconds, per door, in order. */
@@ -181,6 +193,7 @@ async function scanPhase(scanners: Client[], watcher: Client, pid: number, siteK
   const interval = 1000 / SCANS_PER_SECOND;
   const start = performance.now();
   const scans: number[] = [];
+  const timeline: Phase['timeline'] = [];
   let refused = 0;
   const pending: Array<Promise<void>> = [];
   for (let sent = 0; sent < SCANS_PER_SECOND * PHASE_SECONDS; sent++) {
@@ -190,8 +203,10 @@ async function scanPhase(scanners: Client[], watcher: Client, pid: number, siteK
     const sentAt = performance.now();
     pending.push(
       scanners[sent % scanners.length]!.call('scanner.read', { scanner: `net-${sent % DOORS}`, text: code }).then((answer) => {
-        if ((answer.result as { verdict?: string } | undefined)?.verdict === 'grant') scans.push(performance.now() - sentAt);
-        else refused++;
+        if ((answer.result as { verdict?: string } | undefined)?.verdict === 'grant') {
+          scans.push(performance.now() - sentAt);
+          timeline.push({ at: (sentAt - start) / 1000, ms: scans.at(-1)! });
+        } else refused++;
       }),
     );
   }
@@ -199,7 +214,7 @@ async function scanPhase(scanners: Client[], watcher: Client, pid: number, siteK
   await sleep(UNLOCK_SECONDS * 1000 + 500);
   clearInterval(rss);
   const controllerCores = (cpuSecondsOf(pid) - cpuStart) / ((performance.now() - wallStart) / 1000);
-  return { scans, refused, timerLateness: lateness(watcher.doorEvents, firstEvent), rssMax, controllerCores };
+  return { scans, timeline, refused, timerLateness: lateness(watcher.doorEvents, firstEvent), rssMax, controllerCores };
 }
 
 interface ClientReply {
@@ -247,14 +262,16 @@ export async function runViewerFlood(): Promise<void> {
     console.log(`scans not granted: idle ${idle.refused}, flood ${flooded.refused}`);
     console.log(`flood: ${counts.answered} queries answered (${counts.events} events), ${counts.refused} refused; ${counts.notifications} notifications to subscribers; ${counts.dropped} connections closed`);
     console.log(`scan p99 flood / idle: ${ratio.toFixed(2)}× (target ≤ 1.5×)`);
+    // A p99 of 500 scans is their 5th slowest: whether those come together (one stall) or apart.
+    for (const [name, phase] of [['idle', idle], ['flood', flooded]] as const) console.log(`slowest scans, ${name}: ${slowest(phase.timeline)}`);
     console.log(describeLoad(machine));
     const file = await writeResults(HOSTILE ? 'viewer-flood-hostile' : 'viewer-flood', {
       benchmark: 'viewer-flood',
       measuredAt: new Date().toISOString(),
       environment: env,
       config: { hostile: HOSTILE, doors: DOORS, unlockSeconds: UNLOCK_SECONDS, scansPerSecond: SCANS_PER_SECOND, phaseSeconds: PHASE_SECONDS, flooders: FLOODERS, batch: BATCH, subscribers: SUBSCRIBERS, auditEvents: AUDIT_EVENTS },
-      idle: { scan: rounded(summarize(idle.scans)), timerLateness: rounded(summarize(idle.timerLateness)), rssMax: idle.rssMax, controllerCores: idle.controllerCores, notGranted: idle.refused },
-      flood: { scan: rounded(summarize(flooded.scans)), timerLateness: rounded(summarize(flooded.timerLateness)), rssMax: flooded.rssMax, controllerCores: flooded.controllerCores, notGranted: flooded.refused, clients: counts },
+      idle: { scan: rounded(summarize(idle.scans)), slowest: slowest(idle.timeline), timerLateness: rounded(summarize(idle.timerLateness)), rssMax: idle.rssMax, controllerCores: idle.controllerCores, notGranted: idle.refused },
+      flood: { scan: rounded(summarize(flooded.scans)), slowest: slowest(flooded.timeline), timerLateness: rounded(summarize(flooded.timerLateness)), rssMax: flooded.rssMax, controllerCores: flooded.controllerCores, notGranted: flooded.refused, clients: counts },
       p99Ratio: Math.round(ratio * 100) / 100,
       met: { ratio: ratio <= 1.5, rss: flooded.rssMax < 300 * 1024 * 1024 },
       load: machine,

@@ -10,10 +10,11 @@
  * between stored and live has neither a gap nor a duplicate.
  *
  * Publishing serializes an event's data once, whatever the number of subscribers, and queues it.
- * Deliveries go out subscriber by subscriber, DELIVERY_SLICE subscribers per turn of the event
- * loop, so that a change with a thousand subscribers never holds up a scan waiting to be decided;
- * each subscriber visited gets everything queued for it at once, corked (Subscriber.cork), so the
- * several notifications of one scan reach a WebSocket client in one write instead of one each.
+ * Deliveries start COALESCE_MS after the first change queued and go out subscriber by subscriber,
+ * DELIVERY_SLICE subscribers per turn of the event loop, so that a change with a thousand
+ * subscribers never holds up a scan waiting to be decided; each subscriber visited gets everything
+ * queued for it at once, corked (Subscriber.cork), so the several notifications of one scan reach a
+ * WebSocket client in one write instead of one each.
  * The socket writes were the controller's largest cost under 100 subscribers (BENCHMARKS.md,
  * viewer-flood).
  */
@@ -106,6 +107,14 @@ export const MAX_HELD = 20_000;
 
 /** Subscribers served per turn of the event loop: small enough that a scan waits at most a fraction of a millisecond. */
 const DELIVERY_SLICE = 16;
+/**
+ * How long a change waits for others before the deliveries start. The several changes of one scan
+ * (its decision, the door unlocking, opening) then reach each subscriber in one write instead of
+ * one per change: a run of deliveries is a socket write per subscriber, and those writes were the
+ * main thread's largest cost under 100 subscribers (BENCHMARKS.md, viewer-flood). A person watching
+ * a door does not see 10 ms.
+ */
+const COALESCE_MS = 10;
 /** Changes given to one subscriber in one visit; the rest wait for its next visit. */
 const MAX_PER_VISIT = 64;
 
@@ -130,6 +139,8 @@ export class EventHub {
   private round: Subscription[] = [];
   private roundAt = 0;
   private draining: NodeJS.Immediate | undefined;
+  /** While the first change waits COALESCE_MS for others. */
+  #gathering: NodeJS.Timeout | undefined;
   #auditHead = 0;
   /** Subscriptions whose replay runs. */
   readonly #replaying = new Set<string>();
@@ -242,7 +253,13 @@ export class EventHub {
     if (this.subscriptions.size === 0) return;
     // The text is a snapshot: a change made to `data` after publishing is not seen.
     this.queue.push({ topic, door, audit, json: JSON.stringify(data) ?? 'null' });
-    this.draining ??= setImmediate(() => this.drain());
+    if (this.draining !== undefined || this.#gathering !== undefined) return;
+    this.#gathering = setTimeout(() => {
+      this.#gathering = undefined;
+      // In the event loop's check phase, as the turns after it: after the timers due with this one
+      // (a door's relock among them).
+      this.draining ??= setImmediate(() => this.drain());
+    }, COALESCE_MS);
   }
 
   private get queueEnd(): number {
@@ -258,7 +275,9 @@ export class EventHub {
 
   /** Drops what is queued and stops delivering; subscriptions end with their connections. */
   close(): void {
-    if (this.draining) clearImmediate(this.draining);
+    clearTimeout(this.#gathering);
+    this.#gathering = undefined;
+    clearImmediate(this.draining);
     this.draining = undefined;
     this.queueStart = this.queueEnd;
     this.queue = [];

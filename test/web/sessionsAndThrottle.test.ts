@@ -150,7 +150,7 @@ describe('EventHub with piecewise subscribers', () => {
     data.state = 'changed after publishing';
     hub.publish('door', 'lab', { id: 'lab' });
     hub.publish('door', 'front', { id: 'front', state: 'secured' });
-    await new Promise((r) => setImmediate(r));
+    await vi.waitFor(() => expect(texts).toHaveLength(3));
     expect(texts.map((t) => JSON.parse(t).params.seq)).toEqual([1, 2, 3]);
     expect(JSON.parse(texts[0]!)).toEqual({ jsonrpc: '2.0', method: 'event', params: { subscription: 's1', topic: 'door', seq: 1, data: { id: 'front', state: 'unlocked' } } });
     expect(pieces).toEqual([
