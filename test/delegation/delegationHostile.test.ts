@@ -184,21 +184,26 @@ describe('a webhook that hangs holds back only its own scanner', () => {
   it('decides a vector code on another scanner, and a good webhook on a third, long before the hanging one times out', async () => {
     const silent = cases.findIndex((c) => c.name === 'never answers');
     const slow = cases.findIndex((c) => c.name === 'slow, byte by byte');
-    const hanging = [s.read(scannerOf(silent), 'TKT-HANGING-1'), s.read(scannerOf(slow), 'TKT-HANGING-2')];
+    const order: string[] = [];
+    const hanging = [s.read(scannerOf(silent), 'TKT-HANGING-1'), s.read(scannerOf(slow), 'TKT-HANGING-2')].map((read) =>
+      read.then((r) => (order.push('hanging'), r)),
+    );
     // Give both requests time to be on their way before the other scanners read.
     await new Promise((r) => setTimeout(r, 50));
-    const order: string[] = [];
     const link = s.read('front-in', SITE_LINK).then((r) => (order.push('link'), r));
     const good = s.read('good', 'TKT-GOOD').then((r) => (order.push('good'), r));
     const [linkResult, goodResult] = await Promise.all([link, good]);
     const hangingResults = await Promise.all(hanging);
-    order.push('hanging');
 
     expect(linkResult.decision).toMatchObject({ verdict: 'grant', kind: 'link', subject: '42', door: 'front' });
-    expect(linkResult.elapsedMs).toBeLessThan(200);
     expect(goodResult.decision).toMatchObject({ verdict: 'grant', kind: 'delegated', door: 'store' });
-    expect(goodResult.elapsedMs).toBeLessThan(300);
-    expect(order[2]).toBe('hanging');
+    // Both are decided before either hanging webhook times out, whatever the machine's load: they
+    // were never queued behind it. A wall-clock bound tighter than the timeout only measured the
+    // load of the machine running the suite.
+    expect(order.slice(0, 2).sort()).toEqual(['good', 'link']);
+    expect(order.slice(2)).toEqual(['hanging', 'hanging']);
+    expect(linkResult.elapsedMs).toBeLessThan(TIMEOUT_MS - 100);
+    expect(goodResult.elapsedMs).toBeLessThan(TIMEOUT_MS - 100);
     for (const result of hangingResults) {
       expect(result.decision.reason).toBe('delegate-timeout');
       expect(result.elapsedMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 60);
