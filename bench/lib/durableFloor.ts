@@ -17,6 +17,12 @@
  *
  * Synchronous calls here block this thread on purpose: nothing else runs meanwhile. The kinds are
  * interleaved, one of each per round, after 50 rounds of warm-up.
+ *
+ * measureWriterFloorAtRate() is the same writer thread at a scan rate instead of back to back: one
+ * audit event's INSERT (the store's own schema and writer, no Kysely, no decision) sent on a timer,
+ * open loop, nothing else running in the process. Between two writes the thread sleeps, so each
+ * write also pays the wake of an idle thread; it is what every durable grant pays at that rate
+ * before anything of the controller's own.
  */
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
@@ -25,8 +31,9 @@ import { performance } from 'node:perf_hooks';
 
 import Sqlite from 'better-sqlite3';
 
+import { openStore } from '../../controller/store/openStore.ts';
 import { SqliteWriter } from '../../controller/store/sqliteWriter.ts';
-import { rounded, summarize, type LatencySummary } from './stats.ts';
+import { sleep, rounded, summarize, type LatencySummary } from './stats.ts';
 
 export interface DurableFloor {
   directory: string;
@@ -128,4 +135,54 @@ export function durableFloorRows(floor: DurableFloor): Array<[string, LatencySum
     ['SQLite commit, 1 row, this thread (FULL)', floor.sqliteCommit],
     ['SQLite commit, 1 row, writer thread (FULL)', floor.writerThreadCommit],
   ];
+}
+
+/** One audit event as the store writes it (auditQueries.ts), columns named: the INSERT below must match the schema. */
+const AUDIT_INSERT =
+  'INSERT INTO audit_events (controller_id, seq, at, type, door, scanner, subject, kind, issuer, verdict, reason, actor, data, prev_hash, hash) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+export interface WriterFloorAtRate {
+  rate: number;
+  seconds: number;
+  /** Writes sent together because one came while another was in the thread (group commits). */
+  batches: number;
+  commit: LatencySummary;
+}
+
+/**
+ * The writer thread's durable commit of one audit event at `rate` writes a second for `seconds`,
+ * on a new store in `directory` (made by openStore, so the table, its indexes and the pragmas are
+ * the controller's). Timed from execute() to its promise resolving, as AuditTrail sees it.
+ */
+export async function measureWriterFloorAtRate(directory: string, rate: number, seconds: number): Promise<WriterFloorAtRate> {
+  const store = openStore({ dataDir: directory, quickCheck: false });
+  await store.start();
+  await store.stop();
+  const writer = new SqliteWriter({ file: path.join(directory, 'postern.sqlite'), busyTimeoutMs: 5000, onProblem: () => undefined });
+  await writer.start();
+  let seq = 0;
+  const write = () => {
+    seq++;
+    const door = `door-${String(seq % 64).padStart(2, '0')}`;
+    return writer.execute(AUDIT_INSERT, ['bench-site', seq, Date.now(), 'decision', door, `${door}-in`, String(1_000_000_000 + seq), 'link', 0, 'grant', null, null, null, ROW.hash, ROW.hash]);
+  };
+  try {
+    for (let n = 0; n < WARMUP; n++) await write();
+    const before = writer.stats.batches;
+    const samples: number[] = [];
+    const writes: Array<Promise<void>> = [];
+    const interval = 1000 / rate;
+    const start = performance.now();
+    for (let n = 0; n < rate * seconds; n++) {
+      const wait = start + n * interval - performance.now();
+      if (wait > 0) await sleep(wait);
+      const t0 = performance.now();
+      writes.push(write().then(() => void samples.push(performance.now() - t0)));
+    }
+    await Promise.all(writes);
+    return { rate, seconds, batches: writer.stats.batches - before, commit: rounded(summarize(samples)) };
+  } finally {
+    await writer.close();
+  }
 }
