@@ -43,6 +43,7 @@ import path from 'node:path';
 import { Controller } from '../controller/controller.ts';
 import { measureDurableFloor, measureWriterFloorAtRate, durableFloorRows, type DurableFloor, type WriterFloorAtRate } from './lib/durableFloor.ts';
 import { busyNowWarning, describeEnvironment, describeLoad, environment, watchLoad, type MachineLoad } from './lib/environment.ts';
+import { DiskStallWatch, overlapsStall, type DiskStall } from './lib/diskStalls.ts';
 import { createBenchDatabase, postgresServer, postgresVersion, type BenchDatabase } from './lib/postgres.ts';
 import { GcWatch, Harness, prepareStore, runOpenLoop, type GcReport, type Kind } from './lib/scanHarness.ts';
 import { benchSite, tempDir, UNLOCK_SECONDS, writeResults } from './lib/site.ts';
@@ -60,6 +61,8 @@ const TARGET_P99_MS = 2;
 /** Scans slower than this are checked against GC pauses. */
 const SLOW_MS = 2;
 const FLOOR_SAMPLES = 1000;
+/** A probe fsync slower than this is a disk stall: one fsync here is ~0.2-0.5 ms at p99. */
+const DISK_STALL_MS = 2;
 
 /**
  * The figures before the durable decision path: BENCHMARKS.md as of commit e115040 (measured
@@ -89,6 +92,8 @@ interface OpenLoopResult {
   rotating: LatencySummary;
   /** How late each scan was sent after its scheduled time (timer granularity). */
   sendLag: LatencySummary;
+  /** Each measured scan's interval, for attributing slow ones to disk stalls. */
+  intervals: Array<{ t0: number; t1: number }>;
   skippedDoorsBusy: number;
   failures: Record<string, number>;
   gc: GcReport;
@@ -97,12 +102,14 @@ interface OpenLoopResult {
 interface StoreResult {
   store: 'sqlite' | 'postgres';
   location: string;
-  sequential: { link: LatencySummary; waitsForRelock: number; failures: Record<string, number>; gc: GcReport };
+  sequential: { link: LatencySummary; waitsForRelock: number; failures: Record<string, number>; gc: GcReport; intervals: Array<{ t0: number; t1: number }> };
   openLoop: OpenLoopResult;
   /** The largest the audit journal file was seen (bytes): 0 means every grant was durable in the store. */
   journalMaxBytes: number;
   /** The machine while the scenarios ran (warm-up to the end of the open loop). */
   load: MachineLoad;
+  /** The disk's fsync stalls over DISK_STALL_MS seen meanwhile (bench/lib/diskStalls.ts). */
+  diskStalls: DiskStall[];
 }
 
 function count(failures: Record<string, number>, reason: string): void {
@@ -127,7 +134,7 @@ async function sequential(harness: Harness, scans: number, kindOf: (n: number) =
       intervals.push({ t0: result.t0, t1: result.t1 });
     } else count(failures, result.failure ?? 'unknown');
   }
-  return { samples, failures, waits, gc: gc.report(intervals) };
+  return { samples, failures, waits, gc: gc.report(intervals), intervals };
 }
 
 async function openLoop(harness: Harness): Promise<OpenLoopResult> {
@@ -154,6 +161,7 @@ async function openLoop(harness: Harness): Promise<OpenLoopResult> {
     link: summarize(byKind.link),
     rotating: summarize(byKind.rotating),
     sendLag: summarize(run.scans.map((s) => s.t0 - s.scheduled)),
+    intervals,
     skippedDoorsBusy: run.skippedDoorsBusy,
     failures,
     gc: gc.report(intervals),
@@ -193,6 +201,9 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
     await controller.start();
     const harness = new Harness(controller, DOORS, siteKey, credentials);
     const journal = watchJournal(path.join(temp.dir, `audit-journal.${config.site.id}.ndjson`));
+    // PostgreSQL's files are not in temp.dir, but on this machine they are on the same disk.
+    const disk = new DiskStallWatch(temp.dir, { thresholdMs: DISK_STALL_MS });
+    let diskStalls: DiskStall[] | undefined;
     try {
       const load = watchLoad();
       const mixed = (n: number): Kind => (n % ROTATING_EVERY === ROTATING_EVERY - 1 ? 'rotating' : 'link');
@@ -204,18 +215,21 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
       await harness.waitAllSecured();
       const open = await openLoop(harness);
       const machine = load.stop();
+      diskStalls = await disk.stop();
       console.log(`${store}: ${describeLoad(machine)}`);
       await sleep(UNLOCK_SECONDS * 1000 * 4);
       if (harness.unsolicitedRelays > 0) console.warn(`${store}: ${harness.unsolicitedRelays} relay commands matched no scan`);
       return {
         store,
         location: store === 'sqlite' ? `${temp.dir}/postern.sqlite` : `${postgresServer()}/${database?.name}`,
-        sequential: { link: summarize(seq.samples), waitsForRelock: seq.waits, failures: seq.failures, gc: seq.gc },
+        sequential: { link: summarize(seq.samples), waitsForRelock: seq.waits, failures: seq.failures, gc: seq.gc, intervals: seq.intervals },
         openLoop: open,
         journalMaxBytes: journal.stop(),
         load: machine,
+        diskStalls,
       };
     } finally {
+      if (diskStalls === undefined) await disk.stop();
       harness.close();
       await controller.stop();
     }
@@ -224,16 +238,17 @@ async function runOnStore(store: 'sqlite' | 'postgres', database: BenchDatabase 
   }
 }
 
-function roundResult(result: StoreResult) {
+function roundResult({ sequential: { intervals: _s, ...sequential }, openLoop: { intervals: _o, ...openLoop }, ...result }: StoreResult) {
   return {
     ...result,
-    sequential: { ...result.sequential, link: rounded(result.sequential.link) },
+    diskStalls: result.diskStalls.map((s) => ({ start: Math.round(s.start), ms: Math.round(s.ms * 100) / 100 })),
+    sequential: { ...sequential, link: rounded(sequential.link) },
     openLoop: {
-      ...result.openLoop,
-      all: rounded(result.openLoop.all),
-      link: rounded(result.openLoop.link),
-      rotating: rounded(result.openLoop.rotating),
-      sendLag: rounded(result.openLoop.sendLag),
+      ...openLoop,
+      all: rounded(openLoop.all),
+      link: rounded(openLoop.link),
+      rotating: rounded(openLoop.rotating),
+      sendLag: rounded(openLoop.sendLag),
     },
   };
 }
@@ -337,17 +352,23 @@ export async function runDecisionLatency(): Promise<void> {
   ));
 
   console.log('\n' + table(
-    ['scenario', 'GC pauses', 'GC total ms', 'GC max ms', `scans > ${SLOW_MS} ms`, '… overlapping a GC pause'],
+    ['scenario', 'GC pauses', 'GC total ms', 'GC max ms', `scans > ${SLOW_MS} ms`, '… overlapping a GC pause', `… a disk stall (fsync > ${DISK_STALL_MS} ms)`],
     results.flatMap((r) =>
-      [
-        [`${r.store}: sequential`, r.sequential.gc],
-        [`${r.store}: ${OPEN_LOOP_RATE}/s`, r.openLoop.gc],
-      ].map(([label, gc]) => {
-        const g = gc as GcReport;
-        return [label as string, String(g.pauses), ms(g.totalMs, 1), ms(g.maxMs, 2), String(g.slowScans), String(g.slowScansDuringGc)];
+      (
+        [
+          [`${r.store}: sequential`, r.sequential.gc, r.sequential.intervals],
+          [`${r.store}: ${OPEN_LOOP_RATE}/s`, r.openLoop.gc, r.openLoop.intervals],
+        ] as const
+      ).map(([label, g, intervals]) => {
+        const duringStall = intervals.filter((s) => s.t1 - s.t0 > SLOW_MS && overlapsStall(r.diskStalls, s.t0, s.t1)).length;
+        return [label, String(g.pauses), ms(g.totalMs, 1), ms(g.maxMs, 2), String(g.slowScans), String(g.slowScansDuringGc), String(duringStall)];
       }),
     ),
   ));
+  for (const r of results) {
+    const longest = Math.max(0, ...r.diskStalls.map((s) => s.ms));
+    console.log(`${r.store}: ${r.diskStalls.length} disk stalls over ${DISK_STALL_MS} ms (a 1 KiB fdatasync probed every 50 ms), the longest ${ms(longest, 1)} ms`);
+  }
 
   const sqlite = results.find((r) => r.store === 'sqlite');
   const met = sqlite !== undefined && sqlite.openLoop.all.p99 < TARGET_P99_MS && Object.keys(sqlite.openLoop.failures).length === 0;
