@@ -419,6 +419,7 @@ export class Controller {
     running.cleanups.push(
       () => events.close(),
       decisions.onDecision((d) => metrics.recordDecision(d)),
+      audit.onDurable((where, waitedMs) => metrics.recordDurableWait(where, waitedMs)),
       monitor.onDoorStatus((status) => events.publish('door', status.id, status)),
       monitor.onScannerStatus((status) => events.publish('scanner', status.door, status)),
       audit.onAppend((event) => namedAudit.push(event)),

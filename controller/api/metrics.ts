@@ -40,6 +40,14 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
 
+  private readonly durableWait = new Histogram({
+    name: 'postern_audit_durable_seconds',
+    help: "Time a grant's (or an operator unlock's) audit event waited to be durable, committed by the store or fsync'd to the journal, before its relay could move",
+    labelNames: ['where'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources) {
     new Gauge({
       name: 'postern_door_state',
@@ -154,6 +162,11 @@ export class ControllerMetrics {
   recordDecision(decision: Decision): void {
     this.decisions.inc({ verdict: decision.verdict, reason: decision.reason ?? 'granted' });
     this.latency.observe({ door: decision.door, verdict: decision.verdict }, decision.latencyMs / 1000);
+  }
+
+  /** An event acted on (AuditTrail.record) became durable `where` after `waitedMs`. */
+  recordDurableWait(where: 'store' | 'journal', waitedMs: number): void {
+    this.durableWait.observe({ where }, waitedMs / 1000);
   }
 
   text(): Promise<string> {

@@ -22,6 +22,8 @@
  *   back; `pending` tells how many events are not in the store yet, and a warning is logged at
  *   every 10_000. stop() tries the store once more and journals the rest, so a stop loses nothing
  *   that the disk can take.
+ * - onDurable() tells, for each event appended with record(), how long it waited to be durable and
+ *   where it became so: the time a grant's relay waited for the disk (postern_audit_durable_seconds).
  * - `at` never runs backwards within a chain: an event stamped before the previous one gets the
  *   previous one's time, so a clock stepping back does not look like tampering.
  *
@@ -46,6 +48,9 @@ export interface AuditReceipt {
 }
 
 export type AuditListener = (event: AuditEvent) => void;
+
+/** An event appended with record() became durable `where`, `waitedMs` after it was appended. */
+export type DurableListener = (where: 'store' | 'journal', waitedMs: number) => void;
 
 /** The logger methods used; a pino logger fits. */
 export interface AuditLogger {
@@ -92,6 +97,8 @@ interface Pending {
   journaled: boolean;
   /** Appended `deferred` and not yet due: no write is started for it alone. */
   deferred: boolean;
+  /** Appended with record(): something waits on it before acting. */
+  recorded: boolean;
   waiters: Array<(outcome: Outcome) => void>;
   /** Set once: durable (where), or not (why). */
   outcome: Outcome | undefined;
@@ -144,6 +151,7 @@ export class AuditTrail {
   /** Events in the outbox that are not deferred: while there are none, no write starts. */
   #due = 0;
   #listeners = new Set<AuditListener>();
+  #durableListeners = new Set<DurableListener>();
 
   constructor(options: AuditTrailOptions) {
     this.#store = options.store;
@@ -226,6 +234,14 @@ export class AuditTrail {
     };
   }
 
+  /** Calls listener each time an event appended with record() becomes durable; returns the unsubscribe. */
+  onDurable(listener: DurableListener): () => void {
+    this.#durableListeners.add(listener);
+    return () => {
+      this.#durableListeners.delete(listener);
+    };
+  }
+
   /**
    * Appends; resolves when the event is durable or given up on (never rejects once started).
    *
@@ -244,6 +260,7 @@ export class AuditTrail {
   record(entry: AuditEntry): AuditReceipt {
     if (!this.#started) throw this.#notStarted();
     const item = this.#add(entry);
+    item.recorded = true;
     const durable = new Promise<'store' | 'journal'>((resolve, reject) =>
       this.#await(item, (outcome) => ('where' in outcome ? resolve(outcome.where) : reject(outcome.error))),
     );
@@ -297,7 +314,7 @@ export class AuditTrail {
       }
     }
 
-    const item: Pending = { event, appendedAt: performance.now(), journaled: false, deferred: deferred && !this.#degraded, waiters: [], outcome: undefined };
+    const item: Pending = { event, appendedAt: performance.now(), journaled: false, deferred: deferred && !this.#degraded, recorded: false, waiters: [], outcome: undefined };
     this.#outbox.push(item);
     if (!item.deferred) this.#due++;
     if (this.#outbox.length % WARN_EVERY === 0) {
@@ -345,6 +362,16 @@ export class AuditTrail {
   #settle(item: Pending, outcome: Outcome): void {
     if (item.outcome !== undefined) return;
     item.outcome = outcome;
+    if (item.recorded && 'where' in outcome) {
+      const waitedMs = performance.now() - item.appendedAt;
+      for (const listener of this.#durableListeners) {
+        try {
+          listener(outcome.where, waitedMs);
+        } catch (error) {
+          this.#logger?.warn({ err: error, seq: item.event.seq }, 'audit durability listener failed');
+        }
+      }
+    }
     for (const waiter of item.waiters.splice(0)) waiter(outcome);
   }
 

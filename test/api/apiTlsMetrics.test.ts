@@ -1,7 +1,7 @@
 /** TLS when a certificate is configured, and what /metrics exposes. */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { SimulatedScanner } from '../../drivers/scanners/simulatedScanner.ts';
 import { startApiSite } from '../support/apiSite.ts';
@@ -28,14 +28,19 @@ describe.skipIf(skipWithoutOpenssl)(hasOpenssl ? 'API over TLS' : 'API over TLS 
 });
 
 describe('/metrics', () => {
-  it('exposes decisions by verdict and reason, latency per door, door states, scanner health and event-loop lag', async () => {
+  it('exposes decisions by verdict and reason, latency per door, the wait for the disk, door states, scanner health and event-loop lag', async () => {
     const site = await startApiSite();
     try {
       const scanner = site.controller.scannerDriver('lab-in') as SimulatedScanner;
       const decided = new Promise((resolve) => site.controller.onDecision(resolve));
       scanner.read('not a code');
       await decided;
-      const text = await fetch(`${site.url}/metrics`, { headers: { authorization: `Bearer ${site.tokens.viewer}` } }).then((r) => r.text());
+      // An operator's unlock is a grant: its event is durable before the relay moves, and that wait is measured.
+      await site.controller.doors.unlock('lab', 1, 'tester');
+      const metrics = () => fetch(`${site.url}/metrics`, { headers: { authorization: `Bearer ${site.tokens.viewer}` } }).then((r) => r.text());
+      // The door's own state changes wait up to 20 ms for company before they are written.
+      let text = '';
+      await vi.waitFor(async () => expect((text = await metrics())).toMatch(/^postern_audit_outbox_pending 0$/m), { timeout: 3000, interval: 20 });
       expect(text).toMatch(/^postern_decisions_total\{verdict="deny",reason="unknown-format"\} 1$/m);
       expect(text).toMatch(/^postern_scan_to_relay_seconds_count\{door="lab",verdict="deny"\} 1$/m);
       expect(text).toMatch(/^postern_door_state\{door="front",state="secured"\} 1$/m);
@@ -44,6 +49,8 @@ describe('/metrics', () => {
       expect(text).toMatch(/^postern_scanner_up\{scanner="net-1",door="lab",driver="network"\} 0$/m);
       expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
       expect(text).toMatch(/^postern_audit_outbox_pending 0$/m);
+      expect(text).toMatch(/^postern_audit_durable_seconds_count\{where="store"\} 1$/m);
+      expect(text).toMatch(/^postern_audit_durable_seconds_bucket\{le="1",where="store"\} 1$/m);
     } finally {
       await site.stop();
     }

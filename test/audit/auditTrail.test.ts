@@ -333,6 +333,45 @@ describe('AuditTrail', () => {
     expect(seen).toEqual([1, 2]);
   });
 
+  it('tells how long each recorded event waited to be durable, and where: the store, or the journal while the store hangs', async () => {
+    const journalDir = await mkdtemp(join(tmpdir(), 'postern-trail-journal-'));
+    try {
+      const audit = trail({ maxWaitMs: 50, journal: new AuditJournal({ file: join(journalDir, 'journal.ndjson') }) });
+      await audit.start();
+      const waits: Array<{ where: string; waitedMs: number }> = [];
+      const unsubscribe = audit.onDurable((where, waitedMs) => waits.push({ where, waitedMs }));
+
+      // An event nobody acts on (append) is not counted: only what a relay waits for is.
+      await audit.append({ type: 'system' });
+      const granted = audit.record({ type: 'decision', door: 'front', verdict: 'grant' });
+      expect(await granted.durable).toBe('store');
+      expect(waits).toEqual([{ where: 'store', waitedMs: expect.any(Number) }]);
+      expect(waits[0]!.waitedMs).toBeGreaterThan(0);
+
+      // The store hangs: the next grant waits the 50 ms bound, then goes to the journal.
+      let release!: () => void;
+      flaky.gate = new Promise((resolve) => (release = resolve));
+      const held = audit.record({ type: 'decision', door: 'front', verdict: 'grant' });
+      expect(await held.durable).toBe('journal');
+      expect(waits[1]).toEqual({ where: 'journal', waitedMs: expect.any(Number) });
+      expect(waits[1]!.waitedMs).toBeGreaterThanOrEqual(45);
+      release();
+      flaky.gate = undefined;
+      await vi.waitFor(() => expect(audit.pending).toBe(0), { timeout: 3000, interval: 10 });
+      // Reaching the store later does not count it again.
+      expect(waits).toHaveLength(2);
+
+      audit.onDurable(() => {
+        throw new Error('a broken listener does not break the trail');
+      });
+      unsubscribe();
+      expect(await audit.record({ type: 'decision', door: 'front', verdict: 'grant' }).durable).toBe('store');
+      expect(waits).toHaveLength(2);
+    } finally {
+      await rm(journalDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses appends before start', async () => {
     const audit = trail();
     await expect(audit.append({ type: 'system' })).rejects.toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });

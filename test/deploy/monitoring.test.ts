@@ -122,9 +122,9 @@ describe('the dashboard (docs/grafana-dashboard.json)', () => {
     }
   });
 
-  it('shows doors, alarms, scanners, decisions, latency, the audit outbox and store problems', () => {
+  it('shows doors, alarms, scanners, decisions, latency, the wait for the disk, the audit outbox and store problems', () => {
     const text = dashboardExpressions().map((e) => e.expr).join('\n');
-    for (const metric of ['postern_door_state', 'postern_door_alarm', 'postern_scanner_up', 'postern_decisions_total', 'postern_scan_to_relay_seconds_bucket', 'postern_audit_outbox_pending', 'postern_audit_journaled', 'postern_store_problems']) {
+    for (const metric of ['postern_door_state', 'postern_door_alarm', 'postern_scanner_up', 'postern_decisions_total', 'postern_scan_to_relay_seconds_bucket', 'postern_audit_durable_seconds_bucket', 'postern_audit_outbox_pending', 'postern_audit_journaled', 'postern_store_problems']) {
       expect(text).toContain(metric);
     }
   });
@@ -133,7 +133,7 @@ describe('the dashboard (docs/grafana-dashboard.json)', () => {
 describe('the alert rules (docs/prometheus-alerts.yml)', () => {
   it('cover forced and held-open doors, offline scanners, the audit outbox, store problems and latency, each with a severity and a summary', () => {
     const names = rules.map((r) => r.alert);
-    for (const name of ['PosternDoorForcedOpen', 'PosternDoorHeldOpen', 'PosternScannerOffline', 'PosternAuditOutboxGrowing', 'PosternAuditNotDurable', 'PosternStoreProblem', 'PosternGrantsSlow', 'PosternControllerDown']) {
+    for (const name of ['PosternDoorForcedOpen', 'PosternDoorHeldOpen', 'PosternScannerOffline', 'PosternAuditOutboxGrowing', 'PosternAuditNotDurable', 'PosternStoreProblem', 'PosternGrantsSlow', 'PosternGrantsWaitForDisk', 'PosternControllerDown']) {
       expect(names).toContain(name);
     }
     for (const rule of rules) {
