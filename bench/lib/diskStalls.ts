@@ -2,7 +2,7 @@
  * Watches the disk under a benchmark for stalls. Every durable grant waits for its fsync, so when
  * the disk stops for 60 ms every door's grant waits with it: at 50 scans a second that is three or
  * four scans, enough to set a 500-scan phase's p99 on its own, and at 200/s a dozen. On the shared
- * virtual disks these benchmarks run on, such stalls come a few times a minute, in any phase.
+ * virtual disk these benchmarks ran on, stalls of 60-390 ms came about once a minute, in any phase.
  *
  * A worker thread writes 1 KiB at the start of a file in `directory` (the store's file system) and
  * fdatasyncs it every `everyMs`; a write that took longer than `thresholdMs` is kept. A stall shorter
