@@ -15,6 +15,9 @@
  * from what survived it. A heap above the floor's reach grows by 50 % as before, so a burst (whose
  * live heap is larger) peaks where it did.
  *
+ * The flag is the process's: the heaps of its worker threads (the store's writer, the decoders)
+ * grow by the same percentage at their own full collections; they hold a few MB each.
+ *
  * Set at run time (`v8.setFlagsFromString`), because `postern` is started by people and units that
  * should not need node options; V8 reads this flag at every full GC, so setting it before the
  * controller starts, and again after each full GC, is enough. A value given on node's own command
