@@ -63,14 +63,10 @@ export function oldGenerationBytes(): number {
 export function tuneHeapForController(execArgv: readonly string[] = process.execArgv): boolean {
   if (execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return false;
   // 50 % until the first full collection says what is live: the heap at start is not.
-  let percent = HEAP_GROWING_PERCENT;
-  setFlagsFromString(`--heap-growing-percent=${percent}`);
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   new PerformanceObserver((list) => {
     if (!list.getEntries().some((entry) => (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return;
-    const next = growingPercentFor(oldGenerationBytes());
-    if (next === percent) return;
-    percent = next;
-    setFlagsFromString(`--heap-growing-percent=${percent}`);
+    setFlagsFromString(`--heap-growing-percent=${growingPercentFor(oldGenerationBytes())}`);
   }).observe({ entryTypes: ['gc'] });
   return true;
 }

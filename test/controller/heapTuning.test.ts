@@ -1,6 +1,7 @@
 /**
  * postern start sets V8's heap growth itself, unless node's own command line already chose one:
- * 50 % of what survived the last full collection, but never less than the floor. What the setting
+ * after each full collection, enough for the old generation to reach the floor, from 50 % to 150 %
+ * of what survived it. What the setting
  * does to a controller's memory and latency is measured in the large-store and viewer-flood
  * benchmarks; here, what it sets and that it collects a small heap less often.
  */
