@@ -1,9 +1,9 @@
 /**
  * postern start sets V8's heap growth itself, unless node's own command line already chose one:
  * after each full collection, enough for the old generation to reach the floor, from 50 % to 150 %
- * of what survived it. What the setting
- * does to a controller's memory and latency is measured in the large-store and viewer-flood
- * benchmarks; here, what it sets and that it collects a small heap less often.
+ * of what survived it. What the setting does to a controller's memory and latency is measured in
+ * the large-store and viewer-flood benchmarks; here, what it sets and that it collects a small heap
+ * less often.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
