@@ -3,7 +3,7 @@
  * out, through the real drivers, actors, verifier and store.
  */
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
 import type { Decision } from '../../controller/decision/decisionLog.ts';
 import { encodeCredential } from '../../controller/credentials/credentialCodec.ts';
@@ -162,8 +162,11 @@ describe('controller', () => {
     expect(controller.doorStatus('front')?.state).toBe('heldOpen');
     const store = openStore({ dataDir });
     await store.start();
-    const doorEvents = (await store.queryAudit({ controllerId: 'test-site', door: 'front', limit: 100 })).filter((e) => e.type === 'door').map((e) => e.reason);
-    expect(doorEvents).toEqual(['forcedOpen', 'secured', 'unlocked', 'open', 'heldOpen']);
+    // A door's change is written with the next commit (deferred), so a loaded machine may show the
+    // state a moment before the store has its event: read again until the last one is there.
+    const doorEvents = async () => (await store.queryAudit({ controllerId: 'test-site', door: 'front', limit: 100 })).filter((e) => e.type === 'door').map((e) => e.reason);
+    await vi.waitFor(async () => expect(await doorEvents()).toContain('heldOpen'), { timeout: 5000, interval: 20 });
+    expect(await doorEvents()).toEqual(['forcedOpen', 'secured', 'unlocked', 'open', 'heldOpen']);
     await store.stop();
   });
 

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Controller } from '../../controller/controller.ts';
 import { createLogger } from '../../controller/logger.ts';
 import { HUB_REVOKE } from '../../controller/sync/applyChanges.ts';
@@ -129,10 +129,14 @@ describe('a controller with a hub', () => {
     site.hub.clockOffsetMs = 0;
     await until(() => site.controller.syncStatus?.clockAlarm === false, 5000, 'the alarm cleared');
     expect(await site.metrics()).toMatch(/^postern_sync_clock_alarm 0$/m);
+    // The alarm's audit event is appended as the status changes and is readable once durable, which
+    // can be a commit later than the status a loaded machine shows: read until both are there.
     const client = await ApiClient.connect(site.controller.apiUrl!, site.viewer);
-    const { events } = await client.call('audit.query', { limit: 1000 });
+    // Read every 200 ms, a pace the viewer's rate limit allows.
+    const alarms = async () => (await client.call('audit.query', { limit: 100 })).events.filter((e: any) => e.reason === CLOCK_ALARM);
+    await vi.waitFor(async () => expect(await alarms()).toHaveLength(2), { timeout: 5000, interval: 200 });
+    expect((await alarms()).map((e: any) => e.data.raised)).toEqual([true, false]);
     client.socket.close();
-    expect(events.filter((e: any) => e.reason === CLOCK_ALARM).map((e: any) => e.data.raised)).toEqual([true, false]);
   });
 
   it('refuses to start when the credential file is missing, naming the file', async () => {
