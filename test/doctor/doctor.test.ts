@@ -409,6 +409,21 @@ describe('postern doctor on devices', () => {
     expect(check(report, 'door front').status).toBe('warn');
   });
 
+  it('fails when the SQLite module cannot be loaded, saying how to build it where npm skipped its script', async () => {
+    const site = await installation();
+    const report = await doctor(site, {
+      sqliteVersion: async () => {
+        throw new Error('Could not locate the bindings file. Tried:\n → /opt/postern/node_modules/better-sqlite3/build/better_sqlite3.node');
+      },
+    });
+    expect(check(report, 'store')).toMatchObject({
+      status: 'fail',
+      message: 'the SQLite module cannot be loaded: Could not locate the bindings file. Tried:',
+      hint: expect.stringMatching(/npm rebuild better-sqlite3.*"allowScripts": \{ "better-sqlite3": true \}/),
+    });
+    expect(doctorExitCode(report)).toBe(1);
+  });
+
   it('fails when ffmpeg is not in PATH, for a site with a camera', async () => {
     const site = await installation();
     const report = await doctor(site, {}, { PATH: '/nonexistent-bin' });
