@@ -33,9 +33,11 @@ const MINUTE = 60_000;
  * The environment of every child: the caller's, without what `npm test` exported about this
  * project (npm_package_*, its lifecycle, its local prefix) and without the caller's Postern
  * settings (a site file, a port, a database), so the installed package decides from its site alone.
+ * The machine's npm settings stay: how to reach the registry, and where the headers of the Node.js
+ * that runs are (nodedir), for the SQLite module compiled against them.
  */
 function childEnv(): NodeJS.ProcessEnv {
-  const keep = /^npm_config_(registry|cache|proxy|https_proxy|noproxy|strict_ssl|cafile)$/i;
+  const keep = /^npm_config_(registry|cache|proxy|https_proxy|noproxy|strict_ssl|cafile|nodedir)$/i;
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (/^npm_/i.test(key) && !keep.test(key)) continue;
