@@ -19,8 +19,8 @@ export async function storeCheck(ctx: DoctorContext): Promise<DoctorCheck> {
         name: 'store',
         status: 'fail',
         message: `the SQLite module cannot be loaded: ${firstLine(error)}`,
-        // npm 12 skips a dependency's install script that package.json's allowScripts does not
-        // allow, and a rebuild too: a module never built reads the same as one built for another Node.js.
+        // Never built and built for another Node.js read alike. npm 12, installing or rebuilding,
+        // skips the install script of a dependency that package.json's allowScripts does not allow.
         hint: 'build it for this Node.js: npm rebuild better-sqlite3 in the folder Postern was installed in (needs python3, make and g++), whose package.json allows its script ("allowScripts": { "better-sqlite3": true }, docs/install.md)',
       };
     }

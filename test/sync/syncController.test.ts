@@ -130,9 +130,9 @@ describe('a controller with a hub', () => {
     await until(() => site.controller.syncStatus?.clockAlarm === false, 5000, 'the alarm cleared');
     expect(await site.metrics()).toMatch(/^postern_sync_clock_alarm 0$/m);
     // The alarm's audit event is appended as the status changes and is readable once durable, which
-    // can be a commit later than the status a loaded machine shows: read until both are there.
+    // can be a commit later than the status a loaded machine shows: read until both are there, every
+    // 200 ms, a pace the viewer's rate limit allows.
     const client = await ApiClient.connect(site.controller.apiUrl!, site.viewer);
-    // Read every 200 ms, a pace the viewer's rate limit allows.
     const alarms = async () => (await client.call('audit.query', { limit: 100 })).events.filter((e: any) => e.reason === CLOCK_ALARM);
     await vi.waitFor(async () => expect(await alarms()).toHaveLength(2), { timeout: 5000, interval: 200 });
     expect((await alarms()).map((e: any) => e.data.raised)).toEqual([true, false]);
