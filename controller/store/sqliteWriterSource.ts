@@ -26,8 +26,11 @@
  * checked (one stat), and past walLimitBytes a TRUNCATE checkpoint runs with a short busy wait: it
  * waits at most checkpointBusyMs for readers to move to the newest snapshot (the main thread's reads
  * are single statements of well under a millisecond), copies the rest and empties the file. While
- * it runs, writes queue in the main thread and are then committed together. journal_size_limit
- * caps what a restarted log keeps on disk.
+ * it runs, writes queue in the main thread and are then committed together. One that a reader still
+ * holds up (a thread descheduled mid-read on a loaded machine, or a reader that never lets go) is
+ * tried again 250 ms later, or as soon as the log has grown by another walLimitBytes, so one such
+ * miss costs at most one more limit whatever the write rate. journal_size_limit caps what a
+ * restarted log keeps on disk.
  */
 export const SQLITE_WRITER_SOURCE = String.raw`
 'use strict';
@@ -100,7 +103,11 @@ if (db !== undefined) {
     }
   };
 
+  // After a truncation that failed, the next is not tried before nextTruncateAt, unless (after one
+  // a reader held up) the log has grown past retryPastBytes first: a wait in time alone lets a burst
+  // of writes (a hub's snapshot, a flood of scans) grow the log by whatever it writes meanwhile.
   let nextTruncateAt = 0;
+  let retryPastBytes = Infinity;
   let lastProblemAt = -Infinity;
   const problem = (error) => {
     // At most one report a minute: a log that cannot be checkpointed fails every second.
@@ -118,16 +125,24 @@ if (db !== undefined) {
     }
   };
   const boundWal = () => {
-    if (db.inTransaction || walSize() <= walLimitBytes || Date.now() < nextTruncateAt) return;
+    if (db.inTransaction) return;
+    const size = walSize();
+    if (size <= walLimitBytes || (Date.now() < nextTruncateAt && size <= retryPastBytes)) return;
     try {
       const row = checkpoint('TRUNCATE', checkpointBusyMs);
       if (row && row.busy) {
-        // A reader held an old snapshot longer than the short wait: try again a little later.
+        // A reader held an old snapshot longer than the short wait.
+        const left = walSize();
         nextTruncateAt = Date.now() + 250;
-        if (walSize() > 4 * walLimitBytes) problem(new Error('the write-ahead log ' + walFile + ' passed ' + walSize() + ' bytes: a reader keeps an old snapshot open'));
+        retryPastBytes = left + walLimitBytes;
+        if (left > 4 * walLimitBytes) problem(new Error('the write-ahead log ' + walFile + ' passed ' + left + ' bytes: a reader keeps an old snapshot open'));
+      } else {
+        nextTruncateAt = 0;
+        retryPastBytes = Infinity;
       }
     } catch (error) {
       nextTruncateAt = Date.now() + 1000;
+      retryPastBytes = Infinity;
       problem(error);
     }
   };

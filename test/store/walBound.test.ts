@@ -47,18 +47,22 @@ function batch(from: number, size: number): AuditEvent[] {
   }));
 }
 
-/** Writes audit batches for RUN_MS while another connection reads without pause; the largest -wal seen. */
-async function sustainedLoad(fileName: string, walLimitBytes: number): Promise<{ events: number; maxWal: number; reads: number }> {
-  const store = openStore({ dataDir: dir, fileName, walLimitBytes, quickCheck: false });
-  await store.start();
-  const file = join(dir, fileName);
-  const walSize = () => {
+function walSizeOf(file: string): () => number {
+  return () => {
     try {
       return statSync(`${file}-wal`).size;
     } catch {
       return 0;
     }
   };
+}
+
+/** Writes audit batches for RUN_MS while another connection reads without pause; the largest -wal seen. */
+async function sustainedLoad(fileName: string, walLimitBytes: number): Promise<{ events: number; maxWal: number; reads: number }> {
+  const store = openStore({ dataDir: dir, fileName, walLimitBytes, quickCheck: false });
+  await store.start();
+  const file = join(dir, fileName);
+  const walSize = walSizeOf(file);
   const reader = new Sqlite(file, { readonly: true });
   const read = reader.prepare('SELECT max(seq) AS seq FROM audit_events WHERE controller_id = ?');
   let reading = true;
@@ -96,10 +100,55 @@ describe('SQLite write-ahead log under sustained load', () => {
     expect(maxWal).toBeGreaterThan(8 * LIMIT);
   });
 
-  it('stays under the limit (plus one commit, as the size is checked after each) with the truncating checkpoint', async () => {
+  it('stays under twice the limit (plus one commit, as the size is checked after each) with the truncating checkpoint', async () => {
     const { events, maxWal } = await sustainedLoad('bounded.sqlite', LIMIT);
     expect(events).toBeGreaterThan(1000);
     // One batch of 20 events writes about 20 pages (table and index leaves) of 4 KiB: < 128 KiB.
-    expect(maxWal).toBeLessThan(LIMIT + 128 * 1024);
+    // Twice: on a loaded machine the reading thread can be descheduled mid-read for longer than
+    // the truncation waits (a whole-suite run beside a busy process once), and the next try comes
+    // one limit later (the test below).
+    expect(maxWal).toBeLessThan(2 * LIMIT + 128 * 1024);
+  });
+
+  it('tries a truncation that a reader held up again once the log has grown by another limit, without waiting out its retry time', async () => {
+    const store = openStore({ dataDir: dir, fileName: 'held.sqlite', walLimitBytes: LIMIT, quickCheck: false });
+    await store.start();
+    const file = join(dir, 'held.sqlite');
+    const walSize = walSizeOf(file);
+    const reader = new Sqlite(file, { readonly: true });
+    try {
+      let seq = 1;
+      const append = async () => {
+        await store.appendAudit(batch(seq, 20));
+        seq += 20;
+      };
+      await append();
+      // A read transaction left open: its snapshot keeps any truncation from finishing.
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) AS n FROM audit_events').get();
+      while (walSize() <= LIMIT) await append();
+      // The writer answers in order: the truncation it tried after the commit that passed the
+      // limit has run (and waited its 100 ms in vain) before this batch is written.
+      await append();
+      const heldAt = walSize();
+      expect(heldAt).toBeGreaterThan(LIMIT);
+      reader.exec('COMMIT');
+
+      // Writing as fast as the store commits, the log is emptied within one more limit; a retry
+      // in time alone (250 ms) let it grow by what those 250 ms wrote, megabytes here.
+      let maxWal = heldAt;
+      let batches = 0;
+      while (walSize() >= heldAt && batches < 1000) {
+        await append();
+        batches++;
+        maxWal = Math.max(maxWal, walSize());
+      }
+      expect(walSize()).toBeLessThan(heldAt);
+      expect(maxWal).toBeLessThan(heldAt + LIMIT + 128 * 1024);
+    } finally {
+      if (reader.inTransaction) reader.exec('COMMIT');
+      reader.close();
+      await store.stop();
+    }
   });
 });
